@@ -1,0 +1,61 @@
+// zotune bench MODEL: CPU forward throughput (tokens/s) at a given batch shape.
+// Two rows: logits at every position, and at the last position only (what training reads).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "core/cli/commands.h"
+#include "core/model/model.h"
+#include "core/util/error.h"
+
+namespace zotune::cli {
+
+void register_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Forward-pass throughput on this machine's CPU");
+  struct Args {
+    std::string model, dtype = "f32";
+    int batch = 16, seq = 64, iters = 3;
+  };
+  auto* a = new Args;
+  cmd->add_option("model", a->model, "Hugging Face model directory or .gguf file")->required();
+  cmd->add_option("--batch", a->batch, "sequences per batch")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_option("--seq", a->seq, "tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--iters", a->iters, "timed repetitions (median reported)")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--dtype", a->dtype, "storage dtype of the weights: f32, f16, bf16")->capture_default_str();
+  cmd->callback([a] {
+    LoadOptions opt;
+    opt.dtype = dtype_option(a->dtype);
+    std::unique_ptr<Model> model = load_model(a->model, opt);
+    const ModelConfig& c = model->config();
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> tok(0, std::min(c.vocab_size, 30000) - 1);
+    std::vector<std::vector<int32_t>> seqs(a->batch, std::vector<int32_t>(a->seq));
+    for (auto& s : seqs)
+      for (auto& t : s) t = tok(rng);
+    Batch batch = Batch::from_sequences(seqs, 0);
+    std::vector<int64_t> last(a->batch);
+    for (int b = 0; b < a->batch; ++b) last[b] = static_cast<int64_t>(b) * a->seq + a->seq - 1;
+
+    const bool has_rows = c.head == HeadKind::CausalLM || c.head == HeadKind::MaskedLM;
+    std::printf("model %s (%s, %s weights), batch %d x %d tokens, median of %d\n", a->model.c_str(),
+                architecture_name(c.arch), dtype_name(opt.dtype), a->batch, a->seq, a->iters);
+    std::printf("| logits at | ms / forward | tokens / s |\n|---|---|---|\n");
+    for (int mode = 0; mode < (has_rows ? 2 : 1); ++mode) {
+      const std::vector<int64_t> rows = mode == 0 ? std::vector<int64_t>{} : last;
+      model->forward(batch, rows);  // warm-up: allocations, BLAS threads
+      std::vector<double> ms;
+      for (int i = 0; i < a->iters; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        model->forward(batch, rows);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      std::sort(ms.begin(), ms.end());
+      const double med = ms[ms.size() / 2];
+      std::printf("| %s | %.1f | %.0f |\n", !has_rows ? "no head" : mode == 0 ? "every token" : "last token", med,
+                  a->batch * a->seq / (med / 1000.0));
+    }
+  });
+}
+
+}  // namespace zotune::cli

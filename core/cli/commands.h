@@ -1,0 +1,19 @@
+// Subcommand registration. Each register_* adds its options and a callback that runs the
+// command; callbacks throw zotune::Error for bad input, which main() prints.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "core/tensor/dtype.h"
+
+namespace zotune::cli {
+
+void register_inspect(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_score(CLI::App& app);
+void register_bench(CLI::App& app);
+
+// --dtype value to DType, with an error naming the option.
+DType dtype_option(const std::string& value);
+
+}  // namespace zotune::cli

@@ -1,0 +1,105 @@
+// Model: a transformer whose parameters live in one ParamStore, with a straight-line
+// forward pass per architecture (opt.cpp, bert.cpp, llama.cpp). Activations are fp32;
+// weights are stored in the run's dtype (fp32, fp16 or bf16).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/model/config.h"
+#include "core/tensor/param_store.h"
+
+namespace zotune {
+
+// A padded batch of token sequences, row-major [batch, seq_len]. Padding may be on either
+// side; mask says which slots hold real tokens.
+struct Batch {
+  int batch = 0;
+  int seq_len = 0;
+  std::vector<int32_t> ids;          // [batch * seq_len]
+  std::vector<uint8_t> mask;         // [batch * seq_len], 1 = real token, 0 = padding
+  std::vector<int32_t> token_types;  // [batch * seq_len] or empty (zeros); BERT segment ids
+
+  // Pads `sequences` to the longest one on the given side with pad_id.
+  static Batch from_sequences(const std::vector<std::vector<int32_t>>& sequences, int32_t pad_id,
+                              bool pad_left = false);
+};
+
+// Keys and values of earlier tokens, for decoders: generation feeds one token at a time.
+// Layout per layer: [batch, capacity, n_kv_heads * head_dim] fp32.
+struct KVCache {
+  int batch = 0;
+  int capacity = 0;
+  int length = 0;                      // slots used (equal across the batch)
+  std::vector<std::vector<float>> k, v;  // per layer
+  std::vector<uint8_t> valid;          // [batch, capacity]: the slot holds a real token
+  std::vector<int32_t> real_tokens;    // per sequence: real tokens cached (the next position)
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelConfig& config() const { return config_; }
+  ParamStore& params() { return params_; }
+  const ParamStore& params() const { return params_; }
+  DType dtype() const { return dtype_; }
+
+  // Logits, fp32, row-major:
+  //  - causal / masked LM: [rows.size(), vocab] at the flat token indices rows (b * seq_len + t);
+  //    rows empty means every token ([batch * seq_len, vocab]). Only these rows go through
+  //    the final norm and the vocabulary projection.
+  //  - sequence classification: [batch, num_labels] (rows ignored);
+  //  - base (no head): hidden states [batch * seq_len, hidden] (rows ignored).
+  // With a cache (decoders only), the batch's tokens follow the cached ones.
+  virtual std::vector<float> forward(const Batch& batch, const std::vector<int64_t>& rows = {},
+                                     KVCache* cache = nullptr) = 0;
+
+  // Width of one output row of forward().
+  int output_width() const;
+  KVCache make_cache(int batch, int capacity) const;
+
+ protected:
+  Model(ModelConfig config, DType dtype) : config_(std::move(config)), dtype_(dtype) {}
+  // Named weight access for the forward passes (throws naming the tensor when absent).
+  const void* w(const std::string& name) const { return params_.data(params_.at(name)); }
+  const void* w_or_null(const std::string& name) const {
+    const ParamView* v = params_.find(name);
+    return v ? params_.data(*v) : nullptr;
+  }
+  const ParamView& declare(const std::string& name, std::vector<int64_t> shape) {
+    return params_.declare(name, dtype_, std::move(shape));
+  }
+  void check_batch(const Batch& b) const;
+
+  ModelConfig config_;
+  DType dtype_;
+  ParamStore params_;
+};
+
+// Builds the model of `config` with every parameter declared (not yet filled) and allocated.
+std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype);
+
+struct LoadOptions {
+  DType dtype = DType::F32;
+  // Head to build instead of the one config.json's "architectures" implies (e.g. a
+  // classification head on a sentence-embedding model). Parameters the file lacks for it
+  // are initialized from `init_seed` (and listed in LoadReport::initialized).
+  bool override_head = false;
+  HeadKind head = HeadKind::CausalLM;
+  int num_labels = 2;
+  uint64_t init_seed = 0;
+};
+
+struct LoadReport {
+  std::string format;                   // "safetensors" or "gguf"
+  std::vector<std::string> initialized;  // parameters not in the file, freshly initialized
+  std::vector<std::string> unused;       // tensors in the file the model does not use
+};
+
+// `path`: a Hugging Face model directory (config.json + model.safetensors or a sharded
+// index) or a .gguf file. Errors name the file and tensor (missing, wrong shape, ...).
+std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {},
+                                  LoadReport* report = nullptr);
+
+}  // namespace zotune

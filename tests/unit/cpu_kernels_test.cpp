@@ -1,0 +1,222 @@
+// Every CPU kernel against a straightforward double-precision reference, on seeded random
+// inputs that cannot pass on zeros, per storage dtype of the weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/tensor/dtype.h"
+#include "kernels/cpu/activation.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/cross_entropy.h"
+#include "kernels/cpu/embedding.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/norm.h"
+#include "kernels/cpu/rope.h"
+
+namespace zotune {
+namespace {
+
+std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f, float offset = 0.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = offset + d(rng);
+  return v;
+}
+
+// Weights stored in `t`; returns the storage and the exactly representable fp32 values.
+std::vector<uint8_t> store_as(const std::vector<float>& v, DType t, std::vector<float>* rounded) {
+  std::vector<uint8_t> bytes(v.size() * dtype_size(t));
+  convert(v.data(), DType::F32, bytes.data(), t, v.size());
+  rounded->resize(v.size());
+  convert(bytes.data(), t, rounded->data(), DType::F32, v.size());
+  return bytes;
+}
+
+double rel_error(const std::vector<float>& got, const std::vector<double>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    num += (got[i] - want[i]) * (got[i] - want[i]);
+    den += want[i] * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
+class PerDtype : public ::testing::TestWithParam<DType> {};
+INSTANTIATE_TEST_SUITE_P(Weights, PerDtype, ::testing::Values(DType::F32, DType::F16, DType::BF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST_P(PerDtype, MatmulWithBiasMatchesReference) {
+  const int M = 7, K = 33, N = 19;
+  std::vector<float> wr, br;
+  auto in = random_vector(M * K, 1);
+  auto wbytes = store_as(random_vector(N * K, 2, 0.3f), GetParam(), &wr);
+  auto bbytes = store_as(random_vector(N, 3), GetParam(), &br);
+  std::vector<float> out(M * N, NAN);
+  cpu::matmul(out.data(), in.data(), wbytes.data(), GetParam(), bbytes.data(), GetParam(), M, K, N);
+  std::vector<double> ref(M * N);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double s = br[n];
+      for (int k = 0; k < K; ++k) s += double(in[m * K + k]) * wr[n * K + k];
+      ref[m * N + n] = s;
+    }
+  EXPECT_LT(rel_error(out, ref), 1e-6);
+}
+
+TEST_P(PerDtype, LayerNormAndRmsNormMatchReference) {
+  const int R = 5, C = 24;
+  std::vector<float> wr, br;
+  auto x = random_vector(R * C, 4, 2.0f, 0.5f);
+  auto wbytes = store_as(random_vector(C, 5, 0.1f, 1.0f), GetParam(), &wr);
+  auto bbytes = store_as(random_vector(C, 6, 0.1f), GetParam(), &br);
+  std::vector<float> ln(R * C), rms(R * C);
+  cpu::layernorm(ln.data(), x.data(), wbytes.data(), bbytes.data(), GetParam(), R, C, 1e-5f);
+  cpu::rmsnorm(rms.data(), x.data(), wbytes.data(), GetParam(), R, C, 1e-6f);
+  std::vector<double> ln_ref(R * C), rms_ref(R * C);
+  for (int r = 0; r < R; ++r) {
+    double mean = 0, var = 0, ss = 0;
+    for (int c = 0; c < C; ++c) mean += x[r * C + c];
+    mean /= C;
+    for (int c = 0; c < C; ++c) {
+      var += (x[r * C + c] - mean) * (x[r * C + c] - mean);
+      ss += double(x[r * C + c]) * x[r * C + c];
+    }
+    var /= C;
+    for (int c = 0; c < C; ++c) {
+      ln_ref[r * C + c] = (x[r * C + c] - mean) / std::sqrt(var + 1e-5) * wr[c] + br[c];
+      rms_ref[r * C + c] = x[r * C + c] / std::sqrt(ss / C + 1e-6) * wr[c];
+    }
+  }
+  EXPECT_LT(rel_error(ln, ln_ref), 1e-6);
+  EXPECT_LT(rel_error(rms, rms_ref), 1e-6);
+}
+
+TEST_P(PerDtype, EmbeddingGathersAndAdds) {
+  const int V = 11, C = 6;
+  std::vector<float> tr;
+  auto tbytes = store_as(random_vector(V * C, 7), GetParam(), &tr);
+  std::vector<int32_t> ids = {3, 0, 10, 3};
+  std::vector<float> out(ids.size() * C);
+  cpu::embedding(out.data(), ids.data(), tbytes.data(), GetParam(), 4, C);
+  cpu::embedding_add(out.data(), ids.data(), tbytes.data(), GetParam(), 4, C);
+  for (size_t i = 0; i < ids.size(); ++i)
+    for (int c = 0; c < C; ++c) EXPECT_FLOAT_EQ(out[i * C + c], 2 * tr[ids[i] * C + c]);
+}
+
+TEST(CpuKernels, ActivationsMatchDefinitions) {
+  auto x = random_vector(64, 8, 2.0f);
+  auto relu = x, gelu = x, gelu_t = x, silu = x;
+  cpu::relu(relu.data(), x.size());
+  cpu::gelu_erf(gelu.data(), x.size());
+  cpu::gelu_tanh(gelu_t.data(), x.size());
+  cpu::silu(silu.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    EXPECT_FLOAT_EQ(relu[i], v > 0 ? v : 0);
+    EXPECT_NEAR(gelu[i], 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))), 1e-6);
+    EXPECT_NEAR(gelu_t[i], 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))), 1e-6);
+    EXPECT_NEAR(silu[i], v / (1 + std::exp(-v)), 1e-6);
+  }
+}
+
+TEST(CpuKernels, RopeRotatesHalvesByPositionAngle) {
+  const int T = 3, H = 2, D = 8;
+  auto x = random_vector(T * H * D, 9);
+  auto y = x;
+  std::vector<int32_t> pos = {0, 5, 17};
+  std::vector<float> inv(D / 2);
+  for (int i = 0; i < D / 2; ++i) inv[i] = std::pow(10000.0f, -2.0f * i / D);
+  cpu::rope(y.data(), pos.data(), T, H, D, inv.data(), 1.0f);
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < D / 2; ++i) {
+        const float* a = &x[(t * H + h) * D];
+        const double ang = double(float(pos[t]) * inv[i]);
+        EXPECT_NEAR(y[(t * H + h) * D + i], a[i] * std::cos(ang) - a[i + D / 2] * std::sin(ang), 1e-5);
+        EXPECT_NEAR(y[(t * H + h) * D + i + D / 2], a[i + D / 2] * std::cos(ang) + a[i] * std::sin(ang), 1e-5);
+      }
+  // position 0 is the identity
+  for (int d = 0; d < H * D; ++d) EXPECT_FLOAT_EQ(y[d], x[d]);
+}
+
+// Reference attention in double with an explicit visibility rule.
+std::vector<double> attention_reference(const std::vector<float>& q, const std::vector<float>& k,
+                                        const std::vector<float>& v, const std::vector<uint8_t>& valid,
+                                        const cpu::AttentionShape& s) {
+  std::vector<double> out(static_cast<size_t>(s.batch) * s.q_len * s.n_heads * s.head_dim, 0.0);
+  const int group = s.n_heads / s.n_kv_heads;
+  for (int b = 0; b < s.batch; ++b)
+    for (int i = 0; i < s.q_len; ++i)
+      for (int h = 0; h < s.n_heads; ++h) {
+        std::vector<double> sc(s.kv_len, -INFINITY);
+        double best = -INFINITY;
+        for (int j = 0; j < s.kv_len; ++j) {
+          const int qi = s.q_start + i;
+          if (!valid[b * s.mask_batch_stride + j] || (s.causal && j > qi) || (s.sliding_window > 0 && qi - j >= s.sliding_window)) continue;
+          double dot = 0;
+          for (int d = 0; d < s.head_dim; ++d)
+            dot += double(q[((b * s.q_len + i) * s.n_heads + h) * s.head_dim + d]) *
+                   k[b * s.kv_batch_stride + (j * s.n_kv_heads + h / group) * s.head_dim + d];
+          sc[j] = dot * s.scale;
+          best = std::max(best, sc[j]);
+        }
+        if (best == -INFINITY) continue;
+        double sum = 0;
+        for (double& e : sc) sum += (e = std::isinf(e) ? 0 : std::exp(e - best));
+        for (int j = 0; j < s.kv_len; ++j)
+          for (int d = 0; d < s.head_dim; ++d)
+            out[((b * s.q_len + i) * s.n_heads + h) * s.head_dim + d] +=
+                sc[j] / sum * v[b * s.kv_batch_stride + (j * s.n_kv_heads + h / group) * s.head_dim + d];
+      }
+  return out;
+}
+
+TEST(CpuKernels, AttentionGqaCausalPaddingWindowAndCacheOffset) {
+  cpu::AttentionShape s;
+  s.batch = 2;
+  s.q_len = 3;
+  s.kv_len = 7;  // 4 cached + 3 new
+  s.n_heads = 6;
+  s.n_kv_heads = 2;
+  s.head_dim = 5;
+  s.kv_batch_stride = 9 * s.n_kv_heads * s.head_dim;  // cache capacity 9
+  s.mask_batch_stride = 9;
+  s.causal = true;
+  s.q_start = 4;
+  s.scale = 0.4f;
+  auto q = random_vector(s.batch * s.q_len * s.n_heads * s.head_dim, 10);
+  auto k = random_vector(s.batch * s.kv_batch_stride, 11);
+  auto v = random_vector(s.batch * s.kv_batch_stride, 12);
+  std::vector<uint8_t> valid(s.batch * 9, 1);
+  valid[0] = valid[1] = 0;  // sequence 0 is left-padded by two
+  valid[9 + 6] = 0;         // sequence 1's last new token is padding
+  for (int window : {0, 3}) {
+    s.sliding_window = window;
+    std::vector<float> out(q.size(), NAN);
+    cpu::attention(out.data(), q.data(), k.data(), v.data(), valid.data(), s);
+    auto ref = attention_reference(q, k, v, valid, s);
+    EXPECT_LT(rel_error(out, ref), 1e-6) << "window " << window;
+  }
+}
+
+TEST(CpuKernels, CrossEntropyAndLogSoftmax) {
+  const int R = 3, V = 50;
+  auto logits = random_vector(R * V, 13, 3.0f);
+  std::vector<int32_t> target = {0, 49, 17};
+  std::vector<double> loss(R);
+  cpu::cross_entropy(loss.data(), logits.data(), target.data(), R, V);
+  auto lsm = logits;
+  cpu::log_softmax(lsm.data(), R, V);
+  for (int r = 0; r < R; ++r) {
+    double sum = 0;
+    for (int j = 0; j < V; ++j) sum += std::exp(double(logits[r * V + j]));
+    EXPECT_NEAR(loss[r], std::log(sum) - logits[r * V + target[r]], 1e-9);
+    EXPECT_NEAR(-lsm[r * V + target[r]], loss[r], 1e-5);
+  }
+}
+
+}  // namespace
+}  // namespace zotune
