@@ -22,10 +22,12 @@ void register_inspect(CLI::App& app) {
   cmd->callback([=] {
     LoadOptions opt;
     opt.dtype = dtype_option(*dtype);
-    Pretrained p = load_pretrained(*model_path, opt);
-    const ModelConfig& c = p.model->config();
+    // The tokenizer is optional here: a weights-only directory is still worth inspecting.
+    LoadReport report;
+    std::unique_ptr<Model> model = load_model(*model_path, opt, &report);
+    const ModelConfig& c = model->config();
     std::printf("model         %s\n", model_path->c_str());
-    std::printf("format        %s\n", p.report.format.c_str());
+    std::printf("format        %s\n", report.format.c_str());
     std::printf("architecture  %s (model_type %s), head: %s\n", architecture_name(c.arch), c.model_type.c_str(),
                 head_name(c.head));
     std::printf("layers        %d, hidden %d, heads %d (kv %d, head_dim %d), ffn %d\n", c.num_layers, c.hidden_size,
@@ -38,15 +40,20 @@ void register_inspect(CLI::App& app) {
       std::printf("rope          theta %g, scaling %s (factor %g), sliding-window layers %d\n", c.rope_theta,
                   c.rope.type.c_str(), c.rope.factor, windowed);
     }
-    const ParamStore& ps = p.model->params();
+    const ParamStore& ps = model->params();
     std::printf("parameters    %lld in %zu tensors, %.1f MB\n", static_cast<long long>(ps.total_numel()), ps.views().size(),
                 ps.total_bytes() / 1e6);
     for (DType t : {DType::F32, DType::F16, DType::BF16})
       if (ps.numel(t) > 0) std::printf("  %-5s       %lld\n", dtype_name(t), static_cast<long long>(ps.numel(t)));
-    if (!p.report.unused.empty()) std::printf("unused tensors in the file: %zu (e.g. %s)\n", p.report.unused.size(), p.report.unused[0].c_str());
-    std::printf("tokenizer     %s, %d tokens, bos %d, eos %d, pad %d, unk %d\n", p.tokenizer.kind().c_str(),
-                p.tokenizer.vocab_size(), p.tokenizer.bos_id(), p.tokenizer.eos_id(), p.tokenizer.pad_id(),
-                p.tokenizer.unk_id());
+    if (!report.unused.empty())
+      std::printf("unused tensors in the file: %zu (e.g. %s)\n", report.unused.size(), report.unused[0].c_str());
+    try {
+      const Tokenizer tok = load_tokenizer(*model_path);
+      std::printf("tokenizer     %s, %d tokens, bos %d, eos %d, pad %d, unk %d\n", tok.kind().c_str(), tok.vocab_size(),
+                  tok.bos_id(), tok.eos_id(), tok.pad_id(), tok.unk_id());
+    } catch (const Error& e) {
+      std::printf("tokenizer     none: %s\n", e.what());
+    }
   });
 }
 

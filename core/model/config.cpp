@@ -216,6 +216,7 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
       c.num_layers = r.integer("num_hidden_layers");
       c.num_heads = r.integer("num_attention_heads");
       c.num_kv_heads = r.integer("num_key_value_heads", c.num_heads);
+      if (c.num_layers <= 0 || c.num_layers > 4096) r.fail("num_hidden_layers", "must be in [1, 4096]");
       c.intermediate_size = r.integer("intermediate_size");
       c.max_position = r.integer("max_position_embeddings");
       c.activation = r.string("hidden_act", "silu");
