@@ -1,0 +1,63 @@
+#include "kernels/cpu/perturb.h"
+
+#include <vector>
+
+namespace zotune::cpu {
+
+namespace {
+
+// Calls f(i, value) for i in [0, n) with value = z[first + i], one Philox block at a time.
+template <typename F>
+void for_each_direction_value(int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query,
+                              DirectionKind kind, F&& f) {
+  int64_t i = 0;
+  while (i < n) {
+    const uint64_t g = first + static_cast<uint64_t>(i);
+    const uint64_t block = g >> 2;
+    float z[4];
+    direction_values(seed, step, query, block, kind, z);
+    for (int lane = static_cast<int>(g & 3u); lane < 4 && i < n; ++lane, ++i) f(i, z[lane]);
+  }
+}
+
+}  // namespace
+
+void perturb(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTerm* terms, int n_terms,
+             DirectionKind kind) {
+  // Chunks keep the fp32 accumulator in cache while every term streams over it.
+  constexpr int64_t kChunk = 1 << 14;
+  std::vector<float> acc(static_cast<size_t>(std::min<int64_t>(n, kChunk)));
+  for (int64_t start = 0; start < n; start += kChunk) {
+    const int64_t len = std::min(kChunk, n - start);
+    std::fill(acc.begin(), acc.begin() + len, 0.0f);
+    for (int j = 0; j < n_terms; ++j) {
+      const float c = terms[j].coeff;
+      if (c == 0.0f) continue;
+      for_each_direction_value(len, first + static_cast<uint64_t>(start), terms[j].seed, terms[j].step, terms[j].query,
+                               kind, [&](int64_t i, float z) { acc[i] += c * z; });
+    }
+    switch (dtype) {
+      case DType::F32: {
+        float* p = static_cast<float*>(x) + start;
+        for (int64_t i = 0; i < len; ++i) p[i] += acc[i];
+        break;
+      }
+      case DType::F16: {
+        uint16_t* p = static_cast<uint16_t*>(x) + start;
+        for (int64_t i = 0; i < len; ++i) p[i] = f32_to_f16(f16_to_f32(p[i]) + acc[i]);
+        break;
+      }
+      case DType::BF16: {
+        uint16_t* p = static_cast<uint16_t*>(x) + start;
+        for (int64_t i = 0; i < len; ++i) p[i] = f32_to_bf16(bf16_to_f32(p[i]) + acc[i]);
+        break;
+      }
+    }
+  }
+}
+
+void direction(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query, DirectionKind kind) {
+  for_each_direction_value(n, first, seed, step, query, kind, [&](int64_t i, float z) { out[i] = z; });
+}
+
+}  // namespace zotune::cpu

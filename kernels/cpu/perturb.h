@@ -1,0 +1,28 @@
+// The fused perturbation: one pass over a parameter range applies sum_j c_j z_j, so
+// restoring the last perturbation, the update and the next perturbation cost one pass.
+// Directions are regenerated from Philox (kernels/common/philox.h), never stored.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor/dtype.h"
+#include "kernels/common/philox.h"
+
+namespace zotune::cpu {
+
+struct DirectionTerm {
+  uint64_t seed = 0;
+  uint32_t step = 0;
+  uint32_t query = 0;
+  float coeff = 0.0f;
+};
+
+// x[i] += sum_j terms[j].coeff * z(terms[j])[first + i] for i in [0, n): x holds n values of
+// `dtype`; `first` is the global trainable index of x[0]. The sum is formed in fp32 and
+// rounded into the storage dtype once per element.
+void perturb(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTerm* terms, int n_terms,
+             DirectionKind kind);
+
+// z(seed, step, query)[first .. first + n) into out (fp32), for tests and host math.
+void direction(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query, DirectionKind kind);
+
+}  // namespace zotune::cpu
