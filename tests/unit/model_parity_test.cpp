@@ -131,7 +131,8 @@ TEST_P(Parity, SelectedRowsEqualFullComputation) {
   const std::vector<float> all = model->forward(rb.batch);
   const std::vector<int64_t> some = {rb.valid_rows.back(), rb.valid_rows.front(), 3};
   const std::vector<float> sel = model->forward(rb.batch, some);
-  EXPECT_EQ(sel, reference_rows(all, some, model->output_width()));
+  // Not bitwise: OpenBLAS blocks a GEMM of 3 rows differently from one of 30.
+  EXPECT_LE(rel_error(sel, reference_rows(all, some, model->output_width())), 1e-6);
 }
 
 TEST_P(Parity, KvCacheGivesTheSameLogitsAsOneForward) {
