@@ -272,7 +272,7 @@ ParsedGguf parse_gguf(const uint8_t* data, size_t size, const std::string& file)
     const uint32_t type = r.scalar<uint32_t>("value type");
     if (min_encoded_size(type) == 0) r.fail("unknown value type " + std::to_string(type));
     GgufValue value = read_value(r, type, 0);
-    if (out.metadata.count(key)) r.fail("duplicate key");
+    if (out.metadata.count(key)) r.fail("appears more than once");
     out.metadata.emplace(std::move(key), std::move(value));
   }
 

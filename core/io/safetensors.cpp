@@ -154,9 +154,9 @@ ParsedFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
     const SafetensorsTensor& prev = *by_offset[i - 1];
     const SafetensorsTensor& cur = *by_offset[i];
     if (cur.data < prev.data + prev.nbytes)
-      throw Error(file + ": tensor '" + cur.name + "' (data_offsets from " + std::to_string(cur.data - data) +
-                  ") overlaps tensor '" + prev.name + "' (data_offsets [" + std::to_string(prev.data - data) + ", " +
-                  std::to_string(prev.data - data + prev.nbytes) + "])");
+      throw Error(file + ": tensor '" + cur.name + "' (data_offsets [" + std::to_string(cur.data - data) + ", " +
+                  std::to_string(cur.data - data + cur.nbytes) + "]) overlaps tensor '" + prev.name + "' (data_offsets [" +
+                  std::to_string(prev.data - data) + ", " + std::to_string(prev.data - data + prev.nbytes) + "])");
   }
   return out;
 }
@@ -256,8 +256,9 @@ SafetensorsArchive SafetensorsArchive::open(const std::string& path) {
   for (const auto& [shard, names] : tensors_of_shard) {
     const std::string shard_path = (dir / shard).string();
     if (!fs::is_regular_file(shard_path, ec))
-      throw Error(file + ": shard '" + shard + "' (holding tensor '" + names.front() + "' and " +
-                  std::to_string(names.size() - 1) + " more) is missing: no file " + shard_path);
+      throw Error(file + ": shard '" + shard + "' (holding tensor '" + names.front() + "'" +
+                  (names.size() > 1 ? " and " + std::to_string(names.size() - 1) + " more" : std::string()) +
+                  ") is missing: no file " + shard_path);
     auto mapping = std::make_unique<MappedFile>(shard_path);
     ParsedFile parsed = parse_safetensors(mapping->data(), mapping->size(), shard_path);
     for (const std::string& name : names) {
