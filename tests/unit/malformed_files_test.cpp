@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -175,6 +176,36 @@ TEST(MalformedTruncation, EveryPrefixShortOfTheLastTensorByteIsRejected) {
       } catch (const Error& e) {
         ASSERT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
       }
+    }
+  }
+}
+
+std::vector<uint8_t> safetensors_image(const std::string& header) {
+  std::vector<uint8_t> bytes(8 + header.size());
+  const uint64_t n = header.size();
+  std::memcpy(bytes.data(), &n, 8);
+  std::memcpy(bytes.data() + 8, header.data(), header.size());
+  return bytes;
+}
+
+// A million levels of JSON nesting: neither the parser nor the error message may recurse
+// per level (the stack would overflow long before).
+TEST(MalformedDeepJson, NestedHeadersAreRejectedWithoutRecursion) {
+  const size_t depth = 1'000'000;
+  const std::string nested = std::string(depth, '[') + std::string(depth, ']');
+  const std::vector<uint8_t> as_header = safetensors_image(nested);
+  const std::vector<uint8_t> as_shape =
+      safetensors_image(R"({"t":{"dtype":"F32","shape":)" + nested + R"(,"data_offsets":[0,0]}})");
+  const std::pair<const std::vector<uint8_t>*, std::string> cases[] = {
+      {&as_header, "deep.safetensors: header is [[[...]]], expected a JSON object"},
+      {&as_shape, "deep.safetensors: tensor 't': shape [[[...]]] holds a non-integer [[[...]]]"},
+  };
+  for (const auto& [bytes, expected] : cases) {
+    try {
+      SafetensorsArchive::from_memory(bytes->data(), bytes->size(), "deep.safetensors");
+      ADD_FAILURE() << "parsed";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
     }
   }
 }
