@@ -29,6 +29,12 @@ constexpr uint32_t kDefaultAlignment = 32;
 constexpr int kMaxDims = 4;             // GGML_MAX_DIMS
 constexpr int kMaxArrayNesting = 8;     // real files nest at most once; bounds the recursion
 constexpr uint64_t kMaxKeyLength = 65535;
+// Each parsed element costs ~40 bytes of GgufValue; real arrays (vocabularies, merges) stay
+// below a million entries, so a longer one is corrupt, not a model.
+constexpr uint64_t kMaxArrayLength = uint64_t{1} << 24;
+// Containers grow as elements actually parse, so a lying count cannot reserve memory the
+// file does not back.
+constexpr uint64_t kMaxUpfrontReserve = 4096;
 
 using DequantizeRow = void (*)(const uint8_t*, float*, int64_t);
 
@@ -172,8 +178,10 @@ GgufValue read_value(Reader& r, uint32_t type, int depth) {
       if (count > r.remaining() / element_size)
         r.fail("array of " + std::to_string(count) + " elements at byte " + std::to_string(r.pos() - 8) +
                " cannot fit in the " + std::to_string(r.remaining()) + " bytes left");
+      if (count > kMaxArrayLength)
+        r.fail("array of " + std::to_string(count) + " elements is longer than the limit of " + std::to_string(kMaxArrayLength));
       GgufArray elements;
-      elements.reserve(static_cast<size_t>(count));
+      elements.reserve(static_cast<size_t>(std::min(count, kMaxUpfrontReserve)));
       for (uint64_t i = 0; i < count; ++i) elements.push_back(read_value(r, element_type, depth + 1));
       return {std::move(elements)};
     }
@@ -272,13 +280,16 @@ ParsedGguf parse_gguf(const uint8_t* data, size_t size, const std::string& file)
     const uint32_t type = r.scalar<uint32_t>("value type");
     if (min_encoded_size(type) == 0) r.fail("unknown value type " + std::to_string(type));
     GgufValue value = read_value(r, type, 0);
-    if (out.metadata.count(key)) r.fail("duplicate key");
+    if (out.metadata.count(key)) r.fail("appears more than once");
     out.metadata.emplace(std::move(key), std::move(value));
   }
 
   const uint32_t alignment = alignment_of(out.metadata, file);
-  out.tensors.resize(static_cast<size_t>(tensor_count));
-  for (uint64_t i = 0; i < tensor_count; ++i) read_tensor_info(r, i, alignment, out.tensors[static_cast<size_t>(i)]);
+  if (tensor_count > r.remaining() / 32)
+    throw Error(file + ": tensor count " + std::to_string(tensor_count) + " cannot fit in the " +
+                std::to_string(r.remaining()) + " bytes after the metadata");
+  out.tensors.reserve(static_cast<size_t>(std::min(tensor_count, kMaxUpfrontReserve)));
+  for (uint64_t i = 0; i < tensor_count; ++i) read_tensor_info(r, i, alignment, out.tensors.emplace_back());
   if (tensor_count == 0) return out;
 
   const uint64_t data_start = align_up(r.pos(), alignment);

@@ -40,9 +40,39 @@ bool as_u64(const json& j, uint64_t* out) {
   return true;
 }
 
+// Compact JSON of `j` for error messages: two levels deep and ~60 characters at most, so a
+// hostile header (deeply nested, or megabytes long) costs neither stack nor time here.
+void append_snippet(const json& j, int depth, std::string& out) {
+  constexpr size_t kBudget = 60;
+  if (!j.is_structured()) {
+    const std::string s = j.dump();
+    out += s.size() > 40 ? s.substr(0, 37) + "..." : s;
+    return;
+  }
+  const bool array = j.is_array();
+  if (depth >= 2) {
+    out += array ? "[...]" : "{...}";
+    return;
+  }
+  out += array ? '[' : '{';
+  bool first = true;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!first) out += ',';
+    first = false;
+    if (out.size() > kBudget) {
+      out += "...";
+      break;
+    }
+    if (!array) out += json(it.key()).dump() + ":";
+    append_snippet(it.value(), depth + 1, out);
+  }
+  out += array ? ']' : '}';
+}
+
 std::string json_snippet(const json& j) {
-  std::string s = j.dump();
-  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+  std::string out;
+  append_snippet(j, 0, out);
+  return out;
 }
 
 SafetensorsTensor parse_entry(const std::string& file, const std::string& name, const json& entry, const uint8_t* data,
@@ -154,9 +184,9 @@ ParsedFile parse_safetensors(const uint8_t* bytes, size_t size, const std::strin
     const SafetensorsTensor& prev = *by_offset[i - 1];
     const SafetensorsTensor& cur = *by_offset[i];
     if (cur.data < prev.data + prev.nbytes)
-      throw Error(file + ": tensor '" + cur.name + "' (data_offsets from " + std::to_string(cur.data - data) +
-                  ") overlaps tensor '" + prev.name + "' (data_offsets [" + std::to_string(prev.data - data) + ", " +
-                  std::to_string(prev.data - data + prev.nbytes) + "])");
+      throw Error(file + ": tensor '" + cur.name + "' (data_offsets [" + std::to_string(cur.data - data) + ", " +
+                  std::to_string(cur.data - data + cur.nbytes) + "]) overlaps tensor '" + prev.name + "' (data_offsets [" +
+                  std::to_string(prev.data - data) + ", " + std::to_string(prev.data - data + prev.nbytes) + "])");
   }
   return out;
 }
@@ -184,7 +214,7 @@ const char* kind_name(Kind k) {
     case Kind::Bool: return "boolean";
     case Kind::Other: break;
   }
-  return "packed";
+  return "8-bit float or complex";
 }
 
 // Widens `n` source elements of a float dtype (any alignment) into fp32.
@@ -256,8 +286,9 @@ SafetensorsArchive SafetensorsArchive::open(const std::string& path) {
   for (const auto& [shard, names] : tensors_of_shard) {
     const std::string shard_path = (dir / shard).string();
     if (!fs::is_regular_file(shard_path, ec))
-      throw Error(file + ": shard '" + shard + "' (holding tensor '" + names.front() + "' and " +
-                  std::to_string(names.size() - 1) + " more) is missing: no file " + shard_path);
+      throw Error(file + ": shard '" + shard + "' (holding tensor '" + names.front() + "'" +
+                  (names.size() > 1 ? " and " + std::to_string(names.size() - 1) + " more" : std::string()) +
+                  ") is missing: no file " + shard_path);
     auto mapping = std::make_unique<MappedFile>(shard_path);
     ParsedFile parsed = parse_safetensors(mapping->data(), mapping->size(), shard_path);
     for (const std::string& name : names) {

@@ -44,7 +44,8 @@ class SafetensorsArchive {
   std::vector<std::string> names() const;                      // sorted
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // Converts a floating-point tensor (F32/F16/BF16/F64) into `out` (numel elements of
-  // `out_type`): same-type copies are bit-exact, narrowing rounds to nearest even.
+  // `out_type`): same-type copies are bit-exact, narrowing rounds to nearest even (F64 goes
+  // through fp32 first).
   void read(const std::string& name, DType out_type, void* out) const;
   // Reads an integer tensor (I64/I32/I16/I8/U64/U32/U16/U8/BOOL) widened to int64; a U64
   // value above INT64_MAX throws.
