@@ -16,7 +16,7 @@ GaussianPosterior GaussianPosterior::prior(int k, double sigma_p) {
   return p;
 }
 
-void GaussianPosterior::update(const std::vector<double>& d, double y, double noise_var) {
+void GaussianPosterior::update(const std::vector<double>& d, double y, double noise_var, double jitter) {
   const int k = static_cast<int>(mean.size());
   std::vector<double> sd(k, 0.0);  // Σ d
   double dsd = 0.0, dd = 0.0, dmu = 0.0;
@@ -30,7 +30,7 @@ void GaussianPosterior::update(const std::vector<double>& d, double y, double no
   std::vector<double> gain(k);  // K = Σd / (dᵀΣd + σ_e²‖d‖²)
   for (int i = 0; i < k; ++i) gain[i] = sd[i] / denom;
   for (int i = 0; i < k; ++i) mean[i] += gain[i] * (y - dmu);
-  // Σ ← Σ − K (Σd)ᵀ  (dᵀΣ = (Σd)ᵀ for symmetric Σ), then symmetrize and add 1e-10 I.
+  // Σ ← Σ − K (Σd)ᵀ  (dᵀΣ = (Σd)ᵀ for symmetric Σ), then symmetrize and add jitter I.
   for (int i = 0; i < k; ++i)
     for (int j = 0; j < k; ++j) cov[static_cast<size_t>(i) * k + j] -= gain[i] * sd[j];
   for (int i = 0; i < k; ++i)
@@ -38,7 +38,7 @@ void GaussianPosterior::update(const std::vector<double>& d, double y, double no
       const double s = 0.5 * (cov[static_cast<size_t>(i) * k + j] + cov[static_cast<size_t>(j) * k + i]);
       cov[static_cast<size_t>(i) * k + j] = cov[static_cast<size_t>(j) * k + i] = s;
     }
-  for (int i = 0; i < k; ++i) cov[static_cast<size_t>(i) * k + i] += 1e-10;
+  for (int i = 0; i < k; ++i) cov[static_cast<size_t>(i) * k + i] += jitter;
 }
 
 Bszo::Bszo(const BszoOptions& o) : opt_(o), rho_(o.sigma_e * o.sigma_e), sigma_e_(o.sigma_e) {
@@ -69,6 +69,8 @@ int Bszo::largest_variance_axis() const {
   return best;
 }
 
+int Bszo::next_axis() const { return opt_.adaptive_sampling ? largest_variance_axis() : tau_ % opt_.k; }
+
 void Bszo::apply_observation(int axis, double y) {
   std::vector<double> d(opt_.k, 0.0);
   d[axis] = 1.0;
@@ -93,14 +95,16 @@ std::vector<Probe> Bszo::next_probes() {
     return probes;
   }
   if (phase_ == Phase::Remeasure && tau_ < opt_.m) {
-    const int axis = opt_.adaptive_sampling ? largest_variance_axis() : tau_ % opt_.k;
     if (!opt_.fresh_remeasure) {
-      // BSZO: the cached difference of that axis, no forward pass.
-      while (tau_ < opt_.m) apply_observation(opt_.adaptive_sampling ? largest_variance_axis() : tau_ % opt_.k,
-                                              cached_[opt_.adaptive_sampling ? largest_variance_axis() : tau_ % opt_.k]);
+      // BSZO: the cached difference of the chosen axis, no forward pass.
+      while (tau_ < opt_.m) {
+        const int axis = next_axis();
+        apply_observation(axis, cached_[axis]);
+      }
       phase_ = Phase::Done;
       return {};
     }
+    const int axis = next_axis();
     pending_axis_ = axis;
     return {Probe{{{opt_.seed, step_, static_cast<uint32_t>(axis), eps}}, axis}};
   }

@@ -36,8 +36,8 @@ struct GaussianPosterior {
   std::vector<double> cov;
   static GaussianPosterior prior(int k, double sigma_p);
   // One rank-1 Kalman update with observation y = dᵀg̃ + ν, ν ~ N(0, noise_var ‖d‖²),
-  // followed by symmetrization and + 1e-10 I (as the reference code does).
-  void update(const std::vector<double>& d, double y, double noise_var);
+  // followed by symmetrization and + jitter I (the reference code adds 1e-10 I).
+  void update(const std::vector<double>& d, double y, double noise_var, double jitter = 1e-10);
 };
 
 class Bszo final : public ZoOptimizer {
@@ -56,6 +56,8 @@ class Bszo final : public ZoOptimizer {
   // Applies observation τ (1-based) along axis `axis` with difference y.
   void apply_observation(int axis, double y);
   int largest_variance_axis() const;
+  // The axis observation tau_+1 (> k) re-measures: largest variance, or round robin.
+  int next_axis() const;
 
   BszoOptions opt_;
   double rho_;      // EMA of squared residuals (persists across steps)
