@@ -1,0 +1,72 @@
+// The step loop of DESIGN.md section 1: the same minibatch on every rank, the optimizer's
+// probes spread over ranks (group g on rank g mod P), one all-reduce of the probe losses
+// per round, and the same update applied on every rank from regenerated directions.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/optim/trainable_space.h"
+#include "core/optim/zo_optimizer.h"
+#include "core/train/task.h"
+#include "distributed/communicator.h"
+
+namespace zotune {
+
+// How a probe moves the weights. Exact: a snapshot of the trainable parameters is kept and
+// every probe starts from its bits, so every rank holds bit-identical weights (rank-count
+// invariance, bit-exact replay) at the cost of one copy of the trainable tensors. In-place:
+// perturb, forward, subtract again, as the MeZO papers do: no copy, but fp rounding leaves
+// residues (7% of fp32 elements move by an ulp at eps 1e-3), so ranks drift apart.
+enum class PerturbationMode { Exact, InPlace };
+
+struct TrainerOptions {
+  uint32_t steps = 100;
+  int batch_size = 16;
+  uint64_t data_seed = 0;        // minibatch order
+  double lr = 1e-6;
+  bool linear_schedule = false;  // lr decays linearly to 0 over `steps`
+  PerturbationMode mode = PerturbationMode::Exact;
+  DirectionKind direction = DirectionKind::Gaussian;
+  uint32_t checksum_every = 100;  // compare replica checksums (0 = never)
+};
+
+struct StepRecord {
+  uint32_t step = 0;
+  double loss = 0.0;
+  double lr = 0.0;
+  int forward_passes = 0;     // over all ranks
+  double ms = 0.0;            // wall time of the step on this rank
+  std::vector<cpu::DirectionTerm> terms;  // the update applied (the replay record)
+  float decay_scale = 1.0f;
+  std::vector<double> probe_losses;       // every probe loss of the step, rounds concatenated
+  std::map<std::string, double> scalars;
+  std::map<std::string, std::vector<double>> vectors;
+};
+
+class Trainer {
+ public:
+  Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimizer, Task& task, Communicator& comm,
+          const TrainerOptions& options);
+
+  // Runs step `step`. Throws Error naming the step and probe for a non-finite loss, and for
+  // replicas whose checksums disagree (checked every checksum_every steps).
+  StepRecord step(uint32_t step);
+  double learning_rate(uint32_t step) const;
+  uint64_t checksum() const { return space_.checksum(model_.params()); }
+
+ private:
+  double probe_loss(const Probe& probe, const std::vector<int>& examples);
+
+  Model& model_;
+  const TrainableSpace& space_;
+  ZoOptimizer& optimizer_;
+  Task& task_;
+  Communicator& comm_;
+  TrainerOptions opt_;
+  std::vector<uint8_t> base_;  // exact mode: the step's unperturbed trainable parameters
+};
+
+}  // namespace zotune
