@@ -23,6 +23,7 @@ enum class GgmlType : uint32_t {
   Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
 };
 const char* ggml_type_name(uint32_t type);  // "Q4_1", or "type 77" when unknown
+bool ggml_type_dequantizable(uint32_t type);  // GgufFile::dequantize handles it
 
 struct GgufValue;
 using GgufArray = std::vector<GgufValue>;
@@ -45,8 +46,14 @@ class GgufFile {
  public:
   // Throws Error naming the file (and key or tensor) for anything truncated, garbled or
   // inconsistent: bad magic or version, sizes that run past the end, unknown value types,
-  // tensors overlapping or outside the data section, unsupported tensor types.
+  // tensors overlapping or outside the data section, tensor types ggml does not define.
+  // Tensors of a type ggml defines but this reader cannot dequantize (IQ*, TQ*, ...) still
+  // open, so metadata and vocabulary stay readable; dequantize() rejects them.
   static GgufFile open(const std::string& path);
+  // The same parser over a GGUF image already in memory (fuzz targets, embedded files).
+  // `data` must outlive the result: tensors point into it. `name` stands in for the path
+  // in error messages and path().
+  static GgufFile from_memory(const uint8_t* data, size_t size, const std::string& name);
   GgufFile(GgufFile&&) noexcept;
   GgufFile& operator=(GgufFile&&) noexcept;
   ~GgufFile();
@@ -66,7 +73,10 @@ class GgufFile {
 
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const GgufTensor* find_tensor(const std::string& name) const;
-  // Dequantizes all elements of `t` into `out` (numel elements of dtype `out_type`).
+  // Dequantizes all elements of `t` into `out` (numel elements of dtype `out_type`),
+  // through fp32 (F16->F16 and BF16->BF16 copy bits). Supported tensor types: F32, F16,
+  // BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; any other throws
+  // Error naming the tensor and its type.
   void dequantize(const GgufTensor& t, DType out_type, void* out) const;
 
  private:

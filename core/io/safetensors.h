@@ -31,6 +31,10 @@ class SafetensorsArchive {
   // tensor for a truncated file, a header that lies about sizes or offsets, overlapping
   // or out-of-range data, an unknown dtype, a shard the index names but that is missing.
   static SafetensorsArchive open(const std::string& path);
+  // The single-file parser over a safetensors image already in memory (fuzz targets). `data`
+  // must outlive the result: tensors point into it. `name` stands in for the file name in
+  // error messages and SafetensorsTensor::file.
+  static SafetensorsArchive from_memory(const uint8_t* data, size_t size, const std::string& name);
   SafetensorsArchive(SafetensorsArchive&&) noexcept;
   SafetensorsArchive& operator=(SafetensorsArchive&&) noexcept;
   ~SafetensorsArchive();
@@ -39,13 +43,16 @@ class SafetensorsArchive {
   const SafetensorsTensor& at(const std::string& name) const;  // throws Error naming tensor and file
   std::vector<std::string> names() const;                      // sorted
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  // Converts a floating-point tensor (F32/F16/BF16/F64) into `out` (numel elements of `out_type`).
+  // Converts a floating-point tensor (F32/F16/BF16/F64) into `out` (numel elements of
+  // `out_type`): same-type copies are bit-exact, narrowing rounds to nearest even.
   void read(const std::string& name, DType out_type, void* out) const;
-  // Reads an integer tensor (I64/I32/I16/I8/U8/BOOL) widened to int64.
+  // Reads an integer tensor (I64/I32/I16/I8/U64/U32/U16/U8/BOOL) widened to int64; a U64
+  // value above INT64_MAX throws.
   std::vector<int64_t> read_int(const std::string& name) const;
 
  private:
   SafetensorsArchive() = default;
+  std::string source_;  // the path open() was given, or from_memory's name: for errors
   std::vector<std::unique_ptr<MappedFile>> files_;
   std::map<std::string, SafetensorsTensor> tensors_;
   std::map<std::string, std::string> metadata_;
@@ -59,8 +66,11 @@ struct SafetensorsEntry {
 };
 const char* safetensors_dtype_name(DType t);  // "F32", "F16", "BF16"
 
-// Writes a single-file safetensors (data 8-byte aligned, names sorted as HF does),
-// atomically: to path + ".tmp" then renamed.
+// Writes a single-file safetensors byte for byte as the Hugging Face `safetensors` library
+// does: header JSON padded with spaces to a multiple of 8 bytes, `__metadata__` first (only
+// when non-empty), tensors laid out contiguously ordered by dtype (widest first, so every
+// tensor stays aligned to its element size) then name. Atomic: written to path + ".tmp",
+// flushed to disk, then renamed over `path`. Throws Error naming the path or tensor.
 void write_safetensors(const std::string& path, const std::vector<SafetensorsEntry>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
