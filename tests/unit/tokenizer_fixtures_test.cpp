@@ -22,7 +22,7 @@ TEST_P(TokenizerFixture, MatchesHuggingFace) {
 INSTANTIATE_TEST_SUITE_P(Tokenizers, TokenizerFixture,
                          ::testing::Values("gpt2_opt", "roberta", "llama2", "llama2_eos", "llama3", "qwen2",
                                            "bert_uncased", "bert_cased", "misc_wordpiece", "misc_bpe",
-                                           "metaspace_first"),
+                                           "metaspace_first", "bytelevel_prefix", "split_variants"),
                          [](const auto& info) { return std::string(info.param); });
 
 TEST(TokenizerFixtures, FileOrDirectoryAndKinds) {
