@@ -1,7 +1,7 @@
 // Tokenizer::from_gguf: the tokenizer a GGUF file embeds (tokenizer.ggml.*), assembled to
 // behave as the Hugging Face tokenizer.json it was converted from:
 //  - "gpt2": byte-level BPE with the file's merges; the pre-tokenizer chosen from `pre` as
-//    llama.cpp chooses its regexes;
+//    llama.cpp chooses its regexes (plus Qwen2's NFC normalizer, which llama.cpp skips);
 //  - "llama": SentencePiece BPE (highest-scored merge first, <0xXX> byte fallback), spaces
 //    as U+2581 and a leading U+2581 when add_space_prefix;
 //  - "bert": WordPiece over the vocabulary llama.cpp's converter rewrote into "phantom
@@ -117,6 +117,8 @@ Tokenizer Tokenizer::from_gguf(const GgufVocabulary& v) {
       options.ignore_merges = v.pre == "llama-bpe" || v.pre == "llama3";
       impl->model = std::make_unique<tok::BpeModel>(std::move(vocab), merges, std::move(options));
       impl->pre_tokenizer = gpt2_pre_tokenizer(v.pre);
+      // Qwen2's tokenizer.json normalizes to NFC first (llama.cpp does not).
+      if (v.pre == "qwen2") impl->normalizer = std::make_unique<tok::UnicodeNormalizer>(tok::NormalForm::NFC);
       impl->decoder = std::make_unique<tok::ByteLevelDecoder>();
       impl->kind = "byte-level BPE";
     } else if (v.model == "llama") {

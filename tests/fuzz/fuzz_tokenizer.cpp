@@ -36,7 +36,8 @@ std::vector<Target>& targets() {
     std::vector<Target> t;
     const std::string dir = fixtures_dir() + "/tokenizer/";
     for (const char* name : {"gpt2_opt", "llama3", "roberta", "qwen2", "llama2", "bert_uncased",
-                             "misc_wordpiece", "misc_bpe", "metaspace_first"}) {
+                             "misc_wordpiece", "misc_bpe", "metaspace_first", "bytelevel_prefix",
+                             "split_variants", "llama2_eos", "bert_cased"}) {
       const std::string n = name;
       t.push_back({zotune::Tokenizer::from_file(dir + n), n == "llama3"});
     }

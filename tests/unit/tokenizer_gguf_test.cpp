@@ -55,17 +55,28 @@ TEST(TokenizerGguf, LlamaSentencePieceByScores) {
   EXPECT_EQ(expect_matches_hf(tok, tokenizer_fixture("gguf_llama/expected.json")), 0);
 }
 
-TEST(TokenizerGguf, Gpt2WithLlamaBpePreTokenizer) {
-  const auto j = read_json(tokenizer_fixture("llama3/tokenizer.json"));
+// A "gpt2" GGUF vocabulary from a byte-level fixture: tokens by id, merges, control types.
+GgufVocabulary gpt2_vocabulary(const std::string& fixture, const std::string& pre) {
+  const auto j = read_json(tokenizer_fixture(fixture + "/tokenizer.json"));
   GgufVocabulary v;
   v.model = "gpt2";
-  v.pre = "llama-bpe";
+  v.pre = pre;
   v.tokens = tokens_by_id(j);
   v.token_types = token_types(j, v.tokens.size());
   for (const auto& m : j.at("model").at("merges")) {
     v.merges.push_back(m.is_string() ? m.get<std::string>()
                                      : m[0].get<std::string>() + " " + m[1].get<std::string>());
   }
+  return v;
+}
+
+TEST(TokenizerGguf, Gpt2WithQwen2PreTokenizer) {
+  const Tokenizer tok = Tokenizer::from_gguf(gpt2_vocabulary("qwen2", "qwen2"));
+  EXPECT_EQ(expect_matches_hf(tok, tokenizer_fixture("qwen2/expected.json")), 0);
+}
+
+TEST(TokenizerGguf, Gpt2WithLlamaBpePreTokenizer) {
+  GgufVocabulary v = gpt2_vocabulary("llama3", "llama-bpe");
   v.bos_id = *Tokenizer::from_file(tokenizer_fixture("llama3")).token_to_id("<|begin_of_text|>");
   v.eos_id = v.bos_id + 1;
   v.add_bos = true;
