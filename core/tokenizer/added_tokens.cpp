@@ -37,15 +37,17 @@ void AddedVocabulary::build(std::vector<AddedToken> tokens, const Normalizer* no
     if (t.normalized) {
       if (normalizer != nullptr) normalizer->normalize(pattern);
       normalized_trie_.insert(pattern.text, static_cast<int32_t>(i));
+      decoded_.push_back(unicode::encode_utf8(pattern.text));
     } else {
       raw_trie_.insert(pattern.text, static_cast<int32_t>(i));
+      decoded_.push_back(t.content);
     }
   }
 }
 
 const std::string* AddedVocabulary::content(int32_t id) const {
   const auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &tokens_[it->second].content;
+  return it == by_id_.end() ? nullptr : &decoded_[it->second];
 }
 
 const AddedToken* AddedVocabulary::find(std::string_view content) const {

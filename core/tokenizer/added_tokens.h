@@ -42,6 +42,8 @@ class AddedVocabulary {
   void split_normalized(TextPiece piece, std::vector<Segment>& out) const;
 
   const std::vector<AddedToken>& tokens() const { return tokens_; }
+  // The string an id decodes to: the content, normalized for normalized tokens (as
+  // tokenizers' id_to_token and decode give it).
   const std::string* content(int32_t id) const;
   const AddedToken* find(std::string_view content) const;
   bool is_special(const std::string& token) const { return special_contents_.count(token) > 0; }
@@ -61,6 +63,7 @@ class AddedVocabulary {
   std::vector<Segment> split(TextPiece piece, const Trie& trie) const;
 
   std::vector<AddedToken> tokens_;
+  std::vector<std::string> decoded_;  // per token, see content()
   std::unordered_map<int32_t, size_t> by_id_;
   std::unordered_map<std::string, size_t> by_content_;
   std::unordered_set<std::string> special_contents_;

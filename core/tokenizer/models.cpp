@@ -46,7 +46,8 @@ BpeModel::BpeModel(Vocabulary vocab, const std::vector<std::pair<std::string, st
   const size_t prefix_len = options_.continuing_subword_prefix.size();
   merges_.reserve(merges.size());
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [a, b] = merges[rank];
+    const std::string& a = merges[rank].first;
+    const std::string& b = merges[rank].second;
     const auto describe = [&] { return "merge " + std::to_string(rank) + " ('" + a + " " + b + "')"; };
     const auto a_id = vocab_.find(a);
     const auto b_id = vocab_.find(b);

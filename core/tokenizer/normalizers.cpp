@@ -51,7 +51,7 @@ void BertNormalizer::normalize(TextPiece& piece) const {
   if (clean_text_) {
     filter(piece, [](char32_t c) {
       if (c == '\t' || c == '\n' || c == '\r') return false;
-      return c == 0 || c == unicode::kReplacementChar || unicode::is_other(c);
+      return c == 0 || c == unicode::kReplacementChar || unicode::legacy_is_other(c);
     });
     for (char32_t& c : piece.text) {
       if (c == '\t' || c == '\n' || c == '\r' || unicode::is_whitespace(c)) c = ' ';
@@ -73,7 +73,7 @@ void BertNormalizer::normalize(TextPiece& piece) const {
   }
   if (strip_accents_) {
     piece.text = unicode::nfd(piece.text);
-    filter(piece, [](char32_t c) { return unicode::is_mark_nonspacing(c); });
+    filter(piece, [](char32_t c) { return unicode::legacy_is_mark_nonspacing(c); });
   }
   if (lowercase_) lowercase(piece.text);
 }
@@ -90,7 +90,7 @@ void UnicodeNormalizer::normalize(TextPiece& piece) const {
 }
 
 void StripAccentsNormalizer::normalize(TextPiece& piece) const {
-  filter(piece, [](char32_t c) { return unicode::is_mark_nonspacing(c); });
+  filter(piece, [](char32_t c) { return unicode::legacy_is_combining_mark(c); });
 }
 
 void PrependNormalizer::normalize(TextPiece& piece) const {

@@ -16,9 +16,10 @@ class Normalizer {
 };
 using NormalizerPtr = std::unique_ptr<Normalizer>;
 
-// BERT's: clean_text drops NUL, U+FFFD and control characters and maps whitespace to ' ';
-// handle_chinese_chars surrounds CJK ideographs with spaces; strip_accents is NFD followed
-// by dropping non-spacing marks; lowercase is char-wise.
+// BERT's: clean_text drops NUL, U+FFFD and "other" characters (unicode::legacy_is_other) and
+// maps whitespace to ' '; handle_chinese_chars surrounds CJK ideographs with spaces;
+// strip_accents is NFD followed by dropping non-spacing marks
+// (unicode::legacy_is_mark_nonspacing); lowercase is char-wise.
 class BertNormalizer : public Normalizer {
  public:
   BertNormalizer(bool clean_text, bool handle_chinese_chars, bool strip_accents, bool lowercase)
@@ -45,7 +46,9 @@ class UnicodeNormalizer : public Normalizer {
   NormalForm form_;
 };
 
-// Drops non-spacing marks (no decomposition of its own: usually after NFD/NFKD).
+// Drops every mark, Mc and Me included, as tokenizers' StripAccents does
+// (unicode::legacy_is_combining_mark); no decomposition of its own: it usually follows
+// NFD/NFKD.
 class StripAccentsNormalizer : public Normalizer {
  public:
   void normalize(TextPiece& piece) const override;

@@ -127,7 +127,7 @@ bool is_bert_punctuation(char32_t c) {
     return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
            (c >= 123 && c <= 126);
   }
-  return unicode::is_punctuation(c);
+  return unicode::legacy_is_punctuation(c);
 }
 
 void BertPreTokenizer::pre_tokenize(std::vector<TextPiece>& pieces) const {

@@ -4,6 +4,21 @@
 //  - SentencePiece-style BPE with byte fallback (Llama-2, Mistral);
 //  - WordPiece (BERT, MiniLM).
 // Results equal Hugging Face `tokenizers` token for token (tests/unit/tokenizer_*).
+//
+// Behaviour worth knowing:
+//  - Text that is not valid UTF-8 is read as Python's bytes.decode("utf-8", "replace")
+//    reads it: each maximal ill-formed subsequence becomes U+FFFD (HF itself only takes
+//    valid strings). decode() always returns valid UTF-8.
+//  - tokenizer.json's "truncation" and "padding" sections are ignored, as transformers'
+//    tokenizer(text) ignores them unless asked: callers pad and truncate.
+//  - Supported components: normalizers BertNormalizer, Lowercase, NFD/NFC/NFKD/NFKC,
+//    StripAccents, Prepend, Replace (string patterns), Strip, Sequence; pre-tokenizers
+//    ByteLevel, Split (string patterns and the GPT-2 / Llama-3 / Qwen2 regexes), Digits,
+//    Metaspace, Whitespace, WhitespaceSplit, BertPreTokenizer, Punctuation, Sequence;
+//    models BPE (no dropout) and WordPiece; post-processors TemplateProcessing,
+//    BertProcessing, RobertaProcessing, ByteLevel, Sequence; decoders ByteLevel, Metaspace,
+//    WordPiece, ByteFallback, Fuse, Strip, Replace, BPEDecoder, Sequence. Anything else is
+//    an Error naming the file and key.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -35,7 +50,7 @@ class Tokenizer {
   std::vector<int32_t> encode_pair(std::string_view a, std::string_view b, std::vector<int32_t>* type_ids = nullptr) const;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = true) const;
 
-  int32_t vocab_size() const;
+  int32_t vocab_size() const;  // largest id + 1, added tokens included (embedding rows)
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::string id_to_token(int32_t id) const;  // the raw vocabulary entry
   // Special ids, -1 when the tokenizer has none.

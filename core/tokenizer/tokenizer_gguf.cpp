@@ -1,13 +1,15 @@
 // Tokenizer::from_gguf: the tokenizer a GGUF file embeds (tokenizer.ggml.*), assembled to
 // behave as the Hugging Face tokenizer.json it was converted from:
 //  - "gpt2": byte-level BPE with the file's merges; the pre-tokenizer chosen from `pre` as
-//    llama.cpp chooses its regexes;
+//    llama.cpp chooses its regexes (plus Qwen2's NFC normalizer, which llama.cpp skips);
 //  - "llama": SentencePiece BPE (highest-scored merge first, <0xXX> byte fallback), spaces
 //    as U+2581 and a leading U+2581 when add_space_prefix;
 //  - "bert": WordPiece over the vocabulary llama.cpp's converter rewrote into "phantom
 //    space" form (U+2581 + word, continuation pieces bare), rewritten back to "##" form.
-// Control tokens (type 3) are special added tokens, user-defined ones (type 4) plain added
-// tokens; BOS / EOS are added per add_bos / add_eos.
+// Control tokens (type 3) and the unknown token (type 2) are special added tokens, as in
+// the tokenizer.json files these vocabularies come from (and as llama.cpp matches them in
+// text); user-defined ones (type 4) are plain added tokens. BOS / EOS are added per
+// add_bos / add_eos.
 #include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/tokenizer_impl.h"
 #include "core/tokenizer/unicode.h"
@@ -16,6 +18,7 @@
 namespace zotune {
 namespace {
 
+constexpr int32_t kTokenTypeUnknown = 2;
 constexpr int32_t kTokenTypeControl = 3;
 constexpr int32_t kTokenTypeUserDefined = 4;
 const char kSpaceMarker[] = "\xE2\x96\x81";  // U+2581, SentencePiece's space
@@ -85,12 +88,12 @@ Tokenizer Tokenizer::from_gguf(const GgufVocabulary& v) {
   std::vector<tok::AddedToken> added;
   for (size_t i = 0; i < v.token_types.size(); ++i) {
     const int32_t type = v.token_types[i];
-    if (type != kTokenTypeControl && type != kTokenTypeUserDefined) continue;
+    if (type != kTokenTypeUnknown && type != kTokenTypeControl && type != kTokenTypeUserDefined) continue;
     if (v.tokens[i].empty()) continue;
     tok::AddedToken t;
     t.content = v.tokens[i];
     t.id = static_cast<int32_t>(i);
-    t.special = type == kTokenTypeControl;
+    t.special = type != kTokenTypeUserDefined;
     t.normalized = false;
     added.push_back(std::move(t));
   }
@@ -108,8 +111,14 @@ Tokenizer Tokenizer::from_gguf(const GgufVocabulary& v) {
         }
         merges.emplace_back(m.substr(0, space), m.substr(space + 1));
       }
-      impl->model = std::make_unique<tok::BpeModel>(std::move(vocab), merges, tok::BpeOptions{});
+      tok::BpeOptions options;
+      // Llama-3's tokenizer.json (and llama.cpp for this pre-tokenizer) look a whole word
+      // up in the vocabulary before merging.
+      options.ignore_merges = v.pre == "llama-bpe" || v.pre == "llama3";
+      impl->model = std::make_unique<tok::BpeModel>(std::move(vocab), merges, std::move(options));
       impl->pre_tokenizer = gpt2_pre_tokenizer(v.pre);
+      // Qwen2's tokenizer.json normalizes to NFC first (llama.cpp does not).
+      if (v.pre == "qwen2") impl->normalizer = std::make_unique<tok::UnicodeNormalizer>(tok::NormalForm::NFC);
       impl->decoder = std::make_unique<tok::ByteLevelDecoder>();
       impl->kind = "byte-level BPE";
     } else if (v.model == "llama") {

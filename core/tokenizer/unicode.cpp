@@ -203,6 +203,39 @@ bool is_word_char(char32_t c) {
   return false;
 }
 
+namespace {
+bool in_ranges(char32_t c, const t::CodePointRange* ranges, size_t count) {
+  const auto* end = ranges + count;
+  const auto* it = std::upper_bound(ranges, end, c, [](char32_t v, const t::CodePointRange& r) {
+    return v < r.first;
+  });
+  return it != ranges && c <= (it - 1)->last;
+}
+}  // namespace
+
+bool legacy_is_mark_nonspacing(char32_t c) {
+  if (c < 0x300) return false;
+  return is_mark_nonspacing(c) !=
+         in_ranges(c, t::kLegacyNonspacingMarkToggles, t::kLegacyNonspacingMarkToggleCount);
+}
+
+bool legacy_is_combining_mark(char32_t c) {
+  if (c < 0x300) return false;
+  return is_mark(c) != in_ranges(c, t::kLegacyCombiningMarkToggles, t::kLegacyCombiningMarkToggleCount);
+}
+
+bool legacy_is_other(char32_t c) {
+  const auto k = category(c);
+  const bool other = k == Category::Cc || k == Category::Cf || k == Category::Co;
+  if (c < 0x600) return other;
+  return other != in_ranges(c, t::kLegacyOtherToggles, t::kLegacyOtherToggleCount);
+}
+
+bool legacy_is_punctuation(char32_t c) {
+  if (c < 0x600) return is_punctuation(c);
+  return is_punctuation(c) != in_ranges(c, t::kLegacyPunctuationToggles, t::kLegacyPunctuationToggleCount);
+}
+
 void append_lowercase(char32_t c, std::u32string& out) {
   if (c < 0x80) {
     out.push_back(c >= 'A' && c <= 'Z' ? c + 32 : c);

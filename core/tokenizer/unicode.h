@@ -48,6 +48,15 @@ inline bool is_whitespace(char32_t c) {
 }
 // Rust regex \w: Alphabetic, marks, Nd, Pc, Join_Control.
 bool is_word_char(char32_t c);
+
+// The older Unicode data tokenizers decides these with (see the generator's LEGACY_*):
+// Mn, Cc/Cf/Co (no unassigned code points) and P* as the unicode_categories crate has them
+// (BertNormalizer, BertPreTokenizer, Punctuation), and M* as unicode-normalization's
+// is_combining_mark has it (StripAccents).
+bool legacy_is_mark_nonspacing(char32_t c);
+bool legacy_is_combining_mark(char32_t c);
+bool legacy_is_other(char32_t c);
+bool legacy_is_punctuation(char32_t c);
 uint8_t combining_class(char32_t c);
 
 // Appends char::to_lowercase(c) (one or more code points) to out.

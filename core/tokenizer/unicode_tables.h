@@ -51,5 +51,13 @@ extern const Composition kCompositions[];
 extern const size_t kCompositionCount;
 extern const CodePointRange kAlphabeticSymbolRanges[];
 extern const size_t kAlphabeticSymbolRangeCount;
+extern const CodePointRange kLegacyNonspacingMarkToggles[];
+extern const size_t kLegacyNonspacingMarkToggleCount;
+extern const CodePointRange kLegacyCombiningMarkToggles[];
+extern const size_t kLegacyCombiningMarkToggleCount;
+extern const CodePointRange kLegacyOtherToggles[];
+extern const size_t kLegacyOtherToggleCount;
+extern const CodePointRange kLegacyPunctuationToggles[];
+extern const size_t kLegacyPunctuationToggleCount;
 
 }  // namespace zotune::unicode_tables
