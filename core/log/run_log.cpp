@@ -1,0 +1,469 @@
+#include "core/log/run_log.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "core/log/hdf5_util.h"
+#include "core/util/error.h"
+
+namespace zotune {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr double kMissingFloat = std::numeric_limits<double>::quiet_NaN();
+constexpr int32_t kMissingInt32 = -1;
+// Scalar series stored as int32 rather than float64 (counts). Everything else is float64.
+const std::set<std::string> kInt32Series = {"queries"};
+
+// One extendible 1-D dataset being appended to. Elements are buffered here and written by
+// write(); the dataset is created with a fill value, so elements never written (rows before
+// a series first appeared) read back as that fill value.
+class Column {
+ public:
+  template <typename T>
+  static Column of(std::string name, hid_t file_type, T fill) {
+    return Column(std::move(name), file_type, h5::native_type<T>(), sizeof(T), &fill);
+  }
+
+  template <typename T>
+  void push(T value) {
+    if (sizeof(T) != elem_size_) throw Error("internal: wrong element type for column " + name_);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&value);
+    pending_.insert(pending_.end(), bytes, bytes + sizeof(T));
+  }
+  void push_fill() { pending_.insert(pending_.end(), fill_.begin(), fill_.end()); }
+  void pad_to(int64_t count) {
+    while (pending() < count) push_fill();
+  }
+  int64_t pending() const { return static_cast<int64_t>(pending_.size() / elem_size_); }
+
+  // Writes the buffered elements to [start, start + pending) of group/name, creating the
+  // dataset on first use, then clears the buffer. `where` prefixes error messages.
+  void write(hid_t group, int64_t start, int64_t chunk_rows, const std::string& where) {
+    const std::string at = where + name_;
+    if (!dataset_) create(group, chunk_rows, at);
+    const int64_t count = pending();
+    const hsize_t new_length[1] = {static_cast<hsize_t>(start + count)};
+    h5::check(H5Dset_extent(dataset_.get(), new_length), at, "extend the dataset");
+    if (count > 0) {
+      h5::Id file_space = h5::checked(H5Dget_space(dataset_.get()), at, "select rows");
+      const hsize_t offset[1] = {static_cast<hsize_t>(start)};
+      const hsize_t n[1] = {static_cast<hsize_t>(count)};
+      h5::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset, nullptr, n, nullptr), at, "select rows");
+      h5::Id mem_space = h5::checked(H5Screate_simple(1, n, nullptr), at, "create a dataspace");
+      h5::check(H5Dwrite(dataset_.get(), mem_type_, mem_space.get(), file_space.get(), H5P_DEFAULT, pending_.data()), at,
+                "write rows");
+    }
+    pending_.clear();
+  }
+
+ private:
+  Column(std::string name, hid_t file_type, hid_t mem_type, size_t elem_size, const void* fill)
+      : name_(std::move(name)), file_type_(file_type), mem_type_(mem_type), elem_size_(elem_size) {
+    const auto* bytes = static_cast<const unsigned char*>(fill);
+    fill_.assign(bytes, bytes + elem_size);
+  }
+
+  void create(hid_t group, int64_t chunk_rows, const std::string& at) {
+    const hsize_t dims[1] = {0};
+    const hsize_t max_dims[1] = {H5S_UNLIMITED};
+    const hsize_t chunk[1] = {static_cast<hsize_t>(chunk_rows)};
+    h5::Id space = h5::checked(H5Screate_simple(1, dims, max_dims), at, "create a dataspace");
+    h5::Id dcpl = h5::checked(H5Pcreate(H5P_DATASET_CREATE), at, "create the dataset");
+    h5::check(H5Pset_chunk(dcpl.get(), 1, chunk), at, "set the chunk size");
+    h5::check(H5Pset_fill_value(dcpl.get(), mem_type_, fill_.data()), at, "set the fill value");
+    dataset_ = h5::checked(
+        H5Dcreate2(group, name_.c_str(), file_type_, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), at,
+        "create the dataset");
+  }
+
+  std::string name_;
+  hid_t file_type_;
+  hid_t mem_type_;
+  size_t elem_size_;
+  std::vector<unsigned char> fill_;
+  std::vector<unsigned char> pending_;
+  h5::Id dataset_;
+};
+
+// Series of one group sharing its row count: /steps (step + scalar series) or /eval (step +
+// metrics). Every known series gets a value or its fill value in every row.
+class SeriesTable {
+ public:
+  explicit SeriesTable(bool allow_int32) : allow_int32_(allow_int32) {}
+
+  bool has(const std::string& name) const { return columns_.count(name) > 0; }
+  int64_t committed_rows() const { return committed_; }
+  int64_t rows() const { return committed_ + pending_rows_; }
+
+  // Throws for a value its series cannot hold (a fractional query count), before any buffering.
+  void validate_row(const std::map<std::string, double>& values, const std::string& where) const {
+    if (!allow_int32_) return;
+    for (const auto& [name, value] : values)
+      if (kInt32Series.count(name)) to_int32(value, where + name);
+  }
+
+  // Buffers one row; call validate_row first.
+  void append_row(int64_t step, const std::map<std::string, double>& values) {
+    for (const auto& [name, value] : values) {
+      if (columns_.count(name)) continue;
+      Column column = allow_int32_ && kInt32Series.count(name) ? Column::of<int32_t>(name, H5T_STD_I32LE, kMissingInt32)
+                                                               : Column::of<double>(name, H5T_IEEE_F64LE, kMissingFloat);
+      column.pad_to(pending_rows_);  // back-fill this block's earlier rows; earlier blocks read as fill
+      columns_.emplace(name, std::move(column));
+    }
+    for (auto& [name, column] : columns_) {
+      auto it = values.find(name);
+      if (it == values.end()) {
+        column.push_fill();
+      } else if (allow_int32_ && kInt32Series.count(name)) {
+        column.push(to_int32(it->second, name));
+      } else {
+        column.push(it->second);
+      }
+    }
+    step_.push(step);
+    ++pending_rows_;
+  }
+
+  // Writes the buffered rows; `step` goes last so its length never exceeds any series'.
+  void write(hid_t group, int64_t chunk_rows, const std::string& where) {
+    for (auto& [name, column] : columns_) column.write(group, committed_, chunk_rows, where);
+    step_.write(group, committed_, chunk_rows, where);
+    committed_ += pending_rows_;
+    pending_rows_ = 0;
+  }
+
+ private:
+  static int32_t to_int32(double value, const std::string& at) {
+    if (std::isnan(value)) return kMissingInt32;
+    if (value != std::floor(value) || value < 0 || value > std::numeric_limits<int32_t>::max())
+      throw Error(at + ": expected a whole number >= 0, got " + std::to_string(value));
+    return static_cast<int32_t>(value);
+  }
+
+  bool allow_int32_;
+  Column step_ = Column::of<int64_t>("step", H5T_STD_I64LE, int64_t{-1});
+  std::map<std::string, Column> columns_;
+  int64_t committed_ = 0;
+  int64_t pending_rows_ = 0;
+};
+
+// A per-step vector series of varying width: <name>.values (the vectors concatenated) and
+// <name>.offsets (S + 1 running ends; offsets[0] = 0 is the dataset's fill value).
+class RaggedSeries {
+ public:
+  explicit RaggedSeries(const std::string& name)
+      : values_(Column::of<double>(name + ".values", H5T_IEEE_F64LE, kMissingFloat)),
+        offsets_(Column::of<int64_t>(name + ".offsets", H5T_STD_I64LE, int64_t{0})) {}
+
+  // Appends one row; nullptr = the vector is absent at this step (width 0).
+  void append(const std::vector<double>* vector) {
+    if (vector) {
+      for (double v : *vector) values_.push(v);
+      total_values_ += static_cast<int64_t>(vector->size());
+    }
+    offsets_.push(total_values_);
+  }
+  // Width-0 rows for this block's rows before the series first appeared.
+  void pad_rows(int64_t rows) {
+    while (offsets_.pending() < rows) offsets_.push(total_values_);
+  }
+
+  // Row r's end offset lives at offsets[r + 1]; offsets[0..first_row] read as the fill value 0.
+  void write(hid_t group, int64_t committed_rows, int64_t chunk_rows, const std::string& where) {
+    values_.write(group, committed_values_, chunk_rows, where);
+    committed_values_ = total_values_;
+    offsets_.write(group, committed_rows + 1, chunk_rows, where);
+  }
+
+ private:
+  Column values_;
+  Column offsets_;
+  int64_t total_values_ = 0;
+  int64_t committed_values_ = 0;
+};
+
+void check_series_name(const std::string& name, const std::string& kind, const std::string& path) {
+  if (name.empty() || name.find_first_of("/.") != std::string::npos || name == "step")
+    throw Error(path + ": invalid " + kind + " name '" + name + "' (must be non-empty, without '/' or '.', not 'step')");
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += ',';
+    out += item;
+  }
+  return out;
+}
+
+// Quotes an argument for the recorded command line only where a shell would need it.
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\n'\"\\$`*?;&|<>()") == std::string::npos) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Everything that refers to objects inside the open file; destroyed before the file closes.
+struct OpenTables {
+  h5::Id steps_group, updates_group, eval_group, summary_group;
+  SeriesTable steps{/*allow_int32=*/true};
+  std::map<std::string, RaggedSeries> vectors;
+  SeriesTable eval{/*allow_int32=*/false};
+  Column update_step = Column::of<int64_t>("step", H5T_STD_I64LE, int64_t{-1});
+  Column update_query = Column::of<int32_t>("query", H5T_STD_I32LE, int32_t{-1});
+  Column update_coefficient = Column::of<double>("coefficient", H5T_IEEE_F64LE, kMissingFloat);
+  Column update_seed = Column::of<uint64_t>("seed", H5T_STD_U64LE, uint64_t{0});
+  int64_t updates_committed = 0;
+};
+
+}  // namespace
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+RunProvenance local_provenance(int argc, const char* const* argv) {
+  RunProvenance p;
+  p.zotune_version = ZOTUNE_VERSION;
+  p.git_revision = ZOTUNE_GIT_REVISION;
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) == 0) p.hostnames.push_back(host);
+  p.ranks = 1;
+  p.started_utc = utc_now_iso8601();
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0) p.command_line += ' ';
+    p.command_line += shell_quote(argv[i]);
+  }
+  return p;
+}
+
+struct RunLog::Impl {
+  std::string path;
+  RunLogOptions options;
+  h5::Id file;
+  std::unique_ptr<OpenTables> tables;  // null once closed
+  std::map<std::string, SummaryValue> pending_summary;
+  int64_t steps_since_flush = 0;
+  int64_t steps_at_close = 0;
+
+  std::string at(const std::string& object) const { return path + ": " + object; }
+
+  OpenTables& open_tables() const {
+    if (!tables) throw Error(path + ": run log is closed");
+    return *tables;
+  }
+
+  void flush() {
+    OpenTables& t = open_tables();
+    h5::silence_library_errors();
+    const int64_t chunk = options.chunk_rows;
+    // Vectors and scalar series before /steps/step, whose length is the row count readers trust.
+    for (auto& [name, series] : t.vectors)
+      series.write(t.steps_group.get(), t.steps.committed_rows(), chunk, at("/steps/"));
+    t.steps.write(t.steps_group.get(), chunk, at("/steps/"));
+    t.eval.write(t.eval_group.get(), chunk, at("/eval/"));
+    const int64_t new_updates = t.update_step.pending();
+    t.update_query.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
+    t.update_coefficient.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
+    t.update_seed.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
+    t.update_step.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
+    t.updates_committed += new_updates;
+    for (const auto& [key, value] : pending_summary) {
+      if (const auto* text = std::get_if<std::string>(&value))
+        h5::write_attribute(t.summary_group.get(), key, *text, at("/summary"));
+      else
+        h5::write_attribute(t.summary_group.get(), key, std::get<double>(value), at("/summary"));
+    }
+    pending_summary.clear();
+    h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), path, "flush the run log");
+    steps_since_flush = 0;
+  }
+};
+
+RunLog::RunLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RunLog::Impl& RunLog::state() const {
+  if (!impl_) throw Error("run log used after being moved from");
+  return *impl_;
+}
+RunLog::RunLog(RunLog&&) noexcept = default;
+RunLog& RunLog::operator=(RunLog&& other) noexcept {
+  if (this != &other) {
+    if (is_open()) {
+      try {
+        close();
+      } catch (...) {  // the assigned-over log is being abandoned; nothing can report here
+      }
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+RunLog::~RunLog() {
+  if (!is_open()) return;
+  try {
+    close();
+  } catch (...) {  // destructors must not throw; an explicit close() reports the error
+  }
+}
+
+RunLog RunLog::create(const std::string& path, const std::string& config_text, const RunProvenance& provenance,
+                      const RunLogOptions& options) {
+  if (options.flush_every_steps < 1) throw Error(path + ": flush_every_steps must be >= 1");
+  if (options.chunk_rows < 1) throw Error(path + ": chunk_rows must be >= 1");
+  std::error_code ec;
+  if (fs::exists(path, ec) && !options.overwrite)
+    throw Error(path + ": run log already exists (remove it or create with overwrite)");
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    fs::create_directories(parent, ec);
+    if (ec) throw Error(path + ": cannot create directory " + parent.string() + ": " + ec.message());
+  }
+
+  h5::silence_library_errors();
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->options = options;
+  impl->file = h5::checked(
+      H5Fcreate(path.c_str(), options.overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), path,
+      "create the run log");
+  const hid_t root = impl->file.get();
+  h5::write_attribute(root, "format", std::string("zotune-run-log"), path + ": /");
+  h5::write_attribute(root, "format_version", int64_t{1}, path + ": /");
+  h5::write_string_dataset(root, "config", config_text, path + ": /config");
+
+  auto make_group = [&](const char* name) {
+    return h5::checked(H5Gcreate2(root, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), path + ": /" + name,
+                       "create the group");
+  };
+  {
+    h5::Id prov = make_group("provenance");
+    const std::string at = path + ": /provenance";
+    h5::write_attribute(prov.get(), "zotune_version", provenance.zotune_version, at);
+    h5::write_attribute(prov.get(), "git_revision", provenance.git_revision, at);
+    h5::write_attribute(prov.get(), "hostnames", join(provenance.hostnames), at);
+    h5::write_attribute(prov.get(), "devices", join(provenance.devices), at);
+    h5::write_attribute(prov.get(), "ranks", provenance.ranks, at);
+    h5::write_attribute(prov.get(), "started_utc", provenance.started_utc, at);
+    h5::write_attribute(prov.get(), "command_line", provenance.command_line, at);
+  }
+  impl->tables = std::make_unique<OpenTables>();
+  impl->tables->steps_group = make_group("steps");
+  impl->tables->updates_group = make_group("updates");
+  impl->tables->eval_group = make_group("eval");
+  impl->tables->summary_group = make_group("summary");
+  impl->pending_summary["status"] = std::string("running");
+  // The first flush creates the fixed datasets (the step columns, the update table) at length 0.
+  impl->flush();
+  return RunLog(std::move(impl));
+}
+
+void RunLog::log_step(int64_t step, const std::map<std::string, double>& scalars,
+                      const std::map<std::string, std::vector<double>>& vectors) {
+  OpenTables& t = state().open_tables();
+  const std::string& path = impl_->path;
+  // Validate everything before buffering anything, so a rejected row leaves no partial trace.
+  for (const auto& [name, value] : scalars) {
+    check_series_name(name, "series", path);
+    if (t.vectors.count(name) || vectors.count(name))
+      throw Error(path + ": /steps/" + name + ": already a vector series, cannot also be a scalar series");
+  }
+  for (const auto& [name, vector] : vectors) {
+    check_series_name(name, "vector series", path);
+    if (t.steps.has(name))
+      throw Error(path + ": /steps/" + name + ": already a scalar series, cannot also be a vector series");
+  }
+  t.steps.validate_row(scalars, path + ": /steps/");
+
+  // Rows already buffered in this block; a vector series new in this block pads to it.
+  const int64_t block_rows = t.steps.rows() - t.steps.committed_rows();
+  for (const auto& [name, vector] : vectors)
+    if (!t.vectors.count(name)) t.vectors.emplace(name, RaggedSeries(name)).first->second.pad_rows(block_rows);
+  for (auto& [name, series] : t.vectors) {
+    auto it = vectors.find(name);
+    series.append(it == vectors.end() ? nullptr : &it->second);
+  }
+  t.steps.append_row(step, scalars);
+  if (++impl_->steps_since_flush >= impl_->options.flush_every_steps) impl_->flush();
+}
+
+void RunLog::log_updates(int64_t step, std::span<const UpdateRecord> updates) {
+  OpenTables& t = state().open_tables();
+  for (const UpdateRecord& u : updates) {
+    t.update_step.push(step);
+    t.update_query.push(u.query);
+    t.update_coefficient.push(u.coefficient);
+    t.update_seed.push(u.seed);
+  }
+}
+
+void RunLog::log_eval(int64_t step, const std::map<std::string, double>& metrics) {
+  OpenTables& t = state().open_tables();
+  for (const auto& [name, value] : metrics) check_series_name(name, "eval metric", impl_->path);
+  t.eval.append_row(step, metrics);
+  impl_->flush();
+}
+
+void RunLog::set_summary(const std::string& key, const std::string& value) {
+  state().open_tables();
+  if (key.empty()) throw Error(impl_->path + ": empty summary key");
+  impl_->pending_summary[key] = value;
+}
+
+void RunLog::set_summary(const std::string& key, double value) {
+  state().open_tables();
+  if (key.empty()) throw Error(impl_->path + ": empty summary key");
+  impl_->pending_summary[key] = value;
+}
+
+bool RunLog::mark_failed(const std::string& message) noexcept {
+  try {
+    set_summary("status", "failed: " + message);
+    flush();
+    return true;
+  } catch (...) {  // called from error paths: the original error matters more than this one
+    return false;
+  }
+}
+
+void RunLog::flush() { state().flush(); }
+
+void RunLog::close() {
+  if (!is_open()) return;
+  impl_->flush();
+  impl_->steps_at_close = impl_->tables->steps.rows();
+  // Datasets and groups first: HDF5 keeps a file open while any object in it is open.
+  impl_->tables.reset();
+  if (!impl_->file.reset()) throw Error(impl_->path + ": cannot close the run log (" + h5::error_detail() + ")");
+}
+
+bool RunLog::is_open() const { return impl_ && impl_->tables; }
+
+const std::string& RunLog::path() const {
+  static const std::string moved_from;
+  return impl_ ? impl_->path : moved_from;
+}
+
+int64_t RunLog::steps_logged() const {
+  if (!impl_) return 0;
+  return impl_->tables ? impl_->tables->steps.rows() : impl_->steps_at_close;
+}
+
+}  // namespace zotune

@@ -1,0 +1,387 @@
+// Run log: write -> read round trips of every part of the layout (core/log/run_log.h), ragged
+// vectors, NaN back-fill of late series, 5,000 steps across chunk boundaries, a crashed writer
+// (a forked child that flushes and _exit()s without closing), and clear errors for bad files.
+#include "core/log/run_log.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/log/run_log_reader.h"
+#include "core/util/error.h"
+#include "io_test_util.h"
+
+namespace zotune {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const char* const kConfig = "model: opt-125m\noptimizer:\n  name: bszo\n  k: 2\nsteps: 5000\n";
+
+RunProvenance test_provenance() {
+  RunProvenance p;
+  p.zotune_version = "0.1.0";
+  p.git_revision = "abc1234";
+  p.hostnames = {"node01", "node02"};
+  p.devices = {"NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"};
+  p.ranks = 2;
+  p.started_utc = "2025-03-01T12:00:00Z";
+  p.command_line = "zotune train run.yaml --seed 7";
+  return p;
+}
+
+// Runs `body` in a forked child that then dies with _exit(1) without closing anything, as a
+// killed run would. Returns the child's exit code (2 if body threw).
+template <typename F>
+int run_in_child_that_crashes(F&& body) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    try {
+      body();
+    } catch (...) {
+      _exit(2);
+    }
+    _exit(1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(RunLog, RoundTripsConfigProvenanceStepsUpdatesEvalAndSummary) {
+  TempDir dir;
+  const std::string path = dir.file("run.h5");
+  {
+    RunLog log = RunLog::create(path, kConfig, test_provenance());
+    for (int64_t s = 0; s < 4; ++s) {
+      const std::vector<UpdateRecord> updates = {{0, -0.5 * s, 1000 + static_cast<uint64_t>(s)},
+                                                 {1, 0.25 * s, 0xFFFFFFFFFFFFFFF0ull + s}};
+      log.log_updates(s, updates);
+      log.log_step(s * 10,
+                   {{"loss", 2.0 - 0.1 * s}, {"lr", 1e-6}, {"eps", 1e-3}, {"ms", 50.0 + s},
+                    {"peak_memory_bytes", 3.5e9}, {"queries", 2.0 + s}},
+                   {{"finite_differences", std::vector<double>(static_cast<size_t>(s + 1), 0.5 * s)},
+                    {"posterior_mean", {1.0 * s, -1.0 * s}}});
+    }
+    log.log_eval(20, {{"dev_accuracy", 0.75}});
+    log.log_eval(30, {{"dev_accuracy", 0.8}, {"dev_f1", 0.7}});
+    log.set_summary("final_loss", 1.7);
+    log.set_summary("best_step", 30.0);
+    log.set_summary("status", "completed");
+    EXPECT_EQ(log.steps_logged(), 4);
+    log.close();
+    EXPECT_FALSE(log.is_open());
+    EXPECT_EQ(log.steps_logged(), 4);
+  }
+
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.format_version(), 1);
+  EXPECT_EQ(r.config_text(), kConfig);
+  const RunProvenance p = r.provenance();
+  EXPECT_EQ(p.zotune_version, "0.1.0");
+  EXPECT_EQ(p.git_revision, "abc1234");
+  EXPECT_EQ(p.hostnames, (std::vector<std::string>{"node01", "node02"}));
+  EXPECT_EQ(p.devices, (std::vector<std::string>{"NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"}));
+  EXPECT_EQ(p.ranks, 2);
+  EXPECT_EQ(p.started_utc, "2025-03-01T12:00:00Z");
+  EXPECT_EQ(p.command_line, "zotune train run.yaml --seed 7");
+
+  ASSERT_EQ(r.steps_logged(), 4);
+  EXPECT_EQ(r.steps(), (std::vector<int64_t>{0, 10, 20, 30}));
+  EXPECT_EQ(r.series_names(),
+            (std::vector<std::string>{"eps", "loss", "lr", "ms", "peak_memory_bytes", "queries"}));
+  EXPECT_EQ(r.series("loss"), (std::vector<double>{2.0 - 0.1 * 0, 2.0 - 0.1 * 1, 2.0 - 0.1 * 2, 2.0 - 0.1 * 3}));
+  EXPECT_EQ(r.series("queries"), (std::vector<double>{2, 3, 4, 5}));
+  EXPECT_EQ(r.series("ms"), (std::vector<double>{50, 51, 52, 53}));
+  EXPECT_EQ(r.series("peak_memory_bytes")[3], 3.5e9);
+  EXPECT_EQ(r.vector_series_names(), (std::vector<std::string>{"finite_differences", "posterior_mean"}));
+  for (int64_t s = 0; s < 4; ++s) {
+    EXPECT_EQ(r.vector("finite_differences", s), std::vector<double>(static_cast<size_t>(s + 1), 0.5 * s)) << s;
+    EXPECT_EQ(r.vector("posterior_mean", s), (std::vector<double>{1.0 * s, -1.0 * s})) << s;
+  }
+
+  const UpdateTable u = r.updates();
+  ASSERT_EQ(u.size(), 8u);
+  EXPECT_EQ(u.step, (std::vector<int64_t>{0, 0, 1, 1, 2, 2, 3, 3}));
+  EXPECT_EQ(u.query, (std::vector<int32_t>{0, 1, 0, 1, 0, 1, 0, 1}));
+  EXPECT_EQ(u.coefficient[6], -1.5);
+  EXPECT_EQ(u.coefficient[7], 0.75);
+  EXPECT_EQ(u.seed[6], 1003u);
+  EXPECT_EQ(u.seed[7], 0xFFFFFFFFFFFFFFF3ull);  // full uint64 range survives (no float detour)
+
+  EXPECT_EQ(r.eval_steps(), (std::vector<int64_t>{20, 30}));
+  EXPECT_EQ(r.eval_metric_names(), (std::vector<std::string>{"dev_accuracy", "dev_f1"}));
+  EXPECT_EQ(r.eval_series("dev_accuracy"), (std::vector<double>{0.75, 0.8}));
+  const std::vector<double> f1 = r.eval_series("dev_f1");
+  EXPECT_TRUE(std::isnan(f1[0]));
+  EXPECT_EQ(f1[1], 0.7);
+
+  const auto summary = r.summary();
+  EXPECT_EQ(std::get<std::string>(summary.at("status")), "completed");
+  EXPECT_EQ(std::get<double>(summary.at("final_loss")), 1.7);
+  EXPECT_EQ(std::get<double>(summary.at("best_step")), 30.0);
+}
+
+TEST(RunLog, LateSeriesAreBackFilledAndMissingValuesReadAsNaN) {
+  TempDir dir;
+  const std::string path = dir.file("late.h5");
+  {
+    RunLogOptions options;
+    options.flush_every_steps = 4;  // series appear both inside a buffered block and after a flush
+    RunLog log = RunLog::create(path, kConfig, test_provenance(), options);
+    for (int64_t s = 0; s < 10; ++s) {
+      std::map<std::string, double> scalars = {{"loss", 1.0 * s}};
+      std::map<std::string, std::vector<double>> vectors;
+      if (s >= 2) scalars["noise_sigma"] = 0.1 * s;  // appears mid-block
+      if (s >= 6 && s != 8) scalars["queries"] = 3;  // appears after two flushes; missing at 8
+      if (s == 1 || s >= 5) vectors["finite_differences"] = std::vector<double>(static_cast<size_t>(s % 3 + 1), s);
+      if (s == 9) vectors["posterior_mean"] = {9.0, 9.5};
+      if (s == 7) scalars.erase("loss");
+      log.log_step(s, scalars, vectors);
+    }
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  ASSERT_EQ(r.steps_logged(), 10);
+  const std::vector<double> sigma = r.series("noise_sigma");
+  const std::vector<double> queries = r.series("queries");
+  const std::vector<double> loss = r.series("loss");
+  for (int s = 0; s < 10; ++s) {
+    if (s < 2) EXPECT_TRUE(std::isnan(sigma[s])) << s;
+    else EXPECT_DOUBLE_EQ(sigma[s], 0.1 * s) << s;
+    if (s < 6 || s == 8) EXPECT_TRUE(std::isnan(queries[s])) << s;
+    else EXPECT_EQ(queries[s], 3.0) << s;
+    if (s == 7) EXPECT_TRUE(std::isnan(loss[s]));
+    else EXPECT_EQ(loss[s], 1.0 * s);
+    const std::vector<double> fd = r.vector("finite_differences", s);
+    if (s == 1 || s >= 5) EXPECT_EQ(fd, std::vector<double>(static_cast<size_t>(s % 3 + 1), s)) << s;
+    else EXPECT_TRUE(fd.empty()) << s;
+    EXPECT_EQ(r.vector("posterior_mean", s), (s == 9 ? std::vector<double>{9.0, 9.5} : std::vector<double>{})) << s;
+  }
+  EXPECT_NE(error_of([&] { r.vector("finite_differences", 10); }).find("out of range"), std::string::npos);
+  EXPECT_NE(error_of([&] { r.series("nope"); }).find("late.h5: /steps/nope: no such series"), std::string::npos);
+}
+
+TEST(RunLog, FiveThousandStepsCrossChunkBoundaries) {
+  TempDir dir;
+  const std::string path = dir.file("long.h5");
+  constexpr int64_t kSteps = 5000;
+  // Width of step s's finite-difference vector grows like AdaZeta's query count.
+  auto width = [](int64_t s) { return static_cast<size_t>(1 + s / 1000 + s % 3); };
+  {
+    RunLogOptions options;
+    options.flush_every_steps = 7;  // flush blocks straddle the 1024-row chunks
+    RunLog log = RunLog::create(path, kConfig, test_provenance(), options);
+    for (int64_t s = 0; s < kSteps; ++s) {
+      std::vector<UpdateRecord> updates;
+      for (int32_t q = 0; q < static_cast<int32_t>(width(s)); ++q)
+        updates.push_back({q, 1e-3 * s + q, static_cast<uint64_t>(s * 100 + q)});
+      log.log_updates(s, updates);
+      std::vector<double> fd(width(s));
+      for (size_t q = 0; q < fd.size(); ++q) fd[q] = s + 0.01 * q;
+      log.log_step(s, {{"loss", 1.0 / (s + 1)}, {"queries", static_cast<double>(width(s))}},
+                   {{"finite_differences", fd}});
+      if (s % 500 == 0) log.log_eval(s, {{"dev_accuracy", s / 5000.0}});
+    }
+    log.close();
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  ASSERT_EQ(r.steps_logged(), kSteps);
+  const std::vector<int64_t> steps = r.steps();
+  const std::vector<double> loss = r.series("loss");
+  const std::vector<double> queries = r.series("queries");
+  for (int64_t s = 0; s < kSteps; ++s) {
+    ASSERT_EQ(steps[s], s);
+    ASSERT_EQ(loss[s], 1.0 / (s + 1)) << s;
+    ASSERT_EQ(queries[s], static_cast<double>(width(s))) << s;
+  }
+  for (int64_t s : {0, 1, 1023, 1024, 1025, 2047, 2048, 3999, 4000, 4999}) {
+    std::vector<double> expected(width(s));
+    for (size_t q = 0; q < expected.size(); ++q) expected[q] = s + 0.01 * q;
+    EXPECT_EQ(r.vector("finite_differences", s), expected) << s;
+  }
+  const UpdateTable u = r.updates();
+  size_t row = 0;
+  for (int64_t s = 0; s < kSteps; ++s) {
+    for (int32_t q = 0; q < static_cast<int32_t>(width(s)); ++q, ++row) {
+      ASSERT_LT(row, u.size());
+      ASSERT_EQ(u.step[row], s);
+      ASSERT_EQ(u.query[row], q);
+      ASSERT_EQ(u.coefficient[row], 1e-3 * s + q);
+      ASSERT_EQ(u.seed[row], static_cast<uint64_t>(s * 100 + q));
+    }
+  }
+  EXPECT_EQ(row, u.size());
+  EXPECT_EQ(r.eval_steps().size(), 10u);
+  EXPECT_EQ(r.eval_series("dev_accuracy").back(), 4500 / 5000.0);
+}
+
+TEST(RunLog, CrashedRunKeepsEverythingFlushed) {
+  TempDir dir;
+  const std::string path = dir.file("crashed.h5");
+  const int code = run_in_child_that_crashes([&] {
+    RunLogOptions options;
+    options.flush_every_steps = 10;
+    RunLog* log = new RunLog(RunLog::create(path, kConfig, test_provenance(), options));  // never destroyed
+    for (int64_t s = 0; s < 25; ++s) {
+      const std::vector<UpdateRecord> updates = {{0, 0.5 * s, static_cast<uint64_t>(s)}};
+      log->log_updates(s, updates);
+      log->log_step(s, {{"loss", 3.0 - 0.1 * s}}, {{"finite_differences", {1.0 * s, 2.0 * s}}});
+    }
+    // Steps 20..24 are still buffered: the automatic flushes covered steps 0..19.
+  });
+  ASSERT_EQ(code, 1);
+  const RunLogReader r = RunLogReader::open(path);
+  ASSERT_EQ(r.steps_logged(), 20);
+  const std::vector<double> loss = r.series("loss");
+  EXPECT_DOUBLE_EQ(loss[19], 3.0 - 0.1 * 19);
+  EXPECT_EQ(r.vector("finite_differences", 19), (std::vector<double>{19.0, 38.0}));
+  EXPECT_EQ(r.updates().size(), 20u);
+  EXPECT_EQ(std::get<std::string>(r.summary().at("status")), "running");
+}
+
+TEST(RunLog, FailedRunRecordsItsStatusFromTheErrorPath) {
+  TempDir dir;
+  const std::string path = dir.file("failed.h5");
+  const int code = run_in_child_that_crashes([&] {
+    RunLog* log = new RunLog(RunLog::create(path, kConfig, test_provenance()));  // never destroyed
+    for (int64_t s = 0; s < 3; ++s) log->log_step(s, {{"loss", 1.0}});
+    try {
+      throw Error("loss is NaN at step 3");
+    } catch (const Error& e) {
+      if (!log->mark_failed(e.what())) _exit(3);
+    }
+  });
+  ASSERT_EQ(code, 1);
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.steps_logged(), 3);
+  EXPECT_EQ(std::get<std::string>(r.summary().at("status")), "failed: loss is NaN at step 3");
+}
+
+TEST(RunLog, DestructorClosesAndFlushes) {
+  TempDir dir;
+  const std::string path = dir.file("scoped.h5");
+  {
+    RunLog log = RunLog::create(path, kConfig, test_provenance());
+    log.log_step(0, {{"loss", 1.5}});
+    log.set_summary("status", "completed");
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.series("loss"), std::vector<double>{1.5});
+  EXPECT_EQ(std::get<std::string>(r.summary().at("status")), "completed");
+}
+
+TEST(RunLog, SummaryValueMayChangeType) {
+  TempDir dir;
+  const std::string path = dir.file("summary.h5");
+  {
+    RunLog log = RunLog::create(path, kConfig, test_provenance());
+    log.set_summary("best_step", "unknown");
+    log.flush();
+    log.set_summary("best_step", 42.0);
+  }
+  EXPECT_EQ(std::get<double>(RunLogReader::open(path).summary().at("best_step")), 42.0);
+}
+
+TEST(RunLog, CreateRefusesAnExistingFileUnlessOverwrite) {
+  TempDir dir;
+  const std::string path = dir.file("exists.h5");
+  RunLog::create(path, kConfig, test_provenance()).close();
+  EXPECT_NE(error_of([&] { RunLog::create(path, kConfig, test_provenance()); })
+                .find(path + ": run log already exists"),
+            std::string::npos);
+  RunLogOptions options;
+  options.overwrite = true;
+  RunLog log = RunLog::create(path, "steps: 1\n", test_provenance(), options);
+  log.close();
+  EXPECT_EQ(RunLogReader::open(path).config_text(), "steps: 1\n");
+}
+
+TEST(RunLog, CreateMakesParentDirectories) {
+  TempDir dir;
+  const std::string path = dir.file("grid/lr_1e-6/seed_0/run.h5");
+  RunLog::create(path, kConfig, test_provenance()).close();
+  EXPECT_TRUE(fs::exists(path));
+}
+
+TEST(RunLog, RejectsBadNamesAndValuesWithoutLoggingAPartialRow) {
+  TempDir dir;
+  const std::string path = dir.file("bad.h5");
+  RunLog log = RunLog::create(path, kConfig, test_provenance());
+  log.log_step(0, {{"loss", 1.0}}, {{"finite_differences", {1.0}}});
+  EXPECT_NE(error_of([&] { log.log_step(1, {{"a/b", 1.0}}); }).find("invalid series name 'a/b'"), std::string::npos);
+  EXPECT_NE(error_of([&] { log.log_step(1, {{"step", 1.0}}); }).find("invalid series name 'step'"), std::string::npos);
+  EXPECT_NE(error_of([&] { log.log_step(1, {{"x.values", 1.0}}); }).find("invalid"), std::string::npos);
+  EXPECT_NE(error_of([&] { log.log_step(1, {{"finite_differences", 1.0}}); }).find("already a vector series"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { log.log_step(1, {}, {{"loss", {1.0}}}); }).find("already a scalar series"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { log.log_step(1, {{"loss", 2.0}, {"queries", 2.5}}); })
+                .find("bad.h5: /steps/queries: expected a whole number"),
+            std::string::npos);
+  EXPECT_EQ(log.steps_logged(), 1);
+  log.close();
+  EXPECT_NE(error_of([&] { log.log_step(1, {{"loss", 1.0}}); }).find("bad.h5: run log is closed"), std::string::npos);
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.steps_logged(), 1);
+  EXPECT_FALSE(r.has_series("queries"));
+}
+
+TEST(RunLogReader, MissingGarbageAndTruncatedFilesFailNamingTheFile) {
+  TempDir dir;
+  const std::string missing = dir.file("missing.h5");
+  EXPECT_NE(error_of([&] { RunLogReader::open(missing); }).find(missing + ": no such run log"), std::string::npos);
+
+  const std::string garbage = dir.file("garbage.h5");
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    for (int i = 0; i < 4096; ++i) out.put(static_cast<char>((i * 7919) % 251));
+  }
+  const std::string garbage_error = error_of([&] { RunLogReader::open(garbage); });
+  EXPECT_NE(garbage_error.find(garbage + ": not a readable HDF5 run log"), std::string::npos) << garbage_error;
+
+  const std::string full = dir.file("full.h5");
+  {
+    RunLog log = RunLog::create(full, kConfig, test_provenance());
+    for (int64_t s = 0; s < 3000; ++s) log.log_step(s, {{"loss", 1.0}, {"lr", 1e-6}});
+  }
+  const std::vector<uint8_t> bytes = test::read_bytes(full);
+  const std::string truncated = dir.file("truncated.h5");
+  {
+    std::ofstream out(truncated, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size() / 2));
+  }
+  const std::string truncated_error = error_of([&] { RunLogReader::open(truncated); });
+  EXPECT_NE(truncated_error.find(truncated + ": not a readable HDF5 run log"), std::string::npos) << truncated_error;
+  EXPECT_NE(truncated_error.find("truncated"), std::string::npos) << truncated_error;
+}
+
+TEST(RunLog, LocalProvenanceDescribesThisProcess) {
+  const char* argv[] = {"zotune", "train", "my run.yaml"};
+  const RunProvenance p = local_provenance(3, argv);
+  EXPECT_EQ(p.zotune_version, ZOTUNE_VERSION);
+  EXPECT_EQ(p.command_line, "zotune train 'my run.yaml'");
+  EXPECT_EQ(p.hostnames.size(), 1u);
+  EXPECT_EQ(p.started_utc.size(), 20u);  // 2025-03-01T12:00:00Z
+  EXPECT_EQ(p.started_utc.back(), 'Z');
+}
+
+}  // namespace
+}  // namespace zotune
