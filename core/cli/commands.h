@@ -13,6 +13,7 @@ void register_generate(CLI::App& app);
 void register_score(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_show(CLI::App& app);
+void register_config(CLI::App& app);
 
 // --dtype value to DType, with an error naming the option.
 DType dtype_option(const std::string& value);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   zotune::cli::register_score(app);
   zotune::cli::register_bench(app);
   zotune::cli::register_show(app);
+  zotune::cli::register_config(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,180 @@
+// RunConfig: one YAML run file parsed into plain structs. Every key, its type, default,
+// allowed values and meaning are listed once, in the schema table (run_config_schema.cpp);
+// the parser, the defaults and the Markdown reference (docs/CONFIG.md) all read that table.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor/dtype.h"
+
+namespace zotune {
+
+// Each choice enum below has a names array whose order is the enum's order: the schema reads
+// the allowed spellings from it and the parser stores the index of the one written.
+
+// How progress is printed: auto = an updating line on a terminal, plain lines otherwise.
+enum class ProgressStyle { Auto, Line, Plain, Off };
+inline constexpr std::array<std::string_view, 4> kProgressStyleNames{"auto", "line", "plain", "off"};
+
+// DESIGN 4: in-place perturbation (what the papers ran; not exactly reversible in fp16/bf16)
+// or the exact mode that restores the parameters bit for bit.
+enum class PerturbationMode { InPlace, Exact };
+inline constexpr std::array<std::string_view, 2> kPerturbationModeNames{"inplace", "exact"};
+
+enum class TrainableMode { Full, Head };
+inline constexpr std::array<std::string_view, 2> kTrainableModeNames{"full", "head"};
+
+// Parameter groups that full fine-tuning can leave frozen.
+enum class FrozenGroup { Embeddings, Norms, Head, Biases };
+inline constexpr std::array<std::string_view, 4> kFrozenGroupNames{"embeddings", "norms", "head", "biases"};
+
+enum class OptimizerKind { MeZO, BSZO, BSZOB };
+inline constexpr std::array<std::string_view, 3> kOptimizerKindNames{"mezo", "bszo", "bszo-b"};
+
+enum class LrSchedule { Constant, Linear };
+inline constexpr std::array<std::string_view, 2> kLrScheduleNames{"constant", "linear"};
+
+// Distribution of each element of a perturbation direction z.
+enum class DirectionDistribution { Gaussian, Rademacher };
+inline constexpr std::array<std::string_view, 2> kDirectionDistributionNames{"gaussian", "rademacher"};
+
+// Transport of the per-step scalar all-reduce.
+enum class CommBackend { MPI, NCCL };
+inline constexpr std::array<std::string_view, 2> kCommBackendNames{"mpi", "nccl"};
+
+inline constexpr std::array<std::string_view, 3> kDTypeNames{"f32", "f16", "bf16"};  // DType order
+
+// choice_names(E{}) finds the names array of a choice enum (by argument-dependent lookup).
+constexpr std::span<const std::string_view> choice_names(ProgressStyle) { return kProgressStyleNames; }
+constexpr std::span<const std::string_view> choice_names(PerturbationMode) { return kPerturbationModeNames; }
+constexpr std::span<const std::string_view> choice_names(TrainableMode) { return kTrainableModeNames; }
+constexpr std::span<const std::string_view> choice_names(FrozenGroup) { return kFrozenGroupNames; }
+constexpr std::span<const std::string_view> choice_names(OptimizerKind) { return kOptimizerKindNames; }
+constexpr std::span<const std::string_view> choice_names(LrSchedule) { return kLrScheduleNames; }
+constexpr std::span<const std::string_view> choice_names(DirectionDistribution) { return kDirectionDistributionNames; }
+constexpr std::span<const std::string_view> choice_names(CommBackend) { return kCommBackendNames; }
+constexpr std::span<const std::string_view> choice_names(DType) { return kDTypeNames; }
+
+// The spelling of a choice as written in a run file, e.g. choice_name(OptimizerKind::BSZOB) == "bszo-b".
+template <class E>
+constexpr std::string_view choice_name(E value) {
+  return choice_names(value)[static_cast<size_t>(value)];
+}
+
+// BSZO's prior std sigma_p and initial noise std sigma_e,0: "auto" or a fixed positive number.
+struct SigmaSetting {
+  bool automatic = true;  // "auto": sqrt(n / 1e6), n = trainable parameter count (the BSZO code)
+  double value = 0.0;     // the fixed value when !automatic (> 0)
+
+  double resolve(uint64_t trainable_params) const;
+  std::string text() const;  // "auto" or the value, as a run file would write it
+};
+
+// The structs below hold no defaults of their own: parse_run_config fills every field from the
+// file or from the schema table. Fields of keys that do not apply to the chosen optimizer
+// (the BSZO keys under mezo, `queries` under bszo) stay zero.
+
+struct RunSettings {
+  std::string name;             // names the run and its log; default: the run file's stem
+  uint64_t seed = 0;            // seeds the perturbation directions and the minibatch order
+  int64_t steps = 0;            // optimizer steps
+  std::string output;           // HDF5 log path; default runs/<name>.h5
+  int64_t flush_every = 0;      // steps between HDF5 flushes
+  int64_t checksum_every = 0;   // steps between replica parameter checksums (0 = never)
+  int64_t log_every = 0;        // steps between progress lines
+  ProgressStyle progress = ProgressStyle::Auto;
+};
+
+struct ModelSettings {
+  std::string path;  // Hugging Face directory or .gguf file
+  DType dtype = DType::F32;
+  PerturbationMode perturbation = PerturbationMode::InPlace;
+};
+
+struct TaskSettings {
+  std::string name;
+  std::string train, dev, test;    // data files; empty = not given
+  int64_t num_train = 0, num_dev = 0, num_test = 0;  // examples sampled per split
+  uint64_t data_seed = 0;          // seeds the split sampling (independent of run.seed)
+  int64_t max_length = 0;          // tokens per example
+  std::vector<std::string> texts;  // inline toy corpus; empty = not given
+};
+
+struct TrainableSettings {
+  TrainableMode mode = TrainableMode::Full;
+  std::vector<FrozenGroup> freeze;  // in the order written, each at most once
+};
+
+struct OptimizerSettings {
+  OptimizerKind name = OptimizerKind::MeZO;
+  double lr = 0.0;
+  double eps = 0.0;  // perturbation scale
+  LrSchedule schedule = LrSchedule::Constant;
+  double weight_decay = 0.0;
+  DirectionDistribution direction = DirectionDistribution::Gaussian;
+  bool one_sided = false;  // forward instead of central differences
+  // MeZO
+  int64_t queries = 0;  // n of n-SPSA: directions averaged per step
+  // BSZO and BSZO-B (shared/papers/bszo.md a.3, a.4)
+  int64_t k = 0;  // subspace dimension
+  int64_t m = 0;  // observations per step
+  SigmaSetting sigma_p, sigma_e;
+  double alpha = 0.0;        // noise EMA smoothing
+  double noise_floor = 0.0;  // lower bound of sigma_e as a fraction of sigma_e,0
+  bool adaptive_noise = false;
+  bool adaptive_sampling = false;
+};
+
+struct DataSettings {
+  int64_t batch_size = 0;  // examples per minibatch (per query, all data-parallel ranks together)
+};
+
+struct EvalSettings {
+  int64_t every = 0;     // steps between dev evaluations (0 = never)
+  int64_t patience = 0;  // evaluations without dev improvement before stopping (0 = never stop)
+};
+
+struct DistributedSettings {
+  int64_t data_parallel = 0;  // ranks that split one query's minibatch
+  CommBackend backend = CommBackend::MPI;
+};
+
+struct RunConfig {
+  RunSettings run;
+  ModelSettings model;
+  TaskSettings task;
+  TrainableSettings trainable;
+  OptimizerSettings optimizer;
+  DataSettings data;
+  EvalSettings eval;
+  DistributedSettings distributed;
+  std::string text;    // the run file verbatim, for the run log
+  std::string source;  // the file name errors were reported against
+};
+
+// Parses a run file. Throws zotune::Error naming the file, the dotted key and its line for
+// malformed YAML, unknown or duplicate keys, wrong types, out-of-range values, choices not in
+// the list, keys that do not apply to the chosen optimizer and missing required keys.
+RunConfig load_run_config(const std::string& path);
+RunConfig parse_run_config(const std::string& yaml_text, const std::string& source_name);
+
+// One row of the schema, rendered as text (what docs/CONFIG.md shows).
+struct RunConfigKey {
+  std::string path;        // dotted, e.g. "optimizer.k"
+  std::string type;        // "integer", "number", "choice", ...
+  std::string default_value;
+  std::string allowed;     // range or choices
+  std::string applies_to;  // optimizer names, or empty for every optimizer
+  std::string doc;
+};
+std::vector<RunConfigKey> run_config_keys();
+
+// The schema as Markdown: every section and key with type, default, allowed values and meaning.
+std::string run_config_reference();
+
+}  // namespace zotune

@@ -1,0 +1,280 @@
+// The run-file schema: every key with its default, bounds or choices and meaning, in one
+// table. BSZO defaults follow shared/papers/bszo.md a.4; MeZO's follow baselines.md section 1.
+#include "core/config/run_config_schema.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <type_traits>
+#include <utility>
+
+namespace zotune::run_config_schema {
+namespace {
+
+// ---- Binding a table row to its RunConfig field: the value kind and choices follow from
+// ---- the field's C++ type, so a row cannot disagree with the field it fills.
+
+template <class T>
+struct IsEnumVector : std::false_type {};
+template <class E>
+struct IsEnumVector<std::vector<E>> : std::is_enum<E> {};
+
+template <auto Section, auto Field>
+using FieldType = std::remove_cvref_t<decltype((std::declval<RunConfig&>().*Section).*Field)>;
+
+template <class T>
+constexpr ValueKind kind_of() {
+  if constexpr (std::is_same_v<T, int64_t>) return ValueKind::Integer;
+  else if constexpr (std::is_same_v<T, uint64_t>) return ValueKind::Unsigned;
+  else if constexpr (std::is_same_v<T, double>) return ValueKind::Number;
+  else if constexpr (std::is_same_v<T, bool>) return ValueKind::Boolean;
+  else if constexpr (std::is_same_v<T, std::string>) return ValueKind::String;
+  else if constexpr (std::is_enum_v<T>) return ValueKind::Choice;
+  else if constexpr (IsEnumVector<T>::value) return ValueKind::ChoiceList;
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return ValueKind::StringList;
+  else {
+    static_assert(std::is_same_v<T, SigmaSetting>, "no value kind for this field type");
+    return ValueKind::Sigma;
+  }
+}
+
+template <class T>
+constexpr std::span<const std::string_view> choices_of() {
+  if constexpr (std::is_enum_v<T>) return choice_names(T{});
+  else if constexpr (IsEnumVector<T>::value) return choice_names(typename T::value_type{});
+  else return {};
+}
+
+template <auto Section, auto Field>
+void assign_field(RunConfig& config, const Value& value) {
+  auto& field = (config.*Section).*Field;
+  using T = FieldType<Section, Field>;
+  if constexpr (std::is_enum_v<T>) {
+    field = static_cast<T>(std::get<ChoiceIndex>(value).index);
+  } else if constexpr (IsEnumVector<T>::value) {
+    field.clear();
+    for (size_t i : std::get<ChoiceIndices>(value).indices) field.push_back(static_cast<typename T::value_type>(i));
+  } else {
+    field = std::get<T>(value);
+  }
+}
+
+struct KeyOptions {
+  std::string_view default_yaml = {};
+  std::string_view derived_default = {};
+  void (*derive)(RunConfig&) = nullptr;
+  bool required = false;
+  Bounds bounds{};
+  OptimizerSet only = kEveryOptimizer;
+};
+
+template <auto Section, auto Field>
+KeySpec key(std::string_view path, KeyOptions o, std::string_view doc) {
+  using T = FieldType<Section, Field>;
+  return KeySpec{path,       kind_of<T>(), choices_of<T>(), o.bounds, o.default_yaml, o.derived_default, o.derive,
+                 o.required, o.only,       doc,             &assign_field<Section, Field>};
+}
+
+constexpr Bounds at_least(double v) { return {v, std::nullopt, false, false}; }
+constexpr Bounds greater_than(double v) { return {v, std::nullopt, true, false}; }
+constexpr Bounds closed(double lo, double hi) { return {lo, hi, false, false}; }
+constexpr Bounds open_closed(double lo, double hi) { return {lo, hi, true, false}; }
+
+constexpr OptimizerSet kMeZO = 1u << static_cast<unsigned>(OptimizerKind::MeZO);
+constexpr OptimizerSet kBSZOFamily =
+    (1u << static_cast<unsigned>(OptimizerKind::BSZO)) | (1u << static_cast<unsigned>(OptimizerKind::BSZOB));
+
+// Derived defaults, applied in table order (run.output reads run.name).
+void derive_run_name(RunConfig& c) {
+  c.run.name = std::filesystem::path(c.source).stem().string();
+  if (c.run.name.empty()) c.run.name = "run";
+}
+void derive_run_output(RunConfig& c) { c.run.output = "runs/" + c.run.name + ".h5"; }
+
+using R = RunConfig;
+using Run = RunSettings;
+using Mdl = ModelSettings;
+using Tsk = TaskSettings;
+using Trn = TrainableSettings;
+using Opt = OptimizerSettings;
+
+const std::vector<KeySpec>& key_table() {
+  static const std::vector<KeySpec> table = {
+      // run
+      key<&R::run, &Run::name>("run.name", {.derived_default = "the run file's stem", .derive = derive_run_name},
+                               "names the run and its log file"),
+      key<&R::run, &Run::seed>("run.seed", {.default_yaml = "0"},
+                               "seeds the perturbation directions (Philox key) and the minibatch order"),
+      key<&R::run, &Run::steps>("run.steps", {.default_yaml = "1000", .bounds = at_least(1)}, "optimizer steps"),
+      key<&R::run, &Run::output>("run.output", {.derived_default = "`runs/<name>.h5`", .derive = derive_run_output},
+                                 "HDF5 log file, written by rank 0"),
+      key<&R::run, &Run::flush_every>("run.flush_every", {.default_yaml = "50", .bounds = at_least(1)},
+                                      "steps between flushes of the HDF5 log (a killed run keeps what was flushed)"),
+      key<&R::run, &Run::checksum_every>("run.checksum_every", {.default_yaml = "100", .bounds = at_least(0)},
+                                         "steps between cross-rank checksums of the parameter replicas (0 = never)"),
+      key<&R::run, &Run::log_every>("run.log_every", {.default_yaml = "10", .bounds = at_least(1)},
+                                    "steps between progress lines"),
+      key<&R::run, &Run::progress>("run.progress", {.default_yaml = "auto"},
+                                   "auto: an updating line on a terminal, plain lines otherwise; off: no progress output"),
+      // model
+      key<&R::model, &Mdl::path>("model.path", {.required = true},
+                                 "Hugging Face model directory (config.json, safetensors, tokenizer.json) or .gguf file"),
+      key<&R::model, &Mdl::dtype>("model.dtype", {.default_yaml = "f32"},
+                                  "storage dtype of the weights; arithmetic is fp32"),
+      key<&R::model, &Mdl::perturbation>("model.perturbation", {.default_yaml = "inplace"},
+                                         "inplace: perturb and restore in place, as the papers ran (drifts in f16/bf16); "
+                                         "exact: restore the weights bit for bit"),
+      // task
+      key<&R::task, &Tsk::name>("task.name", {.required = true}, "the task (prompt template, labels, metric)"),
+      key<&R::task, &Tsk::train>("task.train", {}, "training data file"),
+      key<&R::task, &Tsk::dev>("task.dev", {}, "dev data file (model selection, early stopping)"),
+      key<&R::task, &Tsk::test>("task.test", {}, "test data file"),
+      key<&R::task, &Tsk::num_train>("task.num_train", {.default_yaml = "1000", .bounds = at_least(1)},
+                                     "training examples sampled (MeZO protocol: 1000)"),
+      key<&R::task, &Tsk::num_dev>("task.num_dev", {.default_yaml = "500", .bounds = at_least(0)},
+                                   "dev examples sampled (MeZO protocol: 500; 0 = no dev set)"),
+      key<&R::task, &Tsk::num_test>("task.num_test", {.default_yaml = "1000", .bounds = at_least(0)},
+                                    "test examples sampled (MeZO protocol: 1000)"),
+      key<&R::task, &Tsk::data_seed>("task.data_seed", {.default_yaml = "0"},
+                                     "seeds the sampling of the splits, independently of `run.seed`"),
+      key<&R::task, &Tsk::max_length>("task.max_length", {.default_yaml = "256", .bounds = closed(1, 1 << 20)},
+                                      "maximum tokens per example"),
+      key<&R::task, &Tsk::texts>("task.texts", {.bounds = at_least(1)},
+                                 "inline corpus for a toy language-modelling task, one string per example"),
+      // trainable
+      key<&R::trainable, &Trn::mode>("trainable.mode", {.default_yaml = "full"},
+                                     "full: every parameter not frozen; head: only the output head"),
+      key<&R::trainable, &Trn::freeze>("trainable.freeze", {.default_yaml = "[]"},
+                                       "parameter groups that full fine-tuning leaves untouched"),
+      // optimizer: every optimizer
+      key<&R::optimizer, &Opt::name>("optimizer.name", {.default_yaml = "mezo"},
+                                     "mezo: two-point SPSA; bszo: Bayesian subspace ZO; "
+                                     "bszo-b: BSZO with a fresh forward pass for each adaptive sample"),
+      key<&R::optimizer, &Opt::lr>("optimizer.lr", {.default_yaml = "1e-6", .bounds = greater_than(0)},
+                                   "learning rate"),
+      key<&R::optimizer, &Opt::eps>("optimizer.eps", {.default_yaml = "1e-3", .bounds = greater_than(0)},
+                                    "perturbation scale epsilon (MeZO: 1e-3; the BSZO paper ran every method at 1e-4)"),
+      key<&R::optimizer, &Opt::schedule>("optimizer.schedule", {.default_yaml = "constant"},
+                                         "learning rate: constant, or linear decay to 0 at `run.steps`"),
+      key<&R::optimizer, &Opt::weight_decay>("optimizer.weight_decay", {.default_yaml = "0.0", .bounds = at_least(0)},
+                                             "weight decay lambda: `theta -= lr * lambda * theta`; MeZO skips biases and norms"),
+      key<&R::optimizer, &Opt::direction>("optimizer.direction", {.default_yaml = "gaussian"},
+                                          "each element of a direction z: N(0, 1), or a random sign"),
+      // optimizer: MeZO
+      key<&R::optimizer, &Opt::queries>("optimizer.queries", {.default_yaml = "1", .bounds = at_least(1), .only = kMeZO},
+                                        "directions averaged per step (n-SPSA)"),
+      key<&R::optimizer, &Opt::one_sided>("optimizer.one_sided", {.default_yaml = "false", .only = kMeZO},
+                                          "forward difference `(L(theta + eps z) - L(theta)) / eps` instead of the central one"),
+      // optimizer: BSZO, BSZO-B
+      key<&R::optimizer, &Opt::k>("optimizer.k", {.default_yaml = "2", .bounds = closed(1, 256), .only = kBSZOFamily},
+                                  "subspace dimension: random directions per step"),
+      key<&R::optimizer, &Opt::m>("optimizer.m", {.default_yaml = "3", .bounds = closed(1, 1024), .only = kBSZOFamily},
+                                  "observations per step (m >= k: the first k are the coordinate axes, the rest adaptive)"),
+      key<&R::optimizer, &Opt::sigma_p>("optimizer.sigma_p",
+                                        {.default_yaml = "auto", .bounds = greater_than(0), .only = kBSZOFamily},
+                                        "prior std of the subspace gradient; `auto` = `sqrt(n / 1e6)`, n = trainable parameters"),
+      key<&R::optimizer, &Opt::sigma_e>("optimizer.sigma_e",
+                                        {.default_yaml = "auto", .bounds = greater_than(0), .only = kBSZOFamily},
+                                        "initial observation-noise std sigma_e,0; `auto` = `sqrt(n / 1e6)`"),
+      key<&R::optimizer, &Opt::alpha>("optimizer.alpha",
+                                      {.default_yaml = "0.1", .bounds = open_closed(0, 1), .only = kBSZOFamily},
+                                      "smoothing of the residual-based noise EMA"),
+      key<&R::optimizer, &Opt::noise_floor>("optimizer.noise_floor",
+                                            {.default_yaml = "0.1", .bounds = closed(0, 1), .only = kBSZOFamily},
+                                            "lower bound of sigma_e, as a fraction of sigma_e,0"),
+      key<&R::optimizer, &Opt::adaptive_noise>("optimizer.adaptive_noise", {.default_yaml = "true", .only = kBSZOFamily},
+                                               "re-estimate sigma_e from the residual of every observation"),
+      key<&R::optimizer, &Opt::adaptive_sampling>("optimizer.adaptive_sampling",
+                                                  {.default_yaml = "true", .only = kBSZOFamily},
+                                                  "observations after the first k go along the most uncertain direction"),
+      key<&R::optimizer, &Opt::one_sided>("optimizer.one_sided", {.default_yaml = "true", .only = kBSZOFamily},
+                                          "forward differences from L(theta); false: central differences, "
+                                          "two forward passes per observation"),
+      // data, eval, distributed
+      key<&R::data, &DataSettings::batch_size>("data.batch_size", {.default_yaml = "16", .bounds = at_least(1)},
+                                               "examples per minibatch; every query of a step sees the same minibatch"),
+      key<&R::eval, &EvalSettings::every>("eval.every", {.default_yaml = "500", .bounds = at_least(0)},
+                                          "steps between dev evaluations (0 = never)"),
+      key<&R::eval, &EvalSettings::patience>("eval.patience", {.default_yaml = "8", .bounds = at_least(0)},
+                                             "evaluations without dev improvement before stopping (0 = no early stopping)"),
+      key<&R::distributed, &DistributedSettings::data_parallel>(
+          "distributed.data_parallel", {.default_yaml = "1", .bounds = at_least(1)},
+          "ranks that split one query's minibatch (the 2-D query x data layout)"),
+      key<&R::distributed, &DistributedSettings::backend>("distributed.backend", {.default_yaml = "mpi"},
+                                                          "transport of the per-step scalar all-reduce"),
+  };
+  return table;
+}
+
+constexpr SectionSpec kSections[] = {
+    {"run", "the run as a whole: name, seed, length, logging"},
+    {"model", "the model to fine-tune"},
+    {"task", "the task and its data"},
+    {"trainable", "which parameters are trained"},
+    {"optimizer", "the zeroth-order optimizer and its hyperparameters"},
+    {"data", "minibatches"},
+    {"eval", "dev-set evaluation and early stopping"},
+    {"distributed", "how ranks share a step (each rank holds a full replica)"},
+};
+
+std::optional<Violation> check_m_covers_k(const RunConfig& c) {
+  const OptimizerSettings& o = c.optimizer;
+  if (!contains(kBSZOFamily, o.name) || o.m >= o.k) return std::nullopt;
+  return Violation{{"optimizer.m", "optimizer.k"},
+                   "needs optimizer.m >= optimizer.k, got m = " + std::to_string(o.m) + ", k = " + std::to_string(o.k)};
+}
+
+std::optional<Violation> check_data_parallel_fits_batch(const RunConfig& c) {
+  if (c.distributed.data_parallel <= c.data.batch_size) return std::nullopt;
+  return Violation{{"distributed.data_parallel", "data.batch_size"},
+                   std::to_string(c.distributed.data_parallel) + " ranks cannot split a minibatch of data.batch_size = " +
+                       std::to_string(c.data.batch_size) + " examples"};
+}
+
+std::optional<Violation> check_freeze_needs_full(const RunConfig& c) {
+  if (c.trainable.freeze.empty() || c.trainable.mode == TrainableMode::Full) return std::nullopt;
+  return Violation{{"trainable.freeze", "trainable.mode"},
+                   "applies only with trainable.mode 'full' (mode 'head' trains the head alone)"};
+}
+
+std::optional<Violation> check_run_name_is_file_name(const RunConfig& c) {
+  if (c.run.name.find('/') == std::string::npos && c.run.name != "." && c.run.name != "..") return std::nullopt;
+  return Violation{{"run.name"}, "'" + c.run.name + "' cannot name a file (no '/', not '.' or '..')"};
+}
+
+constexpr CrossKeyRule kCrossKeyRules[] = {
+    {"`optimizer.m` >= `optimizer.k` (bszo, bszo-b): the first k observations are the coordinate axes",
+     check_m_covers_k},
+    {"`distributed.data_parallel` <= `data.batch_size`: each data-parallel rank gets at least one example",
+     check_data_parallel_fits_batch},
+    {"`trainable.freeze` is given only with `trainable.mode: full`", check_freeze_needs_full},
+    {"`run.name` is a file name (no `/`): the default `run.output` is `runs/<name>.h5`", check_run_name_is_file_name},
+};
+
+}  // namespace
+
+std::span<const SectionSpec> sections() { return kSections; }
+std::span<const KeySpec> keys() { return key_table(); }
+std::span<const CrossKeyRule> cross_key_rules() { return kCrossKeyRules; }
+
+std::string_view section_of(std::string_view path) { return path.substr(0, path.find('.')); }
+
+std::string format_number(double value) {
+  char buf[32];
+  if (value == std::trunc(value) && std::fabs(value) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+  else
+    std::snprintf(buf, sizeof buf, "%g", value);
+  return buf;
+}
+
+std::string describe_bounds(const Bounds& b) {
+  if (b.min && b.max)
+    return std::string("in ") + (b.min_exclusive ? "(" : "[") + format_number(*b.min) + ", " + format_number(*b.max) +
+           (b.max_exclusive ? ")" : "]");
+  if (b.min) return (b.min_exclusive ? "> " : ">= ") + format_number(*b.min);
+  if (b.max) return (b.max_exclusive ? "< " : "<= ") + format_number(*b.max);
+  return "";
+}
+
+}  // namespace zotune::run_config_schema
