@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/tensor/dtype.h"
+#include "core/train/perturbation_mode.h"
 
 namespace zotune {
 
@@ -20,11 +21,6 @@ namespace zotune {
 // How progress is printed: auto = an updating line on a terminal, plain lines otherwise.
 enum class ProgressStyle { Auto, Line, Plain, Off };
 inline constexpr std::array<std::string_view, 4> kProgressStyleNames{"auto", "line", "plain", "off"};
-
-// DESIGN 4: in-place perturbation (what the papers ran; not exactly reversible in fp16/bf16)
-// or the exact mode that restores the parameters bit for bit.
-enum class PerturbationMode { InPlace, Exact };
-inline constexpr std::array<std::string_view, 2> kPerturbationModeNames{"inplace", "exact"};
 
 enum class TrainableMode { Full, Head };
 inline constexpr std::array<std::string_view, 2> kTrainableModeNames{"full", "head"};

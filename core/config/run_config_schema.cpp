@@ -121,9 +121,11 @@ const std::vector<KeySpec>& key_table() {
                                  "Hugging Face model directory (config.json, safetensors, tokenizer.json) or .gguf file"),
       key<&R::model, &Mdl::dtype>("model.dtype", {.default_yaml = "f32"},
                                   "storage dtype of the weights; arithmetic is fp32"),
-      key<&R::model, &Mdl::perturbation>("model.perturbation", {.default_yaml = "inplace"},
-                                         "inplace: perturb and restore in place, as the papers ran (drifts in f16/bf16); "
-                                         "exact: restore the weights bit for bit"),
+      key<&R::model, &Mdl::perturbation>("model.perturbation", {.default_yaml = "exact"},
+                                         "exact: every probe starts from a snapshot of the trainable weights, so replicas "
+                                         "stay bit-identical and replay is exact (one extra copy of them); inplace: perturb "
+                                         "and restore in place, as the papers ran (no copy, but rounding residues make "
+                                         "replicas drift: use it with one rank)"),
       // task
       key<&R::task, &Tsk::name>("task.name", {.required = true}, "the task (prompt template, labels, metric)"),
       key<&R::task, &Tsk::train>("task.train", {}, "training data file"),

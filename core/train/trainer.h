@@ -10,17 +10,11 @@
 
 #include "core/optim/trainable_space.h"
 #include "core/optim/zo_optimizer.h"
+#include "core/train/perturbation_mode.h"
 #include "core/train/task.h"
 #include "distributed/communicator.h"
 
 namespace zotune {
-
-// How a probe moves the weights. Exact: a snapshot of the trainable parameters is kept and
-// every probe starts from its bits, so every rank holds bit-identical weights (rank-count
-// invariance, bit-exact replay) at the cost of one copy of the trainable tensors. In-place:
-// perturb, forward, subtract again, as the MeZO papers do: no copy, but fp rounding leaves
-// residues (7% of fp32 elements move by an ulp at eps 1e-3), so ranks drift apart.
-enum class PerturbationMode { Exact, InPlace };
 
 struct TrainerOptions {
   uint32_t steps = 100;

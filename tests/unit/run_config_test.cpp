@@ -55,7 +55,7 @@ TEST(RunConfig, DefaultsWhenKeysOmitted) {
   EXPECT_EQ(c.run.progress, ProgressStyle::Auto);
   EXPECT_EQ(c.model.path, "models/tiny");
   EXPECT_EQ(c.model.dtype, DType::F32);
-  EXPECT_EQ(c.model.perturbation, PerturbationMode::InPlace);
+  EXPECT_EQ(c.model.perturbation, PerturbationMode::Exact);
   EXPECT_EQ(c.task.name, "lm");
   EXPECT_EQ(c.task.train, "");
   EXPECT_EQ(c.task.dev, "");
@@ -116,7 +116,7 @@ TEST(RunConfig, NameAndOutputDerivedFromTheFile) {
 TEST(RunConfig, SetsEveryKindOfValue) {
   const RunConfig c = parse_run_config("task: {name: lm}\n"
                                        "run: {seed: 18446744073709551615, steps: 20000, progress: plain}\n"
-                                       "model: {path: m.gguf, dtype: bf16, perturbation: exact}\n"
+                                       "model: {path: m.gguf, dtype: bf16, perturbation: inplace}\n"
                                        "trainable:\n  freeze:\n    - norms\n    - embeddings\n"
                                        "optimizer: {name: mezo, one_sided: yes, queries: 4, direction: rademacher}\n"
                                        "distributed: {backend: nccl, data_parallel: 4}\n",
@@ -126,7 +126,7 @@ TEST(RunConfig, SetsEveryKindOfValue) {
   EXPECT_EQ(c.run.progress, ProgressStyle::Plain);
   EXPECT_EQ(c.model.path, "m.gguf");
   EXPECT_EQ(c.model.dtype, DType::BF16);
-  EXPECT_EQ(c.model.perturbation, PerturbationMode::Exact);
+  EXPECT_EQ(c.model.perturbation, PerturbationMode::InPlace);
   EXPECT_EQ(c.trainable.freeze, (std::vector<FrozenGroup>{FrozenGroup::Norms, FrozenGroup::Embeddings}));
   EXPECT_TRUE(c.optimizer.one_sided);
   EXPECT_EQ(c.optimizer.queries, 4);
