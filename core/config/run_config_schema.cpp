@@ -189,9 +189,6 @@ const std::vector<KeySpec>& key_table() {
       key<&R::optimizer, &Opt::adaptive_sampling>("optimizer.adaptive_sampling",
                                                   {.default_yaml = "true", .only = kBSZOFamily},
                                                   "observations after the first k go along the most uncertain direction"),
-      key<&R::optimizer, &Opt::one_sided>("optimizer.one_sided", {.default_yaml = "true", .only = kBSZOFamily},
-                                          "forward differences from L(theta); false: central differences, "
-                                          "two forward passes per observation"),
       // data, eval, distributed
       key<&R::data, &DataSettings::batch_size>("data.batch_size", {.default_yaml = "16", .bounds = at_least(1)},
                                                "examples per minibatch; every query of a step sees the same minibatch"),

@@ -97,7 +97,7 @@ TEST(RunConfig, BszoDefaultsFollowThePaper) {
   EXPECT_EQ(c.optimizer.noise_floor, 0.1);
   EXPECT_TRUE(c.optimizer.adaptive_noise);
   EXPECT_TRUE(c.optimizer.adaptive_sampling);
-  EXPECT_TRUE(c.optimizer.one_sided) << "one_sided defaults differ: true for BSZO, false for MeZO";
+  EXPECT_FALSE(c.optimizer.one_sided) << "BSZO is one-sided by construction (bszo.md a.3): the key is MeZO's";
   EXPECT_EQ(c.optimizer.queries, 0) << "MeZO fields stay zero under bszo";
   EXPECT_EQ(parse_run_config(kMinimal + "optimizer:\n  name: bszo-b\n", "b.yaml").optimizer.name, OptimizerKind::BSZOB);
 }
@@ -257,8 +257,8 @@ TEST(RunConfig, BszoKeysUnderMezoRejected) {
             "run.yaml:6: optimizer.sigma_p: does not apply to optimizer 'mezo' (only to bszo, bszo-b)");
   EXPECT_EQ(error_of(kMinimal + "optimizer:\n  queries: 4\n  name: bszo-b\n"),
             "run.yaml:6: optimizer.queries: does not apply to optimizer 'bszo-b' (only to mezo)");
-  // one_sided exists for both, with different defaults.
-  EXPECT_FALSE(parse_run_config(kMinimal + "optimizer:\n  name: bszo\n  one_sided: false\n", "r.yaml").optimizer.one_sided);
+  EXPECT_EQ(error_of(kMinimal + "optimizer:\n  name: bszo\n  one_sided: false\n"),
+            "run.yaml:7: optimizer.one_sided: does not apply to optimizer 'bszo' (only to mezo)");
 }
 
 TEST(RunConfig, RequiredKeyMissing) {
@@ -326,7 +326,7 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "distributed.data_parallel", "distributed.backend"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
   const std::vector<RunConfigKey> keys = run_config_keys();
-  EXPECT_EQ(keys.size(), std::size(expected) + 1) << "optimizer.one_sided has a mezo row and a bszo row";
+  EXPECT_EQ(keys.size(), std::size(expected));
   for (const RunConfigKey& key : keys) {
     EXPECT_NE(md.find("| `" + key.path + "` | " + key.type + " | " + key.default_value + " |"), std::string::npos)
         << key.path;
