@@ -6,6 +6,27 @@
 
 #include "core/cli/commands.h"
 #include "core/util/error.h"
+#include "distributed/world.h"
+
+namespace {
+
+// Prints the error (once per job when every rank fails alike: rank 0 plainly, other ranks
+// only with their rank, so a rank failing alone is still heard) and returns the exit code.
+int fail(int code, const char* kind, const char* message) {
+  if (!zotune::World::started() || zotune::World::instance().size() == 1) {
+    std::fprintf(stderr, "zotune: %s: %s\n", kind, message);
+    return code;
+  }
+  const zotune::World& world = zotune::World::instance();
+  if (world.is_root())
+    std::fprintf(stderr, "zotune: %s: %s\n", kind, message);
+  else
+    std::fprintf(stderr, "zotune: rank %d: %s: %s\n", world.rank(), kind, message);
+  world.arm_abort_watchdog(code, 30);
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"zotune: zeroth-order fine-tuning of language models"};
@@ -17,16 +38,18 @@ int main(int argc, char** argv) {
   zotune::cli::register_bench(app);
   zotune::cli::register_show(app);
   zotune::cli::register_config(app);
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  zotune::cli::register_train(app, command_line);
+  zotune::cli::register_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const zotune::Error& e) {
-    std::fprintf(stderr, "zotune: error: %s\n", e.what());
-    return 1;
+    return fail(1, "error", e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "zotune: internal error: %s\n", e.what());
-    return 2;
+    return fail(2, "internal error", e.what());
   }
   return 0;
 }

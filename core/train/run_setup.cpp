@@ -80,27 +80,34 @@ std::vector<int32_t> tokenize_example(const Tokenizer& tokenizer, const std::str
 
 }  // namespace
 
-std::unique_ptr<Task> make_train_task(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+std::unique_ptr<Task> make_task(const RunConfig& config, TaskSplit split, const Tokenizer& tokenizer,
+                                const ModelConfig& model) {
   const TaskSettings& t = config.task;
   check(t.name == "lm", config.source + ": task.name: unknown task '" + t.name + "' (known: lm)");
+  const std::string& file = split == TaskSplit::Train ? t.train : split == TaskSplit::Dev ? t.dev : t.test;
+  const int64_t limit = split == TaskSplit::Train ? t.num_train : split == TaskSplit::Dev ? t.num_dev : t.num_test;
+  const char* key = split == TaskSplit::Train ? "task.train" : split == TaskSplit::Dev ? "task.dev" : "task.test";
   std::vector<std::vector<int32_t>> sequences;
-  if (!t.texts.empty()) {
+  if (split == TaskSplit::Train && !t.texts.empty()) {
     check(t.train.empty(), config.source + ": task: give task.texts or task.train, not both");
     for (size_t i = 0; i < t.texts.size(); ++i)
       sequences.push_back(tokenize_example(tokenizer, t.texts[i], t.max_length, model.vocab_size,
                                            config.source + ": task.texts[" + std::to_string(i) + "]"));
   } else {
-    check(!t.train.empty(), config.source + ": task: the lm task needs task.texts or a task.train text file");
-    std::ifstream in(t.train);
-    check(static_cast<bool>(in), config.source + ": task.train: cannot open '" + t.train + "'");
-    std::string line;
-    for (int lineno = 1; std::getline(in, line); ++lineno) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      if (static_cast<int64_t>(sequences.size()) == t.num_train) break;
-      sequences.push_back(
-          tokenize_example(tokenizer, line, t.max_length, model.vocab_size, t.train + ":" + std::to_string(lineno)));
+    if (file.empty()) {
+      check(split != TaskSplit::Train, config.source + ": task: the lm task needs task.texts or a task.train text file");
+      return nullptr;
     }
-    check(!sequences.empty(), t.train + ": no non-blank lines");
+    if (limit == 0) return nullptr;
+    std::ifstream in(file);
+    check(static_cast<bool>(in), config.source + ": " + key + ": cannot open '" + file + "'");
+    std::string line;
+    for (int lineno = 1; std::getline(in, line) && static_cast<int64_t>(sequences.size()) < limit; ++lineno) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      sequences.push_back(
+          tokenize_example(tokenizer, line, t.max_length, model.vocab_size, file + ":" + std::to_string(lineno)));
+    }
+    check(!sequences.empty(), file + ": no non-blank lines (" + key + ")");
   }
   const int32_t pad = model.pad_token_id >= 0 ? model.pad_token_id : (tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0);
   return std::make_unique<LanguageModelingTask>(std::move(sequences), pad);

@@ -22,9 +22,14 @@ std::unique_ptr<ZoOptimizer> make_optimizer(const OptimizerSettings& settings, u
 
 TrainerOptions trainer_options(const RunConfig& config);
 
-// The training split of the run's task. "lm": next-token loss over task.texts, or over the
-// lines of task.train (blank lines skipped), each tokenized with special tokens and cut to
-// task.max_length tokens. Errors name the run file and key, or the data file and line.
-std::unique_ptr<Task> make_train_task(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model);
+enum class TaskSplit { Train, Dev, Test };
+
+// One split of the run's task; nullptr for a dev or test split the run file does not give.
+// "lm": next-token loss over task.texts (train only), or over the lines of the split's file
+// (blank lines skipped, at most task.num_<split> of them), each tokenized with special
+// tokens and cut to task.max_length tokens. Errors name the run file and key, or the data
+// file and line.
+std::unique_ptr<Task> make_task(const RunConfig& config, TaskSplit split, const Tokenizer& tokenizer,
+                                const ModelConfig& model);
 
 }  // namespace zotune

@@ -1,5 +1,6 @@
 #include "core/train/task.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "core/util/error.h"
@@ -15,7 +16,7 @@ LanguageModelingTask::LanguageModelingTask(std::vector<std::vector<int32_t>> seq
     check(sequences_[i].size() >= 2, "language-modeling task: sequence " + std::to_string(i) + " has fewer than two tokens");
 }
 
-double LanguageModelingTask::loss(Model& model, const std::vector<int>& examples) {
+LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& examples) {
   std::vector<std::vector<int32_t>> seqs;
   for (int e : examples) {
     check(e >= 0 && e < num_examples(), "language-modeling task: example " + std::to_string(e) + " out of range");
@@ -33,7 +34,20 @@ double LanguageModelingTask::loss(Model& model, const std::vector<int>& examples
   const std::vector<float> logits = model.forward(batch, rows);
   std::vector<double> per_token(rows.size());
   cpu::cross_entropy(per_token.data(), logits.data(), targets.data(), static_cast<int>(rows.size()), model.config().vocab_size);
-  return std::accumulate(per_token.begin(), per_token.end(), 0.0) / static_cast<double>(per_token.size());
+  return {std::accumulate(per_token.begin(), per_token.end(), 0.0), static_cast<double>(per_token.size())};
+}
+
+LossSum full_loss(Task& task, Model& model, int chunk) {
+  check(chunk >= 1, "full_loss: chunk must be at least 1");
+  LossSum total;
+  for (int first = 0; first < task.num_examples(); first += chunk) {
+    std::vector<int> examples;
+    for (int e = first; e < std::min(task.num_examples(), first + chunk); ++e) examples.push_back(e);
+    const LossSum part = task.loss_sum(model, examples);
+    total.sum += part.sum;
+    total.count += part.count;
+  }
+  return total;
 }
 
 std::vector<int> sample_minibatch(uint64_t seed, uint32_t step, int n, int batch) {

@@ -10,14 +10,26 @@
 
 namespace zotune {
 
+// A loss as a sum over the units it averages (tokens, examples) and their count, so losses
+// of parts (chunks of an eval set, data-parallel slices of a minibatch) combine exactly.
+struct LossSum {
+  double sum = 0.0;
+  double count = 0.0;
+  double mean() const { return sum / count; }
+};
+
 class Task {
  public:
   virtual ~Task() = default;
   virtual std::string name() const = 0;
   virtual int num_examples() const = 0;
-  // Mean loss over the examples, fp32 forward, accumulated in fp64.
-  virtual double loss(Model& model, const std::vector<int>& examples) = 0;
+  // Summed loss over the examples, fp32 forward, accumulated in fp64.
+  virtual LossSum loss_sum(Model& model, const std::vector<int>& examples) = 0;
+  double loss(Model& model, const std::vector<int>& examples) { return loss_sum(model, examples).mean(); }
 };
+
+// The loss over every example of `task`, `chunk` examples per forward pass (memory bound).
+LossSum full_loss(Task& task, Model& model, int chunk);
 
 class LanguageModelingTask final : public Task {
  public:
@@ -25,8 +37,8 @@ class LanguageModelingTask final : public Task {
   LanguageModelingTask(std::vector<std::vector<int32_t>> sequences, int32_t pad_id);
   std::string name() const override { return "language-modeling"; }
   int num_examples() const override { return static_cast<int>(sequences_.size()); }
-  // Mean over every predicted token of the batch (not a mean of per-sequence means).
-  double loss(Model& model, const std::vector<int>& examples) override;
+  // Over every predicted token of the batch (the mean is not a mean of per-sequence means).
+  LossSum loss_sum(Model& model, const std::vector<int>& examples) override;
 
  private:
   std::vector<std::vector<int32_t>> sequences_;

@@ -36,6 +36,7 @@ double Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples)
 
 StepRecord Trainer::step(uint32_t step) {
   const auto t0 = std::chrono::steady_clock::now();
+  const uint64_t reduced_before = comm_.bytes_reduced();
   StepRecord rec;
   rec.step = step;
   rec.lr = learning_rate(step);
@@ -79,6 +80,7 @@ StepRecord Trainer::step(uint32_t step) {
   rec.terms = std::move(u.terms);
   rec.decay_scale = u.decay_scale;
   rec.scalars = std::move(u.scalars);
+  rec.scalars["allreduce_bytes"] = static_cast<double>(comm_.bytes_reduced() - reduced_before);
   rec.vectors = std::move(u.vectors);
   rec.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return rec;

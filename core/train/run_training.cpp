@@ -1,0 +1,169 @@
+#include "core/train/run_training.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <thread>
+
+#include "core/log/run_log.h"
+#include "core/model/pretrained.h"
+#include "core/train/progress.h"
+#include "core/train/run_setup.h"
+#include "core/train/step_log.h"
+#include "core/util/error.h"
+#include "distributed/world.h"
+
+namespace zotune {
+
+namespace {
+
+// Bytes of resident memory at its peak so far (Linux reports KiB).
+double peak_resident_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+// "cpu: <model name> (N threads)": the device line of /provenance until GPU runs log theirs.
+std::string cpu_description() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return "cpu: " + model + " (" + std::to_string(std::thread::hardware_concurrency()) + " threads)";
+}
+
+}  // namespace
+
+std::string checksum_hex(uint64_t checksum) {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(checksum));
+  return text;
+}
+
+std::string record_unstartable_run(const std::string& run_file, const std::string& message,
+                                   const TrainInvocation& invocation) {
+  try {
+    const std::string path = "runs/" + std::filesystem::path(run_file).stem().string() + ".h5";
+    if (!invocation.overwrite && std::filesystem::exists(path)) return "";
+    std::ifstream in(run_file, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    RunProvenance provenance = local_provenance(0, nullptr);
+    provenance.command_line = invocation.command_line;
+    RunLogOptions options;
+    options.overwrite = invocation.overwrite;
+    RunLog log = RunLog::create(path, text, provenance, options);
+    return log.mark_failed(message) ? path : "";
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+TrainOutcome run_training(const RunConfig& config, Communicator& comm, const TrainInvocation& invocation) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool root = comm.rank() == 0;
+  check(!(config.model.perturbation == PerturbationMode::InPlace && comm.size() > 1),
+        config.source + ": model.perturbation: inplace with " + std::to_string(comm.size()) +
+            " ranks: rounding residues differ per rank and the replicas would drift apart; use exact");
+
+  // The log comes first so that every later failure (a missing model, a NaN loss) is
+  // recorded in it; hostnames are gathered collectively before any rank can fail alone.
+  const std::vector<std::string> hosts = World::instance().hosts();
+  std::optional<RunLog> log;
+  if (root) {
+    check(invocation.overwrite || !std::filesystem::exists(config.run.output),
+          config.run.output + ": the run log exists; pass --overwrite to replace it, or set run.output");
+    RunProvenance provenance = local_provenance(0, nullptr);
+    provenance.command_line = invocation.command_line;
+    provenance.hostnames = hosts;
+    provenance.ranks = comm.size();
+    provenance.devices = {cpu_description()};
+    RunLogOptions options;
+    options.overwrite = invocation.overwrite;
+    options.flush_every_steps = config.run.flush_every;
+    log.emplace(RunLog::create(config.run.output, config.text, provenance, options));
+  }
+
+  try {
+    LoadOptions load;
+    load.dtype = config.model.dtype;
+    Pretrained pretrained = load_pretrained(config.model.path, load);
+    Model& model = *pretrained.model;
+    std::unique_ptr<Task> task = make_task(config, TaskSplit::Train, pretrained.tokenizer, model.config());
+    std::unique_ptr<Task> dev = make_task(config, TaskSplit::Dev, pretrained.tokenizer, model.config());
+    const TrainableSpace space = TrainableSpace::select(model, trainable_selection(config.trainable));
+    std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space.size());
+    const TrainerOptions options = trainer_options(config);
+    const int eval_chunk = static_cast<int>(config.data.batch_size);
+
+    TrainOutcome out;
+    out.log_path = config.run.output;
+    out.trainable_params = space.size();
+    out.initial_loss = full_loss(*task, model, eval_chunk).mean();
+    if (root) {
+      log->set_summary("trainable_params", static_cast<double>(space.size()));
+      log->set_summary("initial_loss", out.initial_loss);
+      log->log_eval(0, {{"train_loss", out.initial_loss}});
+      std::fprintf(invocation.progress, "train: %s, %s on %s (%llu trainable parameters), %d rank%s, loss %.6f\n",
+                   config.run.name.c_str(), std::string(choice_name(config.optimizer.name)).c_str(),
+                   config.model.path.c_str(), static_cast<unsigned long long>(space.size()), comm.size(),
+                   comm.size() == 1 ? "" : "s", out.initial_loss);
+    }
+
+    Trainer trainer(model, space, *optimizer, *task, comm, options);
+    ProgressPrinter progress(root ? config.run.progress : ProgressStyle::Off, config.run.steps, config.run.log_every,
+                             invocation.progress);
+    // Early stopping: the run ends after `patience` dev evaluations without a new best.
+    double best_dev = std::numeric_limits<double>::infinity();
+    int64_t best_step = -1, evals_since_best = 0;
+    int64_t s = 0;
+    for (; s < config.run.steps; ++s) {
+      const StepRecord record = trainer.step(static_cast<uint32_t>(s));
+      if (root) log_step_record(*log, record, peak_resident_bytes());
+      progress.step(s, record.loss, record.ms);
+      if (dev && config.eval.every > 0 && (s + 1) % config.eval.every == 0) {
+        const double dev_loss = full_loss(*dev, model, eval_chunk).mean();
+        if (root) log->log_eval(s + 1, {{"dev_loss", dev_loss}});
+        if (dev_loss < best_dev) {
+          best_dev = dev_loss, best_step = s + 1, evals_since_best = 0;
+        } else if (config.eval.patience > 0 && ++evals_since_best >= config.eval.patience) {
+          ++s;
+          break;
+        }
+      }
+    }
+    progress.finish();
+    if (root && best_step >= 0) {
+      log->set_summary("best_step", static_cast<double>(best_step));
+      log->set_summary("best_dev_loss", best_dev);
+    }
+
+    out.steps = s;
+    out.final_loss = full_loss(*task, model, eval_chunk).mean();
+    out.checksum = trainer.checksum();
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (root) {
+      log->log_eval(out.steps, {{"train_loss", out.final_loss}});
+      log->set_summary("final_loss", out.final_loss);
+      log->set_summary("final_checksum", checksum_hex(out.checksum));
+      log->set_summary("steps", static_cast<double>(out.steps));
+      log->set_summary("seconds", out.seconds);
+      log->set_summary("status", "completed");
+      log->close();
+    }
+    return out;
+  } catch (const std::exception& e) {
+    if (log) log->mark_failed(e.what());
+    throw;
+  }
+}
+
+}  // namespace zotune
