@@ -37,6 +37,13 @@ void Communicator::broadcast(void* data, size_t bytes, int root) {
 #endif
 }
 
+void Communicator::broadcast(std::string& text, int root) {
+  uint64_t length = text.size();
+  broadcast(&length, sizeof(length), root);
+  text.resize(length);
+  broadcast(text.data(), length, root);
+}
+
 std::vector<uint64_t> Communicator::allgather(uint64_t value) {
   std::vector<uint64_t> all(size_, value);
 #ifdef ZOTUNE_HAVE_MPI

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace zotune {
@@ -21,6 +22,8 @@ class Communicator {
   // elsewhere in the training loop, so the sum is exact whatever the reduction order.
   void allreduce_sum(std::vector<double>& values);
   void broadcast(void* data, size_t bytes, int root);
+  // `text` as the root holds it, on every rank (length first, then the bytes).
+  void broadcast(std::string& text, int root);
   std::vector<uint64_t> allgather(uint64_t value);
   void barrier();
 

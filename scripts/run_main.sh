@@ -1,21 +1,57 @@
 #!/usr/bin/env bash
-# README command 1: installs dependencies and models, builds, and runs the main job.
-# Until training lands this is the inference demo on the real SmolLM2-135M (GGUF, Q4_1)
-# and all-MiniLM-L6-v2 models: inspect, greedy generation with a KV cache, next-token loss.
+# README command 1: installs dependencies and models, builds, and runs the main job:
+#   1. the real SmolLM2-135M (GGUF, Q4_1): greedy generation with the KV cache and the mean
+#      next-token loss on four English sentences (the inference engine at work);
+#   2. zeroth-order fine-tuning of the tiny Llama fixture on a toy corpus with MeZO and with
+#      BSZO (experiments/runs/quickstart_*.yaml), BSZO once more on two MPI ranks (the same
+#      parameter checksum: rank-count invariance), and a replay of the BSZO log that rebuilds
+#      the trained weights from the logged scalars alone.
+# Ends with the loss before and after each run and where the HDF5 logs are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
+zotune=./build/zotune
 smol=models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
-echo; echo "== zotune inspect $smol"
-./build/zotune inspect "$smol"
-echo; echo "== zotune inspect models/minilm-l6"
-./build/zotune inspect models/minilm-l6
-echo; echo "== zotune generate (greedy, KV cache)"
-./build/zotune generate "$smol" --prompt "The capital of France is" --max-new-tokens 12
-echo; echo "== zotune score: mean next-token loss on English sentences"
-./build/zotune score "$smol" \
+
+echo; echo "== 1. inference: $smol"
+$zotune generate "$smol" --prompt "The capital of France is" --max-new-tokens 12
+$zotune score "$smol" \
   --text "The quick brown fox jumps over the lazy dog." \
   --text "Paris is the capital and most populous city of France." \
   --text "Water is made of hydrogen and oxygen atoms." \
-  --text "She opened the door and walked into the garden."
+  --text "She opened the door and walked into the garden." | tail -1
+
+mpirun=(mpirun -np 2)
+if [ "$(id -u)" -eq 0 ]; then mpirun+=(--allow-run-as-root); fi
+mpirun+=(--oversubscribe)
+
+train() {  # train LABEL ARGS...: runs zotune train, keeps its summary lines for the end
+  echo; echo "== $1"
+  shift
+  "$@" | tee /tmp/zotune_main_$$.out
+  summary+=("$(grep -E '^loss before' /tmp/zotune_main_$$.out)")
+  checksums+=("$(grep -E '^parameter checksum' /tmp/zotune_main_$$.out | awk '{print $3}')")
+}
+summary=(); checksums=()
+train "2. MeZO, 1 rank" $zotune train experiments/runs/quickstart_mezo.yaml --overwrite
+train "3. BSZO, 1 rank" $zotune train experiments/runs/quickstart_bszo.yaml --overwrite
+train "4. BSZO, 2 MPI ranks (its three probes per step spread over the ranks)" \
+  "${mpirun[@]}" $zotune train experiments/runs/quickstart_bszo.yaml --overwrite --output runs/quickstart_bszo_2ranks.h5
+rm -f /tmp/zotune_main_$$.out
+if [ "${checksums[1]}" != "${checksums[2]}" ]; then
+  echo "main job: BSZO on 2 ranks ended on checksum ${checksums[2]}, on 1 rank on ${checksums[1]}" >&2
+  exit 1
+fi
+
+echo; echo "== 5. replay: the trained BSZO weights rebuilt from the initial weights and the log"
+$zotune replay runs/quickstart_bszo.h5 --out runs/quickstart_bszo_replayed/model.safetensors
+
+echo; echo "== summary"
+echo "MeZO         ${summary[0]}"
+echo "BSZO         ${summary[1]}"
+echo "BSZO 2 ranks ${summary[2]}"
+echo "BSZO on 1 and 2 ranks: the same final parameter checksum ${checksums[1]}"
+echo "run logs (HDF5): runs/quickstart_mezo.h5 runs/quickstart_bszo.h5 runs/quickstart_bszo_2ranks.h5"
+echo "look at them:    $zotune show runs/quickstart_bszo.h5"
+echo "                 python3 -c 'import sys; sys.path.insert(0, \"analysis\"); import zotune_log as zl; print(zl.load_steps(\"runs/quickstart_bszo.h5\").tail())'"

@@ -18,16 +18,20 @@ void register_train(CLI::App& app, const std::string& command_line) {
   auto* run_file = new std::string;
   auto* overwrite = new bool(false);
   cmd->add_option("run_file", *run_file, "run file (.yaml); `zotune config --defaults` lists every key")->required();
+  auto* output = new std::string;
   cmd->add_flag("--overwrite", *overwrite, "replace the run's HDF5 log if it exists");
+  cmd->add_option("--output", *output, "HDF5 log to write instead of run.output (the same run on other ranks or hosts)");
   cmd->callback([=] {
     World& world = World::instance();
     Communicator comm = Communicator::world();
     TrainInvocation invocation;
     invocation.overwrite = *overwrite;
     invocation.command_line = command_line;
+    invocation.output = *output;
     RunConfig config;
     try {
       config = load_run_config(*run_file);
+      if (!output->empty()) config.run.output = *output;
     } catch (const Error& e) {
       const std::string log = world.is_root() ? record_unstartable_run(*run_file, e.what(), invocation) : "";
       if (log.empty()) throw;
@@ -41,6 +45,7 @@ void register_train(CLI::App& app, const std::string& command_line) {
     std::printf("parameter checksum %s\n", checksum_hex(out.checksum).c_str());
     std::printf("run log: %s\n  look at it: zotune show %s   (or analysis/zotune_log.py, h5py)\n", out.log_path.c_str(),
                 out.log_path.c_str());
+    if (!config.run.save.empty()) std::printf("weights: %s\n", config.run.save.c_str());
   });
 }
 
@@ -50,8 +55,8 @@ void register_eval(CLI::App& app) {
   auto* weights = new std::string;
   cmd->add_option("run_file", *run_file, "run file (.yaml)")->required();
   cmd->add_option("--weights", *weights,
-                  "weights to evaluate instead of model.path's (a .safetensors file, e.g. from zotune replay; "
-                  "config.json and the tokenizer still come from model.path)");
+                  "weights to evaluate instead of model.path's (a .safetensors file beside its config.json, as "
+                  "run.save and zotune replay --out leave it; the tokenizer still comes from model.path)");
   cmd->callback([=] {
     const RunConfig config = load_run_config(*run_file);
     LoadOptions load;

@@ -17,6 +17,7 @@ void register_config(CLI::App& app);
 // command_line: argv joined, recorded in the run log's provenance.
 void register_train(CLI::App& app, const std::string& command_line);
 void register_eval(CLI::App& app);
+void register_replay(CLI::App& app);
 
 // --dtype value to DType, with an error naming the option.
 DType dtype_option(const std::string& value);

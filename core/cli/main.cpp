@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
   zotune::cli::register_train(app, command_line);
   zotune::cli::register_eval(app);
+  zotune::cli::register_replay(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -80,6 +80,7 @@ struct RunSettings {
   uint64_t seed = 0;            // seeds the perturbation directions and the minibatch order
   int64_t steps = 0;            // optimizer steps
   std::string output;           // HDF5 log path; default runs/<name>.h5
+  std::string save;             // safetensors file for the trained weights; empty = not saved
   int64_t flush_every = 0;      // steps between HDF5 flushes
   int64_t checksum_every = 0;   // steps between replica parameter checksums (0 = never)
   int64_t log_every = 0;        // steps between progress lines

@@ -108,6 +108,10 @@ const std::vector<KeySpec>& key_table() {
       key<&R::run, &Run::steps>("run.steps", {.default_yaml = "1000", .bounds = at_least(1)}, "optimizer steps"),
       key<&R::run, &Run::output>("run.output", {.derived_default = "`runs/<name>.h5`", .derive = derive_run_output},
                                  "HDF5 log file, written by rank 0"),
+      key<&R::run, &Run::save>("run.save", {},
+                               "safetensors file for the trained weights (Hugging Face names, model.dtype), written by "
+                               "rank 0 after the last step, with the model's config.json and tokenizer.json copied "
+                               "beside it when none are there; not given = not saved (the log replays them: zotune replay)"),
       key<&R::run, &Run::flush_every>("run.flush_every", {.default_yaml = "50", .bounds = at_least(1)},
                                       "steps between flushes of the HDF5 log (a killed run keeps what was flushed)"),
       key<&R::run, &Run::checksum_every>("run.checksum_every", {.default_yaml = "100", .bounds = at_least(0)},

@@ -233,6 +233,25 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path, const LoadOption
 
 }  // namespace
 
+ModelConfig load_model_config(const std::string& path, const LoadOptions& options) {
+  if (!fs::exists(path)) throw Error(path + ": no such model file or directory");
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0 && !fs::is_directory(path)) {
+    check(!options.override_head || options.head == HeadKind::CausalLM,
+          path + ": GGUF models load with their causal LM head only");
+    return config_from_gguf(GgufFile::open(path));
+  }
+  fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const fs::path config_path = dir / "config.json";
+  if (!fs::exists(config_path)) throw Error(dir.string() + ": no config.json in the model directory");
+  ModelConfig config = parse_hf_config(config_path.string());
+  if (options.override_head) {
+    config.head = options.head;
+    config.num_labels = options.num_labels;
+  }
+  return config;
+}
+
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options, LoadReport* report) {
   if (!fs::exists(path)) throw Error(path + ": no such model file or directory");
   if (fs::is_directory(path)) return load_safetensors_model(path, path, options, report);

@@ -102,4 +102,9 @@ struct LoadReport {
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options = {},
                                   LoadReport* report = nullptr);
 
+// The config load_model(path, options) builds its model from (the head override applied),
+// reading only config.json or the GGUF metadata: for ranks that receive the weights by
+// broadcast instead of reading them.
+ModelConfig load_model_config(const std::string& path, const LoadOptions& options = {});
+
 }  // namespace zotune

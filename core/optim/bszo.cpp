@@ -136,6 +136,7 @@ StepUpdate Bszo::finish() {
   u.loss = f0_;
   u.forward_passes = forward_passes_;
   u.scalars["noise_sigma"] = sigma_e_;
+  u.scalars["eps"] = opt_.eps;
   u.vectors["finite_differences"] = observed_;
   u.vectors["posterior_mean"] = post_.mean;
   return u;

@@ -51,6 +51,7 @@ StepUpdate Mezo::finish() {
   u.loss = opt_.one_sided ? losses_[Q] : plus_sum / Q;
   u.decay_scale = static_cast<float>(1.0 - lr_ * opt_.weight_decay);
   u.forward_passes = static_cast<int>(losses_.size());
+  u.scalars["eps"] = opt_.eps;
   u.vectors["finite_differences"] = grads;
   return u;
 }

@@ -62,6 +62,7 @@ TrainerOptions trainer_options(const RunConfig& config) {
   t.mode = config.model.perturbation;
   t.direction = direction_kind(config.optimizer.direction);
   t.checksum_every = static_cast<uint32_t>(config.run.checksum_every);
+  t.data_parallel = static_cast<int>(config.distributed.data_parallel);
   return t;
 }
 

@@ -13,7 +13,9 @@
 #include "core/log/run_log.h"
 #include "core/model/pretrained.h"
 #include "core/train/progress.h"
+#include "core/train/replicated_load.h"
 #include "core/train/run_setup.h"
+#include "core/train/save_weights.h"
 #include "core/train/step_log.h"
 #include "core/util/error.h"
 #include "distributed/world.h"
@@ -52,9 +54,12 @@ std::string checksum_hex(uint64_t checksum) {
 std::string record_unstartable_run(const std::string& run_file, const std::string& message,
                                    const TrainInvocation& invocation) {
   try {
-    const std::string path = "runs/" + std::filesystem::path(run_file).stem().string() + ".h5";
+    const std::string path = !invocation.output.empty()
+                                 ? invocation.output
+                                 : "runs/" + std::filesystem::path(run_file).stem().string() + ".h5";
     if (!invocation.overwrite && std::filesystem::exists(path)) return "";
     std::ifstream in(run_file, std::ios::binary);
+    if (!in) return "";  // no run file, no run: a mistyped file name leaves no log behind
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     RunProvenance provenance = local_provenance(0, nullptr);
     provenance.command_line = invocation.command_line;
@@ -70,32 +75,47 @@ std::string record_unstartable_run(const std::string& run_file, const std::strin
 TrainOutcome run_training(const RunConfig& config, Communicator& comm, const TrainInvocation& invocation) {
   const auto t0 = std::chrono::steady_clock::now();
   const bool root = comm.rank() == 0;
-  check(!(config.model.perturbation == PerturbationMode::InPlace && comm.size() > 1),
-        config.source + ": model.perturbation: inplace with " + std::to_string(comm.size()) +
-            " ranks: rounding residues differ per rank and the replicas would drift apart; use exact");
 
   // The log comes first so that every later failure (a missing model, a NaN loss) is
   // recorded in it; hostnames are gathered collectively before any rank can fail alone.
   const std::vector<std::string> hosts = World::instance().hosts();
+  // Rank 0 alone creates the log; its outcome is shared so that every rank stops alike
+  // (no rank left waiting in the weight broadcast for a rank 0 that refused to start).
   std::optional<RunLog> log;
+  std::string log_error;
   if (root) {
-    check(invocation.overwrite || !std::filesystem::exists(config.run.output),
-          config.run.output + ": the run log exists; pass --overwrite to replace it, or set run.output");
-    RunProvenance provenance = local_provenance(0, nullptr);
-    provenance.command_line = invocation.command_line;
-    provenance.hostnames = hosts;
-    provenance.ranks = comm.size();
-    provenance.devices = {cpu_description()};
-    RunLogOptions options;
-    options.overwrite = invocation.overwrite;
-    options.flush_every_steps = config.run.flush_every;
-    log.emplace(RunLog::create(config.run.output, config.text, provenance, options));
+    try {
+      check(invocation.overwrite || !std::filesystem::exists(config.run.output),
+            config.run.output + ": the run log exists; pass --overwrite to replace it, or set run.output");
+      RunProvenance provenance = local_provenance(0, nullptr);
+      provenance.command_line = invocation.command_line;
+      provenance.hostnames = hosts;
+      provenance.ranks = comm.size();
+      provenance.devices = {cpu_description()};
+      RunLogOptions options;
+      options.overwrite = invocation.overwrite;
+      options.flush_every_steps = config.run.flush_every;
+      log.emplace(RunLog::create(config.run.output, config.text, provenance, options));
+    } catch (const std::exception& e) {
+      log_error = e.what();
+    }
   }
+  comm.broadcast(log_error, 0);
+  if (!log_error.empty()) throw Error(log_error);
 
   try {
+    const int64_t data_parallel = config.distributed.data_parallel;
+    check(comm.size() % data_parallel == 0,
+          config.source + ": distributed.data_parallel: " + std::to_string(data_parallel) + " does not divide the " +
+              std::to_string(comm.size()) + " ranks (ranks = query columns x data_parallel)");
+    check(!(config.model.perturbation == PerturbationMode::InPlace && comm.size() > 1),
+          config.source + ": model.perturbation: inplace with " + std::to_string(comm.size()) +
+              " ranks: rounding residues differ per rank and the replicas would drift apart; use exact");
+    check(config.distributed.backend == CommBackend::MPI,
+          config.source + ": distributed.backend: nccl needs the CUDA engine, which this build does not run yet; use mpi");
     LoadOptions load;
     load.dtype = config.model.dtype;
-    Pretrained pretrained = load_pretrained(config.model.path, load);
+    Pretrained pretrained = load_pretrained_replicated(config.model.path, load, comm);
     Model& model = *pretrained.model;
     std::unique_ptr<Task> task = make_task(config, TaskSplit::Train, pretrained.tokenizer, model.config());
     std::unique_ptr<Task> dev = make_task(config, TaskSplit::Dev, pretrained.tokenizer, model.config());
@@ -156,6 +176,15 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       log->set_summary("final_checksum", checksum_hex(out.checksum));
       log->set_summary("steps", static_cast<double>(out.steps));
       log->set_summary("seconds", out.seconds);
+      if (!config.run.save.empty()) {
+        SaveWeightsOptions save;
+        save.model_path = config.model.path;
+        save.metadata = {{"zotune_run_log", config.run.output},
+                         {"zotune_steps", std::to_string(out.steps)},
+                         {"zotune_checksum", checksum_hex(out.checksum)}};
+        save_weights(config.run.save, model, save);
+        log->set_summary("saved_weights", config.run.save);
+      }
       log->set_summary("status", "completed");
       log->close();
     }

@@ -13,6 +13,7 @@ namespace zotune {
 struct TrainInvocation {
   bool overwrite = false;    // replace an existing log instead of refusing to start
   std::string command_line;  // for /provenance
+  std::string output;        // overrides run.output when not empty (zotune train --output)
   std::FILE* progress = stderr;
 };
 
@@ -31,9 +32,9 @@ struct TrainOutcome {
 TrainOutcome run_training(const RunConfig& config, Communicator& comm, const TrainInvocation& invocation);
 
 // For a run file that cannot be used at all (malformed YAML, an unknown key): rank 0 writes a
-// log at the default output runs/<file stem>.h5 holding the file's text and status
-// "failed: <message>", unless a log is already there (and !overwrite). Never throws; returns
-// the path written, or "" when none was.
+// log at invocation.output, else the default output runs/<file stem>.h5, holding the file's text and status
+// "failed: <message>", unless a log is already there (and !overwrite) or the file cannot be
+// read (a mistyped name is no run). Never throws; returns the path written, or "" when none was.
 std::string record_unstartable_run(const std::string& run_file, const std::string& message,
                                    const TrainInvocation& invocation);
 

@@ -12,6 +12,14 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
                  const TrainerOptions& options)
     : model_(model), space_(space), optimizer_(optimizer), task_(task), comm_(comm), opt_(options) {
   check(opt_.batch_size >= 1, "trainer: batch_size must be at least 1");
+  const int P = comm_.size(), D = opt_.data_parallel;
+  check(D >= 1 && P % D == 0, "distributed.data_parallel: " + std::to_string(D) + " does not divide the " +
+                                  std::to_string(P) + " ranks (ranks = query columns x data_parallel)");
+  check(D <= opt_.batch_size, "distributed.data_parallel: " + std::to_string(D) + " ranks cannot split a minibatch of " +
+                                  std::to_string(opt_.batch_size) + " examples");
+  query_columns_ = P / D;
+  column_ = comm_.rank() / D;
+  row_ = comm_.rank() % D;
   if (opt_.mode == PerturbationMode::Exact) space_.copy_out(model_.params(), base_);
 }
 
@@ -20,14 +28,14 @@ double Trainer::learning_rate(uint32_t step) const {
   return opt_.lr * (1.0 - static_cast<double>(step) / static_cast<double>(opt_.steps));
 }
 
-double Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples) {
+LossSum Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples) {
   if (opt_.mode == PerturbationMode::Exact) {
     space_.copy_in(model_.params(), base_);
     space_.apply(model_.params(), probe.offset, opt_.direction);
-    return task_.loss(model_, examples);
+    return task_.loss_sum(model_, examples);
   }
   space_.apply(model_.params(), probe.offset, opt_.direction);
-  const double loss = task_.loss(model_, examples);
+  const LossSum loss = task_.loss_sum(model_, examples);
   std::vector<cpu::DirectionTerm> back = probe.offset;
   for (cpu::DirectionTerm& t : back) t.coeff = -t.coeff;
   space_.apply(model_.params(), back, opt_.direction);
@@ -40,13 +48,34 @@ StepRecord Trainer::step(uint32_t step) {
   StepRecord rec;
   rec.step = step;
   rec.lr = learning_rate(step);
-  const std::vector<int> examples = sample_minibatch(opt_.data_seed, step, task_.num_examples(), opt_.batch_size);
+  const std::vector<int> minibatch = sample_minibatch(opt_.data_seed, step, task_.num_examples(), opt_.batch_size);
+  // This rank's contiguous slice of the minibatch (all of it without data parallelism).
+  const int D = opt_.data_parallel, B = static_cast<int>(minibatch.size());
+  const std::vector<int> slice(minibatch.begin() + static_cast<ptrdiff_t>(row_) * B / D,
+                               minibatch.begin() + static_cast<ptrdiff_t>(row_ + 1) * B / D);
   optimizer_.begin_step(step, rec.lr);
   for (std::vector<Probe> probes = optimizer_.next_probes(); !probes.empty(); probes = optimizer_.next_probes()) {
-    std::vector<double> losses(probes.size(), 0.0);
-    for (size_t j = 0; j < probes.size(); ++j)
-      if (probes[j].group % comm_.size() == comm_.rank()) losses[j] = probe_loss(probes[j], examples);
-    comm_.allreduce_sum(losses);  // the only exchange of the step: O(probes) doubles
+    // parts[(j * D + d) * 2 + {0, 1}]: loss sum and count of probe j over slice d. Every slot
+    // is written by one rank and is zero on the others, so the all-reduce is exact whatever
+    // order MPI adds in; the slices are then added in slice order, identically on every rank.
+    const size_t n = probes.size();
+    std::vector<double> parts(n * D * 2, 0.0);
+    for (size_t j = 0; j < n; ++j) {
+      if (probes[j].group % query_columns_ != column_ || slice.empty()) continue;
+      const LossSum part = probe_loss(probes[j], slice);
+      parts[(j * D + row_) * 2] = part.sum;
+      parts[(j * D + row_) * 2 + 1] = part.count;
+    }
+    comm_.allreduce_sum(parts);  // the only exchange of the step: O(probes x D) doubles
+    std::vector<double> losses(n);
+    for (size_t j = 0; j < n; ++j) {
+      LossSum total;
+      for (int d = 0; d < D; ++d) {
+        total.sum += parts[(j * D + d) * 2];
+        total.count += parts[(j * D + d) * 2 + 1];
+      }
+      losses[j] = total.mean();
+    }
     for (size_t j = 0; j < losses.size(); ++j) {
       if (!std::isfinite(losses[j])) {
         std::ostringstream msg;

@@ -1,6 +1,11 @@
 // The step loop of DESIGN.md section 1: the same minibatch on every rank, the optimizer's
 // probes spread over ranks (group g on rank g mod P), one all-reduce of the probe losses
 // per round, and the same update applied on every rank from regenerated directions.
+// With data_parallel D > 1 (the 2-D layout, for P larger than the number of queries) the
+// D ranks of a query column split the minibatch; each probe's loss is then the sum of the
+// D slices' loss sums over the sum of their counts, added in slice order on every rank, so
+// a run is identical for every P with the same D (a different D changes the batch shapes
+// of the forward passes and the order of the sums: losses then agree to rounding only).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -25,6 +30,10 @@ struct TrainerOptions {
   PerturbationMode mode = PerturbationMode::Exact;
   DirectionKind direction = DirectionKind::Gaussian;
   uint32_t checksum_every = 100;  // compare replica checksums (0 = never)
+  // The 2-D layout: ranks form `data_parallel` rows of P / data_parallel query columns.
+  // Probe group g runs on column g mod (P / data_parallel); the D ranks of that column
+  // each take one contiguous slice of the minibatch and contribute its loss sum.
+  int data_parallel = 1;
 };
 
 struct StepRecord {
@@ -52,7 +61,7 @@ class Trainer {
   uint64_t checksum() const { return space_.checksum(model_.params()); }
 
  private:
-  double probe_loss(const Probe& probe, const std::vector<int>& examples);
+  LossSum probe_loss(const Probe& probe, const std::vector<int>& examples);
 
   Model& model_;
   const TrainableSpace& space_;
@@ -61,6 +70,8 @@ class Trainer {
   Communicator& comm_;
   TrainerOptions opt_;
   std::vector<uint8_t> base_;  // exact mode: the step's unperturbed trainable parameters
+  int query_columns_ = 1;      // P / data_parallel
+  int column_ = 0, row_ = 0;   // this rank's query column and data slice
 };
 
 }  // namespace zotune

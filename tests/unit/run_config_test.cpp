@@ -316,7 +316,7 @@ TEST(RunConfig, ReferenceListsEveryKey) {
   const std::string md = run_config_reference();
   // The keys of the design brief, written out here so a key dropped from the schema fails.
   const char* expected[] = {
-      "run.name", "run.seed", "run.steps", "run.output", "run.flush_every", "run.checksum_every", "run.log_every",
+      "run.name", "run.seed", "run.steps", "run.output", "run.save", "run.flush_every", "run.checksum_every", "run.log_every",
       "run.progress", "model.path", "model.dtype", "model.perturbation", "task.name", "task.train", "task.dev",
       "task.test", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
       "trainable.mode", "trainable.freeze", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",

@@ -1,0 +1,468 @@
+#!/usr/bin/env python3
+"""End-to-end checks of `zotune train` (issue 3, "How we will know it works"), one subcommand
+per property, each run by CTest (tests/CMakeLists.txt) and exiting non-zero when the property
+fails:
+
+  rank-invariance    mpirun -np 1, 2, 3 give bit-identical /steps, /updates, final checksum
+  exchange-size      allreduce_bytes per step is a few doubles per probe loss, the same
+                     for a model ~35x larger (DESIGN.md section 2, "Exchange size")
+  learning           a run lowers the training loss (/summary initial_loss -> final_loss)
+  malformed-run-file exit code 1, the error names file and line, runs/<stem>.h5 says failed
+  missing-model      the error names the model path, the log says failed
+  refused-run        a setting the run refuses (e.g. inplace on 2 ranks): the log says failed
+  nan-loss           the error names step and probe, the log keeps every step before it
+
+Every run writes into --work (a folder of the build tree), never into the source tree.
+Run files from tests/train name models relative to the source tree (--repo); the script
+writes variants of them into --work with absolute paths and their own run.output.
+Needs h5py and numpy; the rest is the standard library.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+# Per-rank measurements of /steps: wall time and resident memory differ between runs by
+# nature; every other series is a function of (weights, config, seed) and must not.
+MEASURED_SERIES = {"ms", "peak_memory_bytes"}
+
+# What one probe loss may cost in the step's all-reduce without data parallelism: its loss,
+# or a loss sum and a count, and room for a scalar or two more, but nothing that grows with
+# the model.
+MAX_DOUBLES_PER_PROBE = 4
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def require(condition, message):
+    if not condition:
+        raise CheckFailed(message)
+
+
+# ---------------------------------------------------------------------------------------
+# Run files and running zotune
+
+
+def run_file_variant(template, dest, settings):
+    """Writes `template` to `dest` with each dotted key of `settings` set (replaced in place
+    when the file has it, added at the top of its section otherwise). Handles the two-level
+    block style our run files use; that is all it is for."""
+    lines = open(template, encoding="utf-8").read().splitlines()
+    for dotted, value in settings.items():
+        section, key = dotted.split(".")
+        header = next((i for i, line in enumerate(lines) if line.rstrip() == section + ":"), None)
+        if header is None:
+            lines += [section + ":", f"  {key}: {value}"]
+            continue
+        end = next((i for i in range(header + 1, len(lines)) if lines[i] and not lines[i].startswith((" ", "#"))), len(lines))
+        pattern = re.compile(rf"^  {re.escape(key)}:(\s|$)")
+        at = next((i for i in range(header + 1, end) if pattern.match(lines[i])), None)
+        if at is None:
+            lines.insert(header + 1, f"  {key}: {value}")
+        else:
+            lines[at] = f"  {key}: {value}"
+    with open(dest, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return dest
+
+
+def model_path_of(run_file):
+    """model.path of a run file as written (the same two-level layout as run_file_variant)."""
+    section = None
+    for line in open(run_file, encoding="utf-8").read().splitlines():
+        if line and not line.startswith((" ", "#")):
+            section = line.split(":")[0].strip()
+        elif section == "model":
+            m = re.match(r"^  path:\s*(\S+)", line)
+            if m:
+                return m.group(1)
+    raise CheckFailed(f"{run_file}: no model.path")
+
+
+def resolved_model_path(run_file, repo):
+    path = model_path_of(run_file)
+    return path if os.path.isabs(path) else os.path.join(repo, path)
+
+
+def mpi_launcher(args, ranks):
+    """The command prefix that starts `ranks` processes, or [] to run zotune directly (built
+    without MPI). Open MPI refuses root (CI runs as root) and more ranks than cores (CI has
+    2) unless told; other MPIs do not know these flags."""
+    if not args.mpiexec:
+        require(ranks == 1, f"{ranks} ranks asked for, but no --mpiexec (zotune built without MPI?)")
+        return []
+    version = subprocess.run([args.mpiexec, "--version"], capture_output=True, text=True).stdout
+    flags = ["--allow-run-as-root", "--oversubscribe"] if "Open MPI" in version or "OpenRTE" in version else []
+    return [args.mpiexec, *flags, args.numproc_flag, str(ranks)]
+
+
+def run_zotune(args, argv, ranks=1, timeout=300):
+    command = mpi_launcher(args, ranks) + [args.zotune, *argv]
+    print("$", " ".join(command), flush=True)
+    done = subprocess.run(command, cwd=args.work, capture_output=True, text=True, timeout=timeout)
+    sys.stdout.write(done.stdout)
+    sys.stdout.write(done.stderr)
+    return done
+
+
+def train(args, run_file, ranks=1):
+    """Runs `zotune train --overwrite run_file` and requires it to succeed."""
+    done = run_zotune(args, ["train", "--overwrite", run_file], ranks)
+    require(done.returncode == 0, f"zotune train {run_file} under {ranks} rank(s) exited {done.returncode}")
+    return done
+
+
+# ---------------------------------------------------------------------------------------
+# Reading logs with h5py
+
+
+def open_log(path):
+    require(os.path.isfile(path), f"{path}: no run log was written")
+    f = h5py.File(path, "r")
+    fmt = f.attrs.get("format")
+    require(fmt is not None and (fmt.decode() if isinstance(fmt, bytes) else fmt) == "zotune-run-log",
+            f"{path}: not a zotune run log (root attribute format = {fmt!r})")
+    return f
+
+
+def text(value):
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def summary(log):
+    return {k: text(v) if isinstance(v, (str, bytes)) else v for k, v in log["summary"].attrs.items()}
+
+
+def datasets(group):
+    """Every dataset of a group as {name: numpy array}, cut to the group's row count for
+    the row-indexed series (a writer may have extended some further: see zotune_log.py)."""
+    rows = len(group["step"])
+    out = {}
+    for name, dset in group.items():
+        data = dset[()]
+        if not name.endswith((".values", ".offsets")):
+            data = data[:rows]
+        elif name.endswith(".offsets"):
+            data = data[: rows + 1]
+        out[name] = data
+    return out
+
+
+def vectors(group, name):
+    """Per-row vectors of the series `name` (its .values sliced by its .offsets)."""
+    offsets = group[name + ".offsets"][()]
+    values = group[name + ".values"][()]
+    return [values[offsets[i] : offsets[i + 1]] for i in range(len(group["step"]))]
+
+
+def same_array(a, b):
+    """Bit-identical: same dtype, shape and bytes (so NaN equals NaN, and -0.0 is not 0.0)."""
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def first_difference(a, b):
+    if a.shape != b.shape:
+        return f"shapes {a.shape} and {b.shape}"
+    for i, (x, y) in enumerate(zip(a.tolist(), b.tolist())):
+        if not (x == y or (x != x and y != y)):
+            return f"row {i}: {a[i]!r} vs {b[i]!r}"
+    return f"dtypes {a.dtype} and {b.dtype}, or bit patterns such as -0.0 and 0.0"
+
+
+# ---------------------------------------------------------------------------------------
+# rank-invariance
+
+
+def check_rank_invariance(args):
+    steps_expected = None
+    reference = None
+    for ranks in args.ranks:
+        settings = {"model.path": resolved_model_path(args.run_file, args.repo), "run.output": f"runs/np{ranks}.h5"}
+        if args.data_parallel:
+            settings["distributed.data_parallel"] = str(args.data_parallel)
+        run_file = run_file_variant(args.run_file, os.path.join(args.work, f"np{ranks}.yaml"), settings)
+        done = train(args, run_file, ranks)
+        printed = re.search(r"parameter checksum ([0-9a-f]{16})", done.stdout)
+        require(printed, f"np {ranks}: no 'parameter checksum' line on stdout")
+        with open_log(os.path.join(args.work, f"runs/np{ranks}.h5")) as log:
+            s = summary(log)
+            require(s.get("status") == "completed", f"np {ranks}: /summary status {s.get('status')!r}")
+            require(int(log["provenance"].attrs["ranks"]) == ranks,
+                    f"np {ranks}: the log says {log['provenance'].attrs['ranks']} ranks: mpiexec did not start one job of {ranks}")
+            require(s["final_checksum"] == printed.group(1), f"np {ranks}: /summary final_checksum {s['final_checksum']} "
+                    f"differs from the printed checksum {printed.group(1)}")
+            run = {
+                "steps": {n: v for n, v in datasets(log["steps"]).items() if n.split(".")[0] not in MEASURED_SERIES},
+                "updates": datasets(log["updates"]),
+                "summary": {k: s[k] for k in ("initial_loss", "final_loss", "final_checksum", "trainable_params")},
+            }
+            probe_rows = vectors(log["steps"], "probe_losses")
+        if steps_expected is None:
+            steps_expected = len(run["steps"]["step"])
+            require(steps_expected > 1, f"np {ranks}: only {steps_expected} steps logged")
+            require(all(len(p) >= 3 for p in probe_rows), f"np {ranks}: a step with fewer than 3 probe losses: "
+                    "the run would not spread work over 3 ranks")
+            require(len(run["updates"]["step"]) >= steps_expected, f"np {ranks}: fewer /updates rows than steps")
+            reference = (ranks, run)
+            continue
+        ref_ranks, ref = reference
+        for group in ("steps", "updates"):
+            require(sorted(run[group]) == sorted(ref[group]),
+                    f"/{group} datasets differ: np {ref_ranks} {sorted(ref[group])}, np {ranks} {sorted(run[group])}")
+            for name in sorted(ref[group]):
+                a, b = ref[group][name], run[group][name]
+                require(same_array(a, b), f"/{group}/{name} of np {ranks} differs from np {ref_ranks}: {first_difference(a, b)}")
+        for key, value in ref["summary"].items():
+            require(run["summary"][key] == value, f"/summary {key}: np {ref_ranks} {value!r}, np {ranks} {run['summary'][key]!r}")
+        print(f"np {ranks}: {steps_expected} steps, {len(run['steps'])} /steps and {len(run['updates'])} /updates datasets "
+              f"and final checksum {run['summary']['final_checksum']} bit-identical to np {ref_ranks}")
+
+
+# ---------------------------------------------------------------------------------------
+# exchange-size
+
+
+def write_wide_llama(tiny_dir, dest, hidden, intermediate, heads, kv_heads, seed=1):
+    """A Llama like the tiny fixture (same tokenizer and vocabulary) but `hidden` wide, with
+    seeded random weights: the large model of the exchange-size check, written at test time
+    so that no large file is committed."""
+    os.makedirs(dest, exist_ok=True)
+    shutil.copy(os.path.join(tiny_dir, "tokenizer.json"), dest)
+    config = json.load(open(os.path.join(tiny_dir, "config.json")))
+    head_dim = hidden // heads
+    config.update(hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads,
+                  num_key_value_heads=kv_heads, head_dim=head_dim)
+    with open(os.path.join(dest, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    rng = np.random.default_rng(seed)
+    vocab, layers = config["vocab_size"], config["num_hidden_layers"]
+    shapes = {"model.embed_tokens.weight": (vocab, hidden), "lm_head.weight": (vocab, hidden), "model.norm.weight": (hidden,)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        shapes.update({
+            p + "self_attn.q_proj.weight": (heads * head_dim, hidden), p + "self_attn.k_proj.weight": (kv_heads * head_dim, hidden),
+            p + "self_attn.v_proj.weight": (kv_heads * head_dim, hidden), p + "self_attn.o_proj.weight": (hidden, heads * head_dim),
+            p + "mlp.gate_proj.weight": (intermediate, hidden), p + "mlp.up_proj.weight": (intermediate, hidden),
+            p + "mlp.down_proj.weight": (hidden, intermediate),
+            p + "input_layernorm.weight": (hidden,), p + "post_attention_layernorm.weight": (hidden,)})
+    header, blobs, offset = {}, [], 0
+    for name in sorted(shapes):
+        shape = shapes[name]
+        value = np.ones(shape) if len(shape) == 1 else rng.standard_normal(shape) / np.sqrt(shape[1])
+        data = value.astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    with open(os.path.join(dest, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+    return dest
+
+
+def check_exchange_size(args):
+    tiny = resolved_model_path(args.run_file, args.repo)
+    wide = write_wide_llama(tiny, os.path.join(args.work, "wide_llama"), hidden=128, intermediate=384, heads=4, kv_heads=2)
+    ranks = 2 if args.mpiexec else 1  # a real exchange where there is MPI
+    series = {}
+    for label, model in (("tiny", tiny), ("wide", wide)):
+        run_file = run_file_variant(args.run_file, os.path.join(args.work, f"{label}.yaml"),
+                                    {"model.path": model, "run.output": f"runs/{label}.h5", "run.steps": "10"})
+        train(args, run_file, ranks)
+        with open_log(os.path.join(args.work, f"runs/{label}.h5")) as log:
+            steps = log["steps"]
+            series[label] = {
+                "params": int(summary(log)["trainable_params"]),
+                "bytes": steps["allreduce_bytes"][: len(steps["step"])],
+                "probes": np.array([len(p) for p in vectors(steps, "probe_losses")]),
+            }
+    tiny_s, wide_s = series["tiny"], series["wide"]
+    # Without a model at least 10x larger the comparison could not tell O(Q) from O(n).
+    require(wide_s["params"] >= 10 * tiny_s["params"],
+            f"the large model has {wide_s['params']} trainable parameters, not 10x the tiny one's {tiny_s['params']}")
+    # O(queries): every probe loss costs the same few doubles (a loss sum and a token count
+    # per data-parallel slice, say), at every step and for both models.
+    per_probe = set()
+    for label, s in series.items():
+        require(len(s["bytes"]) > 0 and np.all(s["probes"] > 0), f"{label}: no steps or no probe losses logged")
+        per_probe |= set((s["bytes"] / s["probes"]).tolist())
+    require(len(per_probe) == 1, f"allreduce_bytes per probe loss varies: {sorted(per_probe)}")
+    bytes_per_probe = per_probe.pop()
+    require(bytes_per_probe % 8 == 0 and 8 <= bytes_per_probe <= 8 * MAX_DOUBLES_PER_PROBE,
+            f"{bytes_per_probe} bytes per probe loss: not 1 to {MAX_DOUBLES_PER_PROBE} doubles")
+    require(np.array_equal(tiny_s["bytes"], wide_s["bytes"]),
+            f"allreduce_bytes differs between {tiny_s['params']} and {wide_s['params']} parameters: "
+            f"{tiny_s['bytes'][:5].tolist()}... vs {wide_s['bytes'][:5].tolist()}...")
+    print(f"allreduce_bytes {sorted(set(tiny_s['bytes'].tolist()))} per step for both {tiny_s['params']} and "
+          f"{wide_s['params']} trainable parameters ({bytes_per_probe:g} bytes per probe loss), {ranks} rank(s)")
+
+
+# ---------------------------------------------------------------------------------------
+# learning
+
+
+def check_learning(args):
+    run_file = run_file_variant(args.run_file, os.path.join(args.work, os.path.basename(args.run_file)),
+                                {"model.path": resolved_model_path(args.run_file, args.repo), "run.output": "runs/learning.h5",
+                                 "run.progress": "off"})
+    done = train(args, run_file)
+    printed = re.search(r"loss before ([0-9.eE+-]+), after ([0-9.eE+-]+)", done.stdout)
+    require(printed, "no 'loss before X, after Y' line on stdout")
+    with open_log(os.path.join(args.work, "runs/learning.h5")) as log:
+        s = summary(log)
+    require(s.get("status") == "completed", f"/summary status {s.get('status')!r}")
+    before, after = float(s["initial_loss"]), float(s["final_loss"])
+    require(abs(before - float(printed.group(1))) < 1e-6 and abs(after - float(printed.group(2))) < 1e-6,
+            f"printed losses {printed.groups()} differ from /summary {before}, {after}")
+    require(np.isfinite(after) and after < before - args.min_decrease,
+            f"training loss went from {before:.6f} to {after:.6f}: not lower by at least {args.min_decrease}")
+    print(f"training loss {before:.6f} -> {after:.6f} (-{before - after:.6f}, at least {args.min_decrease} required)")
+
+
+# ---------------------------------------------------------------------------------------
+# bad input
+
+
+def failed_run(args, run_file, log_path, ranks=1):
+    """Runs a run file that must fail and returns its error message, after checking the exit
+    code and that the log is a readable zotune log with status 'failed: <message>'."""
+    if os.path.exists(log_path):
+        os.remove(log_path)  # a log from an earlier ctest run would pass for this run's
+    done = run_zotune(args, ["train", run_file], ranks)
+    require(done.returncode == 1, f"exit code {done.returncode}, expected 1 (a zotune::Error)")
+    require("zotune: error: " in done.stderr, "stderr has no 'zotune: error: ' line")
+    with open_log(log_path) as log:
+        s = summary(log)
+        config_text = text(log["config"][()])
+    require(str(s.get("status", "")).startswith("failed: "), f"{log_path}: /summary status {s.get('status')!r}")
+    message = s["status"][len("failed: "):]
+    require(message in done.stderr, f"{log_path}: the logged failure {message!r} is not the printed error")
+    require(config_text == open(run_file, encoding="utf-8").read(), f"{log_path}: /config is not the run file's text")
+    return message
+
+
+def check_malformed_run_file(args):
+    stem = os.path.splitext(os.path.basename(args.run_file))[0]
+    message = failed_run(args, args.run_file, os.path.join(args.work, "runs", stem + ".h5"))
+    where = f"{args.run_file}:{args.line}:"
+    require(message.startswith(where), f"the error {message!r} does not start with {where!r} (file and line)")
+    require(args.expect in message, f"the error {message!r} does not say {args.expect!r}")
+    print(f"exit code 1, runs/{stem}.h5 status 'failed: {message}'")
+
+
+def check_missing_model(args):
+    stem = os.path.splitext(os.path.basename(args.run_file))[0]
+    model = model_path_of(args.run_file)
+    require(not os.path.exists(os.path.join(args.work, model)), f"{model} exists in {args.work}: the test needs it absent")
+    message = failed_run(args, args.run_file, os.path.join(args.work, "runs", stem + ".h5"))
+    require(model in message, f"the error {message!r} does not name the model path {model!r}")
+    print(f"exit code 1, runs/{stem}.h5 status 'failed: {message}'")
+
+
+def check_refused_run(args):
+    """A run file made invalid by --set (a value the run cannot start with, found only once it
+    knows its ranks): the error must say --expect, the log at run.output must say failed."""
+    settings = {"model.path": resolved_model_path(args.run_file, args.repo), "run.output": "runs/refused.h5"}
+    settings.update(item.split("=", 1) for item in args.set)
+    run_file = run_file_variant(args.run_file, os.path.join(args.work, "refused.yaml"), settings)
+    message = failed_run(args, run_file, os.path.join(args.work, "runs/refused.h5"), args.ranks)
+    require(args.expect in message, f"the error {message!r} does not say {args.expect!r}")
+    print(f"exit code 1 under {args.ranks} rank(s), runs/refused.h5 status 'failed: {message}'")
+
+
+def check_nan_loss(args):
+    run_file = run_file_variant(args.run_file, os.path.join(args.work, "nan_loss.yaml"),
+                                {"model.path": resolved_model_path(args.run_file, args.repo), "run.output": "runs/nan_loss.h5"})
+    log_path = os.path.join(args.work, "runs/nan_loss.h5")
+    # Under MPI, 2 ranks: every rank sees the non-finite loss after the all-reduce and fails
+    # alike, and the log of rank 0 must still be complete.
+    ranks = 2 if args.mpiexec else 1
+    message = failed_run(args, run_file, log_path, ranks)
+    named = re.search(r"step (\d+): the loss of probe (\d+) \(group \d+\) is ([-+a-z0-9.e]+)", message)
+    require(named, f"the error {message!r} does not name a step and a probe")
+    failed_step, value = int(named.group(1)), float(named.group(3))
+    require(not np.isfinite(value), f"the error reports a finite loss {value}")
+    require(failed_step >= 2, f"the run failed at step {failed_step}: the check needs several logged steps before the failure")
+    with open_log(log_path) as log:
+        steps = log["steps"]
+        logged = steps["step"][()]
+        losses = steps["loss"][: len(logged)]
+        probe_rows = vectors(steps, "probe_losses")
+        updates = log["updates"]["step"][()]
+    require(np.array_equal(logged, np.arange(failed_step)),
+            f"/steps/step is {logged.tolist()}, expected every step before the failed step {failed_step}")
+    require(np.all(np.isfinite(losses)) and all(np.all(np.isfinite(p)) and len(p) > 0 for p in probe_rows),
+            "a logged step before the failure has a non-finite or missing loss")
+    require(len(updates) > 0 and set(updates.tolist()) <= set(range(failed_step)),
+            f"/updates steps {sorted(set(updates.tolist()))} are not within the {failed_step} logged steps")
+    print(f"stopped at step {failed_step} (probe {named.group(2)}: {named.group(3)}); the log keeps steps 0..{failed_step - 1}")
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--zotune", required=True, help="the zotune executable")
+    common.add_argument("--repo", required=True, help="the source tree (run files name models relative to it)")
+    common.add_argument("--work", required=True, help="a folder of the build tree for run files and logs (made empty)")
+    common.add_argument("--run-file", required=True, help="the run file (tests/train/*.yaml)")
+    common.add_argument("--mpiexec", default="", help="MPIEXEC_EXECUTABLE; empty: run zotune directly")
+    common.add_argument("--numproc-flag", default="-np", help="MPIEXEC_NUMPROC_FLAG")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("rank-invariance", parents=[common])
+    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--data-parallel", type=int, default=0, help="distributed.data_parallel (0: as the run file says)")
+    p.set_defaults(check=check_rank_invariance)
+    sub.add_parser("exchange-size", parents=[common]).set_defaults(check=check_exchange_size)
+    p = sub.add_parser("learning", parents=[common])
+    p.add_argument("--min-decrease", type=float, default=0.1, help="how much lower the final loss must be")
+    p.set_defaults(check=check_learning)
+    p = sub.add_parser("malformed-run-file", parents=[common])
+    p.add_argument("--line", type=int, required=True, help="the line the error must name")
+    p.add_argument("--expect", required=True, help="text the error must contain")
+    p.set_defaults(check=check_malformed_run_file)
+    sub.add_parser("missing-model", parents=[common]).set_defaults(check=check_missing_model)
+    p = sub.add_parser("refused-run", parents=[common])
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="run file setting (dotted key)")
+    p.add_argument("--ranks", type=int, default=1)
+    p.add_argument("--expect", required=True, help="text the error must contain")
+    p.set_defaults(check=check_refused_run)
+    sub.add_parser("nan-loss", parents=[common]).set_defaults(check=check_nan_loss)
+    args = parser.parse_args()
+
+    args.run_file = os.path.abspath(args.run_file)
+    args.repo = os.path.abspath(args.repo)
+    args.zotune = os.path.abspath(args.zotune)
+    args.work = os.path.abspath(args.work)
+    # --work is emptied first (a stale log must not pass for this run's), but only a folder
+    # this script made, or an empty one: a mistaken --work must not wipe a source folder.
+    marker = os.path.join(args.work, ".check_train_runs")
+    os.makedirs(args.work, exist_ok=True)
+    if os.listdir(args.work) and not os.path.exists(marker):
+        print(f"check_train_runs.py: --work {args.work} is a folder this script did not make; not emptying it", file=sys.stderr)
+        return 2
+    for entry in os.scandir(args.work):
+        shutil.rmtree(entry.path) if entry.is_dir(follow_symlinks=False) else os.remove(entry.path)
+    open(marker, "w").close()
+    try:
+        args.check(args)
+    except (CheckFailed, subprocess.TimeoutExpired) as e:
+        print(f"FAILED ({args.command}): {e}", file=sys.stderr)
+        return 1
+    print(f"passed ({args.command})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
