@@ -11,7 +11,12 @@ while its run is still writing, or after the run was killed, is always consisten
     df = zl.load_steps("run.h5")                       # one row per logged step
     fd = zl.vector("run.h5", "finite_differences", 10) # row 10's vector
     up = zl.updates("run.h5")                          # step, query, coefficient, seed
+
+From the shell: python3 analysis/zotune_log.py run.h5 [ROWS] prints the summary and the last
+ROWS steps.
 """
+
+import sys
 
 import h5py
 import numpy as np
@@ -146,3 +151,20 @@ def summary(path):
     """The /summary attributes as a dict of str or float."""
     with open_log(path) as f:
         return {k: _text(v) if isinstance(v, (str, bytes)) else float(v) for k, v in f["summary"].attrs.items()}
+
+
+def _main(argv):
+    """python3 analysis/zotune_log.py RUN.h5 [N]: the summary and the last N (10) steps."""
+    if len(argv) not in (2, 3):
+        print("usage: zotune_log.py RUN.h5 [ROWS]", file=sys.stderr)
+        return 2
+    rows = int(argv[2]) if len(argv) == 3 else 10
+    for key, value in summary(argv[1]).items():
+        print(f"{key:>20}  {value}")
+    with pd.option_context("display.width", 160, "display.max_columns", 12):
+        print(load_steps(argv[1]).tail(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv))

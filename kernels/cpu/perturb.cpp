@@ -1,5 +1,6 @@
 #include "kernels/cpu/perturb.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace zotune::cpu {
@@ -24,33 +25,45 @@ void for_each_direction_value(int64_t n, uint64_t first, uint64_t seed, uint32_t
 
 void perturb(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTerm* terms, int n_terms,
              DirectionKind kind) {
-  // Chunks keep the fp32 accumulator in cache while every term streams over it.
+  // Chunks keep the fp32 accumulator in cache while every term streams over it. Every
+  // element is a pure function of its index, so the chunks run on any thread in any order
+  // with the same result.
   constexpr int64_t kChunk = 1 << 14;
-  std::vector<float> acc(static_cast<size_t>(std::min<int64_t>(n, kChunk)));
-  for (int64_t start = 0; start < n; start += kChunk) {
-    const int64_t len = std::min(kChunk, n - start);
-    std::fill(acc.begin(), acc.begin() + len, 0.0f);
-    for (int j = 0; j < n_terms; ++j) {
-      const float c = terms[j].coeff;
-      if (c == 0.0f) continue;
-      for_each_direction_value(len, first + static_cast<uint64_t>(start), terms[j].seed, terms[j].step, terms[j].query,
-                               kind, [&](int64_t i, float z) { acc[i] += c * z; });
-    }
-    switch (dtype) {
-      case DType::F32: {
-        float* p = static_cast<float*>(x) + start;
-        for (int64_t i = 0; i < len; ++i) p[i] += acc[i];
-        break;
+  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
+#ifdef _OPENMP
+#pragma omp parallel if (n_chunks > 1)
+#endif
+  {
+    std::vector<float> acc(static_cast<size_t>(std::min<int64_t>(n, kChunk)));
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+      const int64_t start = chunk * kChunk;
+      const int64_t len = std::min(kChunk, n - start);
+      std::fill(acc.begin(), acc.begin() + len, 0.0f);
+      for (int j = 0; j < n_terms; ++j) {
+        const float c = terms[j].coeff;
+        if (c == 0.0f) continue;
+        for_each_direction_value(len, first + static_cast<uint64_t>(start), terms[j].seed, terms[j].step,
+                                 terms[j].query, kind, [&](int64_t i, float z) { acc[i] += c * z; });
       }
-      case DType::F16: {
-        uint16_t* p = static_cast<uint16_t*>(x) + start;
-        for (int64_t i = 0; i < len; ++i) p[i] = f32_to_f16(f16_to_f32(p[i]) + acc[i]);
-        break;
-      }
-      case DType::BF16: {
-        uint16_t* p = static_cast<uint16_t*>(x) + start;
-        for (int64_t i = 0; i < len; ++i) p[i] = f32_to_bf16(bf16_to_f32(p[i]) + acc[i]);
-        break;
+      switch (dtype) {
+        case DType::F32: {
+          float* p = static_cast<float*>(x) + start;
+          for (int64_t i = 0; i < len; ++i) p[i] += acc[i];
+          break;
+        }
+        case DType::F16: {
+          uint16_t* p = static_cast<uint16_t*>(x) + start;
+          for (int64_t i = 0; i < len; ++i) p[i] = f32_to_f16(f16_to_f32(p[i]) + acc[i]);
+          break;
+        }
+        case DType::BF16: {
+          uint16_t* p = static_cast<uint16_t*>(x) + start;
+          for (int64_t i = 0; i < len; ++i) p[i] = f32_to_bf16(bf16_to_f32(p[i]) + acc[i]);
+          break;
+        }
       }
     }
   }
