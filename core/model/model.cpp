@@ -113,10 +113,8 @@ std::string strip_model_prefix(const std::string& name) {
   return name;
 }
 
-// `weights`: the directory itself (model.safetensors or its sharded index inside) or one
-// .safetensors file beside config.json.
-std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::path& weights, const LoadOptions& opt,
-                                              LoadReport* report) {
+// config.json of a Hugging Face model directory, with the head LoadOptions asks for.
+ModelConfig hf_directory_config(const fs::path& dir, const LoadOptions& opt) {
   const fs::path config_path = dir / "config.json";
   if (!fs::exists(config_path)) throw Error(dir.string() + ": no config.json in the model directory");
   ModelConfig config = parse_hf_config(config_path.string());
@@ -124,6 +122,14 @@ std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::pat
     config.head = opt.head;
     config.num_labels = opt.num_labels;
   }
+  return config;
+}
+
+// `weights`: the directory itself (model.safetensors or its sharded index inside) or one
+// .safetensors file beside config.json.
+std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::path& weights, const LoadOptions& opt,
+                                              LoadReport* report) {
+  const ModelConfig config = hf_directory_config(dir, opt);
   SafetensorsArchive archive = SafetensorsArchive::open(weights.string());
   std::unique_ptr<Model> model = create_model(config, opt.dtype);
   std::mt19937_64 rng(opt.init_seed);
@@ -242,14 +248,7 @@ ModelConfig load_model_config(const std::string& path, const LoadOptions& option
   }
   fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
-  const fs::path config_path = dir / "config.json";
-  if (!fs::exists(config_path)) throw Error(dir.string() + ": no config.json in the model directory");
-  ModelConfig config = parse_hf_config(config_path.string());
-  if (options.override_head) {
-    config.head = options.head;
-    config.num_labels = options.num_labels;
-  }
-  return config;
+  return hf_directory_config(dir, options);
 }
 
 std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& options, LoadReport* report) {

@@ -22,19 +22,9 @@ namespace {
 using test::fixture_path;
 using test::model_path;
 using test::read_bytes;
+using test::error_of;
 
 const std::string kTiny = "gguf/tiny.gguf";
-
-// Runs `f` and returns the zotune::Error message it throws ("" when it throws nothing).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::vector<float> dequantize_f32(const GgufFile& f, const std::string& name) {
   const GgufTensor* t = f.find_tensor(name);

@@ -12,10 +12,23 @@
 #include <string>
 #include <vector>
 
+#include "core/util/error.h"
+
 namespace zotune::test {
 
 inline std::string fixture_path(const std::string& relative) { return std::string(ZOTUNE_FIXTURES_DIR) + "/" + relative; }
 inline std::string model_path(const std::string& relative) { return std::string(ZOTUNE_MODELS_DIR) + "/" + relative; }
+
+// The message of the zotune::Error that f() throws, or "" when it throws none.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -35,18 +35,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::TempDir;
+using test::error_of;
 
 const std::string kTinyLm = std::string(ZOTUNE_FIXTURES_DIR) + "/train/tiny_lm";
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A run file for the tiny fixture; `optimizer` is the indented body of the optimizer section.
 std::string run_yaml(const std::string& optimizer, int steps, const std::string& output, const std::string& save = "",

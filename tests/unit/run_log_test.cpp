@@ -22,16 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::TempDir;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 const char* const kConfig = "model: opt-125m\noptimizer:\n  name: bszo\n  k: 2\nsteps: 5000\n";
 

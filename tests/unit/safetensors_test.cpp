@@ -23,16 +23,7 @@ using test::fixture_path;
 using test::model_path;
 using test::read_bytes;
 using test::TempDir;
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 template <typename T>
 std::vector<T> read_as(const SafetensorsArchive& a, const std::string& name, DType dt) {
