@@ -1,13 +1,15 @@
 // zotune train RUN.yaml: fine-tune as the run file says (under mpirun, every rank runs it);
-// zotune eval RUN.yaml: the losses of the run's splits for its model or other weights.
+// zotune eval RUN.yaml: the loss and metric of the run's splits under its model (the
+// zero-shot baseline) or under other weights.
 #include <cstdio>
 #include <string>
 
 #include "core/cli/commands.h"
 #include "core/config/run_config.h"
 #include "core/model/pretrained.h"
-#include "core/train/run_setup.h"
+#include "core/train/evaluation.h"
 #include "core/train/run_training.h"
+#include "core/train/task_setup.h"
 #include "core/util/error.h"
 #include "distributed/world.h"
 
@@ -39,9 +41,14 @@ void register_train(CLI::App& app, const std::string& command_line) {
     }
     const TrainOutcome out = run_training(config, comm, invocation);
     if (!world.is_root()) return;
-    std::printf("loss before %.6f, after %.6f (mean token loss over the %s training split), %lld steps in %.1f s\n",
-                out.initial_loss, out.final_loss, config.task.name.c_str(), static_cast<long long>(out.steps),
-                out.seconds);
+    std::printf("%lld steps in %.1f s; task %s\n", static_cast<long long>(out.steps), out.seconds, out.task.c_str());
+    if (out.initial_loss && out.final_loss)
+      std::printf("loss before %.6f, after %.6f (mean token loss over the %s training split)\n", *out.initial_loss,
+                  *out.final_loss, config.task.name.c_str());
+    if (out.initial_dev && out.best_dev)
+      std::printf("dev %s before %.6f, selected %.6f (the weights after step %lld)\n", out.metric.c_str(),
+                  *out.initial_dev, *out.best_dev, static_cast<long long>(*out.selected_step));
+    if (out.test) std::printf("test %s %.6f (selected weights)\n", out.metric.c_str(), *out.test);
     std::printf("parameter checksum %s\n", checksum_hex(out.checksum).c_str());
     std::printf("run log: %s\n  look at it: zotune show %s   (or analysis/zotune_log.py, h5py)\n", out.log_path.c_str(),
                 out.log_path.c_str());
@@ -50,7 +57,7 @@ void register_train(CLI::App& app, const std::string& command_line) {
 }
 
 void register_eval(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "Losses of a run file's task splits under its model, or under other weights");
+  auto* cmd = app.add_subcommand("eval", "Loss and metric (accuracy, F1) of a run file's task splits under its model (zero-shot) or other weights");
   auto* run_file = new std::string;
   auto* weights = new std::string;
   cmd->add_option("run_file", *run_file, "run file (.yaml)")->required();
@@ -59,18 +66,20 @@ void register_eval(CLI::App& app) {
                   "run.save and zotune replay --out leave it; the tokenizer still comes from model.path)");
   cmd->callback([=] {
     const RunConfig config = load_run_config(*run_file);
-    LoadOptions load;
-    load.dtype = config.model.dtype;
+    const LoadOptions load = task_load_options(config);
     std::unique_ptr<Model> model = load_model(weights->empty() ? config.model.path : *weights, load);
     const Tokenizer tokenizer = load_tokenizer(config.model.path);
+    const TaskSplits splits = make_task_splits(config, tokenizer, model->config());
+    std::printf("task %s\n", splits.description.c_str());
     const int chunk = static_cast<int>(config.data.batch_size);
-    const char* names[] = {"train", "dev", "test"};
-    for (TaskSplit split : {TaskSplit::Train, TaskSplit::Dev, TaskSplit::Test}) {
-      std::unique_ptr<Task> task = make_task(config, split, tokenizer, model->config());
+    const std::pair<const char*, Task*> named[] = {
+        {"train", splits.train.get()}, {"dev", splits.dev.get()}, {"test", splits.test.get()}};
+    for (const auto& [name, task] : named) {
       if (!task) continue;
-      const LossSum loss = full_loss(*task, *model, chunk);
-      std::printf("%-5s loss %.6f over %d examples (%.0f tokens)\n", names[static_cast<int>(split)], loss.mean(),
-                  task->num_examples(), loss.count);
+      const SplitScore score = score_split(*task, *model, chunk, true, true);
+      std::printf("%-5s %5d examples  loss %.6f", name, task->num_examples(), *score.loss);
+      if (score.metric) std::printf("  %s %.4f", metric_name(*task).c_str(), *score.metric);
+      std::printf("\n");
     }
   });
 }

@@ -45,6 +45,25 @@ inline constexpr std::array<std::string_view, 2> kCommBackendNames{"mpi", "nccl"
 
 inline constexpr std::array<std::string_view, 3> kDTypeNames{"f32", "f16", "bf16"};  // DType order
 
+// Which examples a task's splits hold (core/data/sampling.h): the num_* keys as given, MeZO's
+// per-task sizes, BSZO's Table 6 sizes, or LM-BFF's k examples per class.
+enum class TaskSampling { Sizes, MeZO, BSZO, KShot };
+inline constexpr std::array<std::string_view, 4> kTaskSamplingNames{"sizes", "mezo", "bszo", "k-shot"};
+
+// The prompt family of a task (core/tasks): auto picks MeZO's templates for decoders, LM-BFF's
+// for encoders with an MLM head and a classification head for encoders without one.
+enum class TemplateChoice { Auto, MeZO, LmBff, BszoMlm, Head };
+inline constexpr std::array<std::string_view, 5> kTemplateChoiceNames{"auto", "mezo", "lm-bff", "bszo-mlm", "head"};
+
+// The training loss of multiple-choice and generation tasks: auto = MeZO's choice (candidate
+// cross-entropy for classification, teacher forcing for COPA, ReCoRD, SQuAD, DROP).
+enum class TaskLoss { Auto, Candidates, TeacherForced };
+inline constexpr std::array<std::string_view, 3> kTaskLossNames{"auto", "candidates", "teacher-forced"};
+
+// What best-dev selection and early stopping compare.
+enum class EvalSelect { Metric, Loss };
+inline constexpr std::array<std::string_view, 2> kEvalSelectNames{"metric", "loss"};
+
 // choice_names(E{}) finds the names array of a choice enum (by argument-dependent lookup).
 constexpr std::span<const std::string_view> choice_names(ProgressStyle) { return kProgressStyleNames; }
 constexpr std::span<const std::string_view> choice_names(PerturbationMode) { return kPerturbationModeNames; }
@@ -55,6 +74,10 @@ constexpr std::span<const std::string_view> choice_names(LrSchedule) { return kL
 constexpr std::span<const std::string_view> choice_names(DirectionDistribution) { return kDirectionDistributionNames; }
 constexpr std::span<const std::string_view> choice_names(CommBackend) { return kCommBackendNames; }
 constexpr std::span<const std::string_view> choice_names(DType) { return kDTypeNames; }
+constexpr std::span<const std::string_view> choice_names(TaskSampling) { return kTaskSamplingNames; }
+constexpr std::span<const std::string_view> choice_names(TemplateChoice) { return kTemplateChoiceNames; }
+constexpr std::span<const std::string_view> choice_names(TaskLoss) { return kTaskLossNames; }
+constexpr std::span<const std::string_view> choice_names(EvalSelect) { return kEvalSelectNames; }
 
 // The spelling of a choice as written in a run file, e.g. choice_name(OptimizerKind::BSZOB) == "bszo-b".
 template <class E>
@@ -96,6 +119,11 @@ struct ModelSettings {
 struct TaskSettings {
   std::string name;
   std::string train, dev, test;    // data files; empty = not given
+  std::string data_dir;            // folder with the task's files under their usual names
+  TaskSampling sampling = TaskSampling::Sizes;
+  int64_t k = 0;                   // k-shot: examples per class
+  TemplateChoice template_family = TemplateChoice::Auto;
+  TaskLoss loss = TaskLoss::Auto;
   int64_t num_train = 0, num_dev = 0, num_test = 0;  // examples sampled per split
   uint64_t data_seed = 0;          // seeds the split sampling (independent of run.seed)
   int64_t max_length = 0;          // tokens per example
@@ -134,6 +162,7 @@ struct DataSettings {
 struct EvalSettings {
   int64_t every = 0;     // steps between dev evaluations (0 = never)
   int64_t patience = 0;  // evaluations without dev improvement before stopping (0 = never stop)
+  EvalSelect select = EvalSelect::Metric;
 };
 
 struct DistributedSettings {

@@ -132,9 +132,34 @@ const std::vector<KeySpec>& key_table() {
                                          "replicas drift: use it with one rank)"),
       // task
       key<&R::task, &Tsk::name>("task.name", {.required = true}, "the task (prompt template, labels, metric)"),
-      key<&R::task, &Tsk::train>("task.train", {}, "training data file"),
-      key<&R::task, &Tsk::dev>("task.dev", {}, "dev data file (model selection, early stopping)"),
-      key<&R::task, &Tsk::test>("task.test", {}, "test data file"),
+      key<&R::task, &Tsk::data_dir>("task.data_dir", {},
+                                    "folder holding the task's files under their usual names (the layout of "
+                                    "`shared/data`: `SST-2/train.tsv`, `RTE/val.jsonl`, ...); task.train, task.dev and "
+                                    "task.test override single files"),
+      key<&R::task, &Tsk::train>("task.train", {},
+                                 "training data file (lm: one example per line); train and dev are sampled from it"),
+      key<&R::task, &Tsk::dev>("task.dev", {},
+                               "dev data file (model selection, early stopping); not given: dev is sampled from "
+                               "task.train, as MeZO does"),
+      key<&R::task, &Tsk::test>("task.test", {},
+                                "test data file (the protocol's test split: the official validation file for "
+                                "GLUE/SuperGLUE tasks)"),
+      key<&R::task, &Tsk::sampling>("task.sampling", {.default_yaml = "sizes"},
+                                    "sizes: task.num_train / num_dev / num_test as given; mezo: MeZO's per-task sizes "
+                                    "(CB and COPA dev 100); bszo: BSZO's Table 6 sizes; k-shot: LM-BFF's task.k "
+                                    "examples per class for train and for dev (seeds 13, 21, 42, 87, 100 as "
+                                    "task.data_seed); all with MeZO's seeded permutation of the train file"),
+      key<&R::task, &Tsk::k>("task.k", {.default_yaml = "16", .bounds = at_least(1)},
+                             "k-shot: examples per class in train and in dev (LM-BFF: 16 or 512)"),
+      key<&R::task, &Tsk::template_family>("task.template", {.default_yaml = "auto"},
+                                           "prompt family: mezo (decoder templates, baselines.md 8.2), lm-bff (MLM "
+                                           "templates, section 9), bszo-mlm (BSZO's RoBERTa templates), head (a "
+                                           "classification head on the pooled output); auto: mezo for decoders, lm-bff "
+                                           "for encoders with an MLM head, head otherwise"),
+      key<&R::task, &Tsk::loss>("task.loss", {.default_yaml = "auto"},
+                                "candidates: cross-entropy over the length-normalised candidate log-likelihoods; "
+                                "teacher-forced: token loss on the gold answer; auto: MeZO's choice (teacher-forced "
+                                "for copa, record, squad, drop; candidates otherwise)"),
       key<&R::task, &Tsk::num_train>("task.num_train", {.default_yaml = "1000", .bounds = at_least(1)},
                                      "training examples sampled (MeZO protocol: 1000)"),
       key<&R::task, &Tsk::num_dev>("task.num_dev", {.default_yaml = "500", .bounds = at_least(0)},
@@ -198,6 +223,10 @@ const std::vector<KeySpec>& key_table() {
                                                "examples per minibatch; every query of a step sees the same minibatch"),
       key<&R::eval, &EvalSettings::every>("eval.every", {.default_yaml = "500", .bounds = at_least(0)},
                                           "steps between dev evaluations (0 = never)"),
+      key<&R::eval, &EvalSettings::select>("eval.select", {.default_yaml = "metric"},
+                                           "what best-dev selection and early stopping compare: the task's metric "
+                                           "(accuracy or F1, as BSZO selects) or the dev loss (MeZO's Trainer default; "
+                                           "the lm task has only the loss)"),
       key<&R::eval, &EvalSettings::patience>("eval.patience", {.default_yaml = "8", .bounds = at_least(0)},
                                              "evaluations without dev improvement before stopping (0 = no early stopping)"),
       key<&R::distributed, &DistributedSettings::data_parallel>(

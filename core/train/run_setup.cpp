@@ -1,6 +1,5 @@
 #include "core/train/run_setup.h"
 
-#include <fstream>
 #include <string>
 
 #include "core/optim/bszo.h"
@@ -64,54 +63,6 @@ TrainerOptions trainer_options(const RunConfig& config) {
   t.checksum_every = static_cast<uint32_t>(config.run.checksum_every);
   t.data_parallel = static_cast<int>(config.distributed.data_parallel);
   return t;
-}
-
-namespace {
-
-std::vector<int32_t> tokenize_example(const Tokenizer& tokenizer, const std::string& text, int64_t max_length,
-                                      int32_t vocab_size, const std::string& where) {
-  std::vector<int32_t> ids = tokenizer.encode(text, true);
-  if (static_cast<int64_t>(ids.size()) > max_length) ids.resize(static_cast<size_t>(max_length));
-  check(ids.size() >= 2, where + ": fewer than two tokens after tokenization (a language-modelling example needs a next token)");
-  for (int32_t id : ids)
-    check(id >= 0 && id < vocab_size, where + ": token id " + std::to_string(id) + " is outside the model's vocabulary of " +
-                                          std::to_string(vocab_size) + " (tokenizer and model disagree)");
-  return ids;
-}
-
-}  // namespace
-
-std::unique_ptr<Task> make_task(const RunConfig& config, TaskSplit split, const Tokenizer& tokenizer,
-                                const ModelConfig& model) {
-  const TaskSettings& t = config.task;
-  check(t.name == "lm", config.source + ": task.name: unknown task '" + t.name + "' (known: lm)");
-  const std::string& file = split == TaskSplit::Train ? t.train : split == TaskSplit::Dev ? t.dev : t.test;
-  const int64_t limit = split == TaskSplit::Train ? t.num_train : split == TaskSplit::Dev ? t.num_dev : t.num_test;
-  const char* key = split == TaskSplit::Train ? "task.train" : split == TaskSplit::Dev ? "task.dev" : "task.test";
-  std::vector<std::vector<int32_t>> sequences;
-  if (split == TaskSplit::Train && !t.texts.empty()) {
-    check(t.train.empty(), config.source + ": task: give task.texts or task.train, not both");
-    for (size_t i = 0; i < t.texts.size(); ++i)
-      sequences.push_back(tokenize_example(tokenizer, t.texts[i], t.max_length, model.vocab_size,
-                                           config.source + ": task.texts[" + std::to_string(i) + "]"));
-  } else {
-    if (file.empty()) {
-      check(split != TaskSplit::Train, config.source + ": task: the lm task needs task.texts or a task.train text file");
-      return nullptr;
-    }
-    if (limit == 0) return nullptr;
-    std::ifstream in(file);
-    check(static_cast<bool>(in), config.source + ": " + key + ": cannot open '" + file + "'");
-    std::string line;
-    for (int lineno = 1; std::getline(in, line) && static_cast<int64_t>(sequences.size()) < limit; ++lineno) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      sequences.push_back(
-          tokenize_example(tokenizer, line, t.max_length, model.vocab_size, file + ":" + std::to_string(lineno)));
-    }
-    check(!sequences.empty(), file + ": no non-blank lines (" + key + ")");
-  }
-  const int32_t pad = model.pad_token_id >= 0 ? model.pad_token_id : (tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0);
-  return std::make_unique<LanguageModelingTask>(std::move(sequences), pad);
 }
 
 }  // namespace zotune

@@ -7,16 +7,19 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
 #include <thread>
 
 #include "core/log/run_log.h"
 #include "core/model/pretrained.h"
+#include "core/train/evaluation.h"
 #include "core/train/progress.h"
 #include "core/train/replicated_load.h"
 #include "core/train/run_setup.h"
 #include "core/train/save_weights.h"
 #include "core/train/step_log.h"
+#include "core/train/task_setup.h"
 #include "core/util/error.h"
 #include "distributed/world.h"
 
@@ -113,76 +116,133 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
               " ranks: rounding residues differ per rank and the replicas would drift apart; use exact");
     check(config.distributed.backend == CommBackend::MPI,
           config.source + ": distributed.backend: nccl needs the CUDA engine, which this build does not run yet; use mpi");
-    LoadOptions load;
-    load.dtype = config.model.dtype;
-    Pretrained pretrained = load_pretrained_replicated(config.model.path, load, comm);
-    Model& model = *pretrained.model;
-    std::unique_ptr<Task> task = make_task(config, TaskSplit::Train, pretrained.tokenizer, model.config());
-    std::unique_ptr<Task> dev = make_task(config, TaskSplit::Dev, pretrained.tokenizer, model.config());
-    const TrainableSpace space = TrainableSpace::select(model, trainable_selection(config.trainable));
-    std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space.size());
+    const LoadOptions load = task_load_options(config);
+    // The model lives in an optional: best-dev selection reloads the initial weights into a
+    // fresh one (replaying the logged updates) instead of keeping a second copy.
+    std::optional<Pretrained> pretrained;
+    pretrained.emplace(load_pretrained_replicated(config.model.path, load, comm));
+    TaskSplits splits = make_task_splits(config, pretrained->tokenizer, pretrained->model->config());
+    const TrainableSelection selection = trainable_selection(config.trainable);
+    std::optional<TrainableSpace> space;
+    space.emplace(TrainableSpace::select(*pretrained->model, selection));
+    std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space->size());
     const TrainerOptions options = trainer_options(config);
     const int eval_chunk = static_cast<int>(config.data.batch_size);
+    const bool lm = config.task.name == "lm";
+    // What dev selection compares: the task's metric (higher is better) or the loss (lower).
+    const bool by_metric = config.eval.select == EvalSelect::Metric && !metric_name(*splits.train).empty();
+    auto dev_value = [&](Task& task, Model& model) {
+      const SplitScore score = score_split(task, model, eval_chunk, !by_metric, by_metric);
+      return by_metric ? *score.metric : *score.loss;
+    };
+    auto better = [&](double a, double b) { return by_metric ? a > b : a < b; };
 
     TrainOutcome out;
     out.log_path = config.run.output;
-    out.trainable_params = space.size();
-    out.initial_loss = full_loss(*task, model, eval_chunk).mean();
+    out.task = splits.description;
+    out.trainable_params = space->size();
+    out.metric = by_metric ? metric_name(*splits.train) : "loss";
+    const std::string dev_key = "dev_" + out.metric;
+    if (lm) out.initial_loss = full_loss(*splits.train, *pretrained->model, eval_chunk).mean();
+    // Dev selection runs when there is a dev set and an evaluation interval.
+    Task* const dev = config.eval.every > 0 ? splits.dev.get() : nullptr;
+    if (dev) out.initial_dev = dev_value(*dev, *pretrained->model);
     if (root) {
-      log->set_summary("trainable_params", static_cast<double>(space.size()));
-      log->set_summary("initial_loss", out.initial_loss);
-      log->log_eval(0, {{"train_loss", out.initial_loss}});
-      std::fprintf(invocation.progress, "train: %s, %s on %s (%llu trainable parameters), %d rank%s, loss %.6f\n",
+      log->set_summary("trainable_params", static_cast<double>(space->size()));
+      log->set_summary("task", splits.description);
+      std::map<std::string, double> at_start;
+      if (out.initial_loss) at_start["train_loss"] = *out.initial_loss, log->set_summary("initial_loss", *out.initial_loss);
+      if (out.initial_dev) at_start[dev_key] = *out.initial_dev, log->set_summary("initial_" + dev_key, *out.initial_dev);
+      if (!at_start.empty()) log->log_eval(0, at_start);
+      std::fprintf(invocation.progress, "train: %s, %s on %s (%llu trainable parameters), %d rank%s\n  task %s\n",
                    config.run.name.c_str(), std::string(choice_name(config.optimizer.name)).c_str(),
-                   config.model.path.c_str(), static_cast<unsigned long long>(space.size()), comm.size(),
-                   comm.size() == 1 ? "" : "s", out.initial_loss);
+                   config.model.path.c_str(), static_cast<unsigned long long>(space->size()), comm.size(),
+                   comm.size() == 1 ? "" : "s", splits.description.c_str());
+      if (out.initial_loss) std::fprintf(invocation.progress, "  initial training loss %.6f\n", *out.initial_loss);
+      if (out.initial_dev)
+        std::fprintf(invocation.progress, "  initial %s %.6f\n", dev_key.c_str(), *out.initial_dev);
     }
 
-    Trainer trainer(model, space, *optimizer, *task, comm, options);
-    ProgressPrinter progress(root ? config.run.progress : ProgressStyle::Off, config.run.steps, config.run.log_every,
-                             invocation.progress);
-    // Early stopping: the run ends after `patience` dev evaluations without a new best.
-    double best_dev = std::numeric_limits<double>::infinity();
-    int64_t best_step = -1, evals_since_best = 0;
+    // Every applied update, in memory as in the log (a few scalars per step): the replay
+    // record best-dev selection re-applies.
+    std::vector<LoggedUpdate> applied;
     int64_t s = 0;
-    for (; s < config.run.steps; ++s) {
-      const StepRecord record = trainer.step(static_cast<uint32_t>(s));
-      if (root) log_step_record(*log, record, peak_resident_bytes());
-      progress.step(s, record.loss, record.ms);
-      if (dev && config.eval.every > 0 && (s + 1) % config.eval.every == 0) {
-        const double dev_loss = full_loss(*dev, model, eval_chunk).mean();
-        if (root) log->log_eval(s + 1, {{"dev_loss", dev_loss}});
-        if (dev_loss < best_dev) {
-          best_dev = dev_loss, best_step = s + 1, evals_since_best = 0;
-        } else if (config.eval.patience > 0 && ++evals_since_best >= config.eval.patience) {
-          ++s;
-          break;
+    {
+      Trainer trainer(*pretrained->model, *space, *optimizer, *splits.train, comm, options);
+      ProgressPrinter progress(root ? config.run.progress : ProgressStyle::Off, config.run.steps,
+                               config.run.log_every, invocation.progress);
+      // Early stopping: the run ends after `patience` dev evaluations without a new best.
+      std::optional<double> best = out.initial_dev;
+      int64_t best_step = 0, evals_since_best = 0;
+      auto evaluate_dev = [&](int64_t after_steps) {
+        const double value = dev_value(*dev, *pretrained->model);
+        if (root) log->log_eval(after_steps, {{dev_key, value}});
+        if (!best || better(value, *best)) {
+          best = value, best_step = after_steps, evals_since_best = 0;
+          return false;
+        }
+        return config.eval.patience > 0 && ++evals_since_best >= config.eval.patience;
+      };
+      bool evaluated_last = false;
+      for (; s < config.run.steps; ++s) {
+        const StepRecord record = trainer.step(static_cast<uint32_t>(s));
+        applied.push_back({record.step, record.terms, record.decay_scale});
+        if (root) log_step_record(*log, record, peak_resident_bytes());
+        progress.step(s, record.loss, record.ms);
+        evaluated_last = false;
+        if (dev && (s + 1) % config.eval.every == 0) {
+          evaluated_last = true;
+          if (evaluate_dev(s + 1)) {
+            ++s;
+            break;
+          }
         }
       }
-    }
-    progress.finish();
-    if (root && best_step >= 0) {
-      log->set_summary("best_step", static_cast<double>(best_step));
-      log->set_summary("best_dev_loss", best_dev);
+      if (dev && !evaluated_last) evaluate_dev(s);  // the final weights are a candidate too
+      progress.finish();
+      out.steps = s;
+      out.checksum = trainer.checksum();
+      if (lm) out.final_loss = full_loss(*splits.train, *pretrained->model, eval_chunk).mean();
+      if (dev) out.best_dev = best, out.selected_step = best_step;
     }
 
-    out.steps = s;
-    out.final_loss = full_loss(*task, model, eval_chunk).mean();
-    out.checksum = trainer.checksum();
+    if (out.selected_step && *out.selected_step < out.steps) {
+      // Best-dev weights: the initial weights plus the first selected_step logged updates.
+      space.reset();
+      pretrained.reset();
+      pretrained.emplace(load_pretrained_replicated(config.model.path, load, comm));
+      space.emplace(TrainableSpace::select(*pretrained->model, selection));
+      for (int64_t i = 0; i < *out.selected_step; ++i)
+        space->apply(pretrained->model->params(), applied[i].terms, options.direction, applied[i].decay_scale);
+    }
+    out.selected_checksum = space->checksum(pretrained->model->params());
+    if (splits.test) {
+      const SplitScore score = score_split(*splits.test, *pretrained->model, eval_chunk, !by_metric, by_metric);
+      out.test = by_metric ? score.metric : score.loss;
+    }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (root) {
-      log->log_eval(out.steps, {{"train_loss", out.final_loss}});
-      log->set_summary("final_loss", out.final_loss);
+      if (out.final_loss) {
+        log->log_eval(out.steps, {{"train_loss", *out.final_loss}});
+        log->set_summary("final_loss", *out.final_loss);
+      }
       log->set_summary("final_checksum", checksum_hex(out.checksum));
       log->set_summary("steps", static_cast<double>(out.steps));
+      if (out.selected_step) {
+        log->set_summary("best_step", static_cast<double>(*out.selected_step));
+        log->set_summary("best_" + dev_key, *out.best_dev);
+        log->set_summary("selected_checksum", checksum_hex(out.selected_checksum));
+      }
+      if (out.test) log->set_summary("test_" + out.metric, *out.test);
       log->set_summary("seconds", out.seconds);
       if (!config.run.save.empty()) {
         SaveWeightsOptions save;
         save.model_path = config.model.path;
+        const int64_t saved_step = out.selected_step.value_or(out.steps);
         save.metadata = {{"zotune_run_log", config.run.output},
-                         {"zotune_steps", std::to_string(out.steps)},
-                         {"zotune_checksum", checksum_hex(out.checksum)}};
-        save_weights(config.run.save, model, save);
+                         {"zotune_steps", std::to_string(saved_step)},
+                         {"zotune_checksum", checksum_hex(out.selected_checksum)}};
+        save_weights(config.run.save, *pretrained->model, save);
         log->set_summary("saved_weights", config.run.save);
       }
       log->set_summary("status", "completed");

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "core/config/run_config.h"
@@ -19,11 +20,21 @@ struct TrainInvocation {
 
 struct TrainOutcome {
   std::string log_path;
+  std::string task;          // TaskSplits::description
   int64_t steps = 0;
   uint64_t trainable_params = 0;
-  double initial_loss = 0.0;  // mean token loss over the whole training split, before step 0
-  double final_loss = 0.0;    // ... and after the last step
-  uint64_t checksum = 0;      // TrainableSpace::checksum of the final weights
+  // The lm task: mean token loss over the whole training split before step 0 and after the
+  // last step. Prompted tasks skip it (a pass over every training example and candidate).
+  std::optional<double> initial_loss, final_loss;
+  uint64_t checksum = 0;  // TrainableSpace::checksum of the final weights (what replay rebuilds)
+  // Model selection on dev: the dev score of the initial weights (zero-shot) and of the
+  // selected ones, the step whose weights were selected (0 = the initial weights) and their
+  // checksum; nullopt without a dev set.
+  std::string metric;  // "accuracy", "f1", or "loss" (what dev selection compared)
+  std::optional<double> initial_dev, best_dev;
+  std::optional<int64_t> selected_step;
+  uint64_t selected_checksum = 0;
+  std::optional<double> test;  // the test split's metric (or loss) under the selected weights
   double seconds = 0.0;
 };
 

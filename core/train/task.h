@@ -3,6 +3,7 @@
 // plain one: the mean next-token cross-entropy of token sequences.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ class Task {
   // Summed loss over the examples, fp32 forward, accumulated in fp64.
   virtual LossSum loss_sum(Model& model, const std::vector<int>& examples) = 0;
   double loss(Model& model, const std::vector<int>& examples) { return loss_sum(model, examples).mean(); }
+  // The task's evaluation metric over the examples (accuracy or F1, in [0, 1]), or nullopt
+  // for tasks that only have a loss (language modeling).
+  virtual std::optional<double> metric(Model& model, const std::vector<int>& examples) { return std::nullopt; }
 };
 
 // The loss over every example of `task`, `chunk` examples per forward pass (memory bound).

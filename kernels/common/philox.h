@@ -56,7 +56,6 @@ ZOTUNE_HD Philox4 direction_block(uint64_t seed, uint32_t step, uint32_t query, 
 // arithmetic on both CPU and GPU; values agree to a few ulp (libm vs CUDA math).
 ZOTUNE_HD void box_muller(uint32_t a, uint32_t b, float* z0, float* z1) {
   constexpr float kTwoPow32Inv = 2.3283064365386963e-10f;  // 2^-32
-  constexpr float kTwoPi = 6.2831853071795864f;
   const float u1 = (static_cast<float>(a) + 1.0f) * kTwoPow32Inv;
   const float u2 = static_cast<float>(b) * kTwoPow32Inv;
 #if defined(__CUDA_ARCH__)
@@ -64,6 +63,7 @@ ZOTUNE_HD void box_muller(uint32_t a, uint32_t b, float* z0, float* z1) {
   float s, c;
   sincospif(2.0f * u2, &s, &c);
 #else
+  constexpr float kTwoPi = 6.2831853071795864f;
   const float r = std::sqrt(-2.0f * std::log(u1));
   const float s = std::sin(kTwoPi * u2), c = std::cos(kTwoPi * u2);
 #endif

@@ -23,6 +23,7 @@
 #include "core/model/pretrained.h"
 #include "core/optim/trainable_space.h"
 #include "core/train/run_setup.h"
+#include "core/train/task_setup.h"
 #include "core/train/run_training.h"
 #include "core/train/save_weights.h"
 #include "core/train/trainer.h"
@@ -105,7 +106,7 @@ std::unique_ptr<Model> trained_directly(const std::string& yaml, int steps) {
   load.dtype = config.model.dtype;
   Pretrained pretrained = load_pretrained(config.model.path, load);
   Model& model = *pretrained.model;
-  std::unique_ptr<Task> task = make_task(config, TaskSplit::Train, pretrained.tokenizer, model.config());
+  std::unique_ptr<Task> task = make_task_splits(config, pretrained.tokenizer, model.config()).train;
   const TrainableSpace space = TrainableSpace::select(model, trainable_selection(config.trainable));
   std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space.size());
   Communicator comm = Communicator::world();

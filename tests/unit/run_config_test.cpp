@@ -66,6 +66,11 @@ TEST(RunConfig, DefaultsWhenKeysOmitted) {
   EXPECT_EQ(c.task.data_seed, 0u);
   EXPECT_EQ(c.task.max_length, 256);
   EXPECT_TRUE(c.task.texts.empty());
+  EXPECT_EQ(c.task.data_dir, "");
+  EXPECT_EQ(c.task.sampling, TaskSampling::Sizes);
+  EXPECT_EQ(c.task.k, 16);
+  EXPECT_EQ(c.task.template_family, TemplateChoice::Auto);
+  EXPECT_EQ(c.task.loss, TaskLoss::Auto);
   EXPECT_EQ(c.trainable.mode, TrainableMode::Full);
   EXPECT_TRUE(c.trainable.freeze.empty());
   EXPECT_EQ(c.optimizer.name, OptimizerKind::MeZO);
@@ -80,6 +85,7 @@ TEST(RunConfig, DefaultsWhenKeysOmitted) {
   EXPECT_EQ(c.data.batch_size, 16);
   EXPECT_EQ(c.eval.every, 500);
   EXPECT_EQ(c.eval.patience, 8);
+  EXPECT_EQ(c.eval.select, EvalSelect::Metric);
   EXPECT_EQ(c.distributed.data_parallel, 1);
   EXPECT_EQ(c.distributed.backend, CommBackend::MPI);
   EXPECT_EQ(c.text, kMinimal);
@@ -318,11 +324,11 @@ TEST(RunConfig, ReferenceListsEveryKey) {
   const char* expected[] = {
       "run.name", "run.seed", "run.steps", "run.output", "run.save", "run.flush_every", "run.checksum_every", "run.log_every",
       "run.progress", "model.path", "model.dtype", "model.perturbation", "task.name", "task.train", "task.dev",
-      "task.test", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
+      "task.test", "task.data_dir", "task.sampling", "task.k", "task.template", "task.loss", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
       "trainable.mode", "trainable.freeze", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",
       "optimizer.weight_decay", "optimizer.direction", "optimizer.queries", "optimizer.one_sided", "optimizer.k",
       "optimizer.m", "optimizer.sigma_p", "optimizer.sigma_e", "optimizer.alpha", "optimizer.noise_floor",
-      "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "data.batch_size", "eval.every", "eval.patience",
+      "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "data.batch_size", "eval.every", "eval.patience", "eval.select",
       "distributed.data_parallel", "distributed.backend"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
   const std::vector<RunConfigKey> keys = run_config_keys();

@@ -1,0 +1,275 @@
+#include "core/tasks/prompt_task.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/model/generate.h"
+#include "core/tasks/prompt_task_forward.h"
+#include "core/tasks/squad_f1.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/util/error.h"
+
+namespace zotune::tasks {
+
+namespace {
+
+const char* format_name(Format f) {
+  switch (f) {
+    case Format::CandidateLM: return "CandidateLM";
+    case Format::MaskedLM: return "MaskedLM";
+    case Format::ClassificationHead: return "ClassificationHead";
+    case Format::Generation: return "Generation";
+  }
+  return "?";
+}
+
+// -log softmax(scores)[gold], fp64 with the max subtracted.
+double cross_entropy(const std::vector<double>& scores, int gold) {
+  const double m = *std::max_element(scores.begin(), scores.end());
+  double z = 0.0;
+  for (double s : scores) z += std::exp(s - m);
+  return m + std::log(z) - scores[static_cast<size_t>(gold)];
+}
+
+int argmax(const std::vector<double>& x) { return static_cast<int>(std::max_element(x.begin(), x.end()) - x.begin()); }
+
+// Python's str.strip() on the ASCII whitespace a decoded answer ends in.
+std::string strip(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const size_t a = s.find_first_not_of(ws);
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(ws) - a + 1);
+}
+
+}  // namespace
+
+GenerationConfig generation_config(const Tokenizer& tokenizer, int max_new_tokens) {
+  GenerationConfig g;
+  g.max_new_tokens = max_new_tokens;
+  if (tokenizer.eos_id() >= 0) g.stop_ids.push_back(tokenizer.eos_id());
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id)
+    if (id != tokenizer.eos_id() && tokenizer.decode({id}).find('\n') != std::string::npos) g.stop_ids.push_back(id);
+  g.decode = [&tokenizer](const std::vector<int32_t>& ids) { return tokenizer.decode(ids, /*skip_special_tokens=*/true); };
+  return g;
+}
+
+PromptTask::PromptTask(std::string name, std::vector<EncodedExample> examples, PromptTaskOptions options)
+    : name_(std::move(name)), examples_(std::move(examples)), options_(std::move(options)) {
+  const std::string task = "task " + name_ + ": ";
+  check(!examples_.empty(), task + "no examples");
+  check(options_.max_batch_sequences >= 1, task + "max_batch_sequences must be at least 1");
+  format_ = examples_.front().format;
+  if (format_ == Format::Generation) {
+    check(options_.generation.has_value() && options_.generation->decode,
+          task + "generation examples need PromptTaskOptions::generation (stop tokens and a decode function)");
+    check(options_.generation->max_new_tokens >= 1, task + "generation max_new_tokens must be at least 1");
+  }
+  for (const EncodedExample& e : examples_) {
+    const std::string at = task + e.where + ": ";
+    check(e.format == format_, at + "format " + format_name(e.format) + " in a task of " + format_name(format_) +
+                                   " examples (one format per task)");
+    for (size_t c = 0; c < e.candidates.size(); ++c) {
+      const ScoredSequence& s = e.candidates[c];
+      // The first option token needs a token before it to be predicted from.
+      check(s.option_len >= 1 && s.option_len < static_cast<int>(s.ids.size()),
+            at + "candidate " + std::to_string(c) + " has option_len " + std::to_string(s.option_len) + " for " +
+                std::to_string(s.ids.size()) + " tokens (needs 1 <= option_len < tokens)");
+    }
+    switch (format_) {
+      case Format::CandidateLM:
+        check(!e.candidates.empty(), at + "no candidates");
+        check(!e.correct.empty(), at + "no correct candidate (unlabeled example)");
+        for (int c : e.correct)
+          check(c >= 0 && c < static_cast<int>(e.candidates.size()),
+                at + "correct candidate " + std::to_string(c) + " of " + std::to_string(e.candidates.size()));
+        break;
+      case Format::Generation:
+        check(!e.ids.empty(), at + "empty prompt");
+        check(!e.answers.empty(), at + "no gold answers");
+        break;
+      case Format::MaskedLM:
+        check(!e.label_words.empty(), at + "no label words");
+        check(e.mask_position >= 0 && e.mask_position < static_cast<int>(e.ids.size()),
+              at + "mask position " + std::to_string(e.mask_position) + " outside the " + std::to_string(e.ids.size()) +
+                  " tokens");
+        check(e.label >= 0 && e.label < static_cast<int>(e.label_words.size()),
+              at + "label " + std::to_string(e.label) + " of " + std::to_string(e.label_words.size()) + " label words");
+        [[fallthrough]];
+      case Format::ClassificationHead:
+        check(!e.ids.empty(), at + "empty input");
+        check(e.label >= 0, at + "no label (unlabeled example)");
+        check(e.token_types.empty() || e.token_types.size() == e.ids.size(),
+              at + std::to_string(e.token_types.size()) + " token types for " + std::to_string(e.ids.size()) + " tokens");
+        break;
+    }
+  }
+}
+
+std::vector<const EncodedExample*> PromptTask::select(const std::vector<int>& examples) const {
+  check(!examples.empty(), "task " + name_ + ": no examples selected");
+  std::vector<const EncodedExample*> out;
+  for (int i : examples) {
+    check(i >= 0 && i < num_examples(),
+          "task " + name_ + ": example " + std::to_string(i) + " outside [0, " + std::to_string(num_examples()) + ")");
+    out.push_back(&examples_[static_cast<size_t>(i)]);
+  }
+  return out;
+}
+
+void PromptTask::check_model(const Model& model, const std::vector<const EncodedExample*>& selected) const {
+  const HeadKind want = format_ == Format::MaskedLM             ? HeadKind::MaskedLM
+                        : format_ == Format::ClassificationHead ? HeadKind::SequenceClassification
+                                                                : HeadKind::CausalLM;
+  const char* want_name = want == HeadKind::MaskedLM ? "a masked-LM head"
+                          : want == HeadKind::SequenceClassification ? "a sequence-classification head"
+                                                                     : "a causal-LM head";
+  check(model.config().head == want, "task " + name_ + ": " + format_name(format_) + " examples need a model with " +
+                                         want_name);
+  // Token ids are checked here once so errors name the example, not a flat batch index.
+  const int V = model.config().vocab_size;
+  auto check_ids = [&](const std::vector<int32_t>& ids, const EncodedExample& e) {
+    for (int32_t t : ids)
+      check(t >= 0 && t < V, "task " + name_ + ": " + e.where + ": token id " + std::to_string(t) +
+                                 " outside the model's vocabulary [0, " + std::to_string(V) + ")");
+  };
+  check(options_.pad_id >= 0 && options_.pad_id < V, "task " + name_ + ": pad id " + std::to_string(options_.pad_id) +
+                                                         " outside the model's vocabulary");
+  for (const EncodedExample* selected_example : selected) {
+    const EncodedExample& e = *selected_example;
+    for (const auto& c : e.candidates) check_ids(c.ids, e);
+    check_ids(e.ids, e);
+    check_ids(e.label_words, e);
+    if (format_ == Format::ClassificationHead)
+      check(e.label < model.config().num_labels, "task " + name_ + ": " + e.where + ": label " + std::to_string(e.label) +
+                                                     " but the head has " + std::to_string(model.config().num_labels) +
+                                                     " labels");
+  }
+}
+
+std::vector<std::vector<double>> PromptTask::candidate_scores(Model& model,
+                                                              const std::vector<const EncodedExample*>& selected) {
+  std::vector<const ScoredSequence*> seqs;
+  for (const EncodedExample* e : selected)
+    for (const auto& c : e->candidates) seqs.push_back(&c);
+  const std::vector<std::vector<double>> nll =
+      option_token_nll(model, seqs, options_.pad_id, options_.max_batch_sequences);
+  std::vector<std::vector<double>> scores;
+  size_t k = 0;
+  for (const EncodedExample* e : selected) {
+    std::vector<double> s;
+    for (size_t c = 0; c < e->candidates.size(); ++c, ++k)
+      s.push_back(-std::accumulate(nll[k].begin(), nll[k].end(), 0.0) / static_cast<double>(nll[k].size()));
+    scores.push_back(std::move(s));
+  }
+  return scores;
+}
+
+LossSum PromptTask::candidate_classification_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
+  const std::vector<std::vector<double>> scores = candidate_scores(model, selected);
+  LossSum loss;
+  for (size_t i = 0; i < selected.size(); ++i) {
+    loss.sum += cross_entropy(scores[i], selected[i]->correct.front());
+    loss.count += 1.0;
+  }
+  return loss;
+}
+
+LossSum PromptTask::teacher_forced_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
+  std::vector<const ScoredSequence*> gold;
+  for (const EncodedExample* e : selected) {
+    check(!e->candidates.empty(), "task " + name_ + ": " + e->where + ": no target sequence (candidates[0]) to train on");
+    gold.push_back(&e->candidates[format_ == Format::Generation ? 0 : static_cast<size_t>(e->correct.front())]);
+  }
+  LossSum loss;
+  for (const auto& tokens : option_token_nll(model, gold, options_.pad_id, options_.max_batch_sequences)) {
+    loss.sum += std::accumulate(tokens.begin(), tokens.end(), 0.0);
+    loss.count += static_cast<double>(tokens.size());
+  }
+  return loss;
+}
+
+LossSum PromptTask::class_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
+  const std::vector<std::vector<double>> logits = class_logits(model, selected, options_.pad_id, options_.max_batch_sequences);
+  LossSum loss;
+  for (size_t i = 0; i < selected.size(); ++i) {
+    loss.sum += cross_entropy(logits[i], selected[i]->label);
+    loss.count += 1.0;
+  }
+  return loss;
+}
+
+LossSum PromptTask::loss_sum(Model& model, const std::vector<int>& examples) {
+  const std::vector<const EncodedExample*> selected = select(examples);
+  check_model(model, selected);
+  switch (format_) {
+    case Format::CandidateLM:
+      return options_.candidate_objective == CandidateObjective::Classification
+                 ? candidate_classification_loss(model, selected)
+                 : teacher_forced_loss(model, selected);
+    case Format::Generation: return teacher_forced_loss(model, selected);
+    case Format::MaskedLM:
+    case Format::ClassificationHead: return class_loss(model, selected);
+  }
+  return {};
+}
+
+Evaluation PromptTask::evaluate(Model& model, const std::vector<int>& examples) {
+  const std::vector<const EncodedExample*> selected = select(examples);
+  check_model(model, selected);
+  Evaluation ev;
+  ev.metric = metric_kind();
+  ev.predictions.resize(selected.size());
+  for (size_t i = 0; i < selected.size(); ++i) ev.predictions[i].example = examples[i];
+  switch (format_) {
+    case Format::CandidateLM: {
+      const std::vector<std::vector<double>> scores = candidate_scores(model, selected);
+      for (size_t i = 0; i < selected.size(); ++i) {
+        Prediction& p = ev.predictions[i];
+        p.predicted = argmax(scores[i]);
+        const auto& correct = selected[i]->correct;
+        p.score = std::find(correct.begin(), correct.end(), p.predicted) != correct.end() ? 1.0 : 0.0;
+      }
+      break;
+    }
+    case Format::MaskedLM:
+    case Format::ClassificationHead: {
+      const std::vector<std::vector<double>> logits =
+          class_logits(model, selected, options_.pad_id, options_.max_batch_sequences);
+      for (size_t i = 0; i < selected.size(); ++i) {
+        Prediction& p = ev.predictions[i];
+        p.predicted = argmax(logits[i]);
+        p.score = p.predicted == selected[i]->label ? 1.0 : 0.0;
+      }
+      break;
+    }
+    case Format::Generation: {
+      const GenerationConfig& g = *options_.generation;
+      GenerateOptions gen;
+      gen.max_new_tokens = g.max_new_tokens;
+      gen.stop_ids = g.stop_ids;
+      std::vector<const std::vector<int32_t>*> prompts;
+      for (const EncodedExample* e : selected) prompts.push_back(&e->ids);
+      const std::vector<std::vector<int32_t>> tokens =
+          greedy_continuations(model, prompts, options_.pad_id, options_.max_batch_sequences, gen);
+      for (size_t i = 0; i < selected.size(); ++i) {
+        Prediction& p = ev.predictions[i];
+        std::string text = g.decode(tokens[i]);
+        text = text.substr(0, text.find('\n'));  // the answer line (npos keeps it all)
+        p.text = strip(text);
+        p.score = squad_max_f1(p.text, selected[i]->answers);
+      }
+      break;
+    }
+  }
+  double total = 0.0;
+  for (const Prediction& p : ev.predictions) total += p.score;
+  ev.value = total / static_cast<double>(ev.predictions.size());
+  return ev;
+}
+
+std::optional<double> PromptTask::metric(Model& model, const std::vector<int>& examples) {
+  return evaluate(model, examples).value;
+}
+
+}  // namespace zotune::tasks

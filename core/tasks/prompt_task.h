@@ -1,0 +1,113 @@
+// The objectives and metrics of prompted tasks (issue 4): a zotune::Task over examples
+// that core/tasks/task_registry.h encoded from templates (example.h). MeZO's definitions,
+// baselines.md 8.3 (decoders) and 9 (masked LMs):
+//
+// loss_sum, by format:
+//  - CandidateLM, CandidateObjective::Classification: per example, s_c = mean over candidate
+//    c's option tokens of log p(token) (length-normalised log-likelihood); loss =
+//    -log softmax_c(s)[gold] in fp64, gold = correct[0]. count = examples (the CE is per
+//    example, so candidate counts may differ within a batch).
+//  - CandidateLM, CandidateObjective::TeacherForced (COPA, ReCoRD without classification)
+//    and Generation (SQuAD, DROP; candidates[0] = prompt + target): token-level CE over the
+//    gold sequence's option tokens only. count = those tokens, so the mean over a
+//    minibatch is Hugging Face's loss over the batch's unmasked labels, as MeZO trains.
+//  - MaskedLM: CE over the label words' logits at the mask position; count = examples.
+//  - ClassificationHead: CE over the head's logits; count = examples.
+//
+// evaluate / metric:
+//  - CandidateLM: accuracy of argmax_c s_c (first on ties); correct when it is in `correct`
+//    (ReCoRD: any of the gold entities).
+//  - MaskedLM / ClassificationHead: accuracy of the argmax of the class logits.
+//  - Generation: greedy decoding with the KV cache (GenerationConfig), the text before the
+//    first newline, stripped; SQuAD v1.1 token F1, max over gold answers (squad_f1.h).
+//
+// Forward passes go in chunks of at most max_batch_sequences sequences; only the rows a
+// loss reads are projected onto the vocabulary (prompt_task_forward.h).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/model/model.h"
+#include "core/tasks/example.h"
+#include "core/train/task.h"
+
+namespace zotune {
+class Tokenizer;
+}
+
+namespace zotune::tasks {
+
+// How CandidateLM examples train (MeZO's --train_as_classification on / off).
+enum class CandidateObjective { Classification, TeacherForced };
+
+// What greedy decoding needs from the tokenizer: when to stop and how to read the result.
+struct GenerationConfig {
+  int max_new_tokens = 50;
+  std::vector<int32_t> stop_ids;  // decoding ends after emitting one of these
+  std::function<std::string(const std::vector<int32_t>&)> decode;  // new tokens -> UTF-8 text
+};
+
+// MeZO's decoding for `tokenizer`: stop at EOS or at any token whose text holds a newline
+// (MeZO stops at encode("\n")[-1]; vocabularies with merged tokens such as ".\n" or "\n\n"
+// would otherwise run past the line), decode skipping special tokens. The decode function
+// refers to `tokenizer`, which must outlive the config.
+GenerationConfig generation_config(const Tokenizer& tokenizer, int max_new_tokens = 50);
+
+struct PromptTaskOptions {
+  CandidateObjective candidate_objective = CandidateObjective::Classification;
+  int max_batch_sequences = 32;  // sequences per forward pass (candidates, inputs, prompts)
+  int32_t pad_id = 0;            // id in padding slots (masked out; must be in the vocabulary)
+  std::optional<GenerationConfig> generation;  // required when the examples are Generation
+};
+
+// One example's outcome, for logs.
+struct Prediction {
+  int example = -1;       // index into the task's examples
+  int predicted = -1;     // chosen candidate / class; -1 for generation
+  std::string text;       // generation: the decoded answer
+  double score = 0.0;     // 1 or 0 (accuracy), or the example's F1
+};
+
+struct Evaluation {
+  Metric metric = Metric::Accuracy;
+  double value = 0.0;  // mean score over the examples
+  std::vector<Prediction> predictions;  // in the order of the examples asked for
+};
+
+class PromptTask final : public Task {
+ public:
+  // All examples share one format; their fields are checked here (errors name `where`).
+  PromptTask(std::string name, std::vector<EncodedExample> examples, PromptTaskOptions options);
+
+  std::string name() const override { return name_; }
+  int num_examples() const override { return static_cast<int>(examples_.size()); }
+  LossSum loss_sum(Model& model, const std::vector<int>& examples) override;
+  std::optional<double> metric(Model& model, const std::vector<int>& examples) override;
+
+  // The metric with each example's prediction.
+  Evaluation evaluate(Model& model, const std::vector<int>& examples);
+
+  Format format() const { return format_; }
+  Metric metric_kind() const { return format_ == Format::Generation ? Metric::F1 : Metric::Accuracy; }
+  const EncodedExample& example(int i) const { return examples_.at(static_cast<size_t>(i)); }
+
+ private:
+  std::vector<const EncodedExample*> select(const std::vector<int>& examples) const;
+  // The model's head fits the format; the selected examples' ids fit its vocabulary.
+  void check_model(const Model& model, const std::vector<const EncodedExample*>& selected) const;
+  LossSum candidate_classification_loss(Model& model, const std::vector<const EncodedExample*>& selected);
+  LossSum teacher_forced_loss(Model& model, const std::vector<const EncodedExample*>& selected);
+  LossSum class_loss(Model& model, const std::vector<const EncodedExample*>& selected);
+  // Per example, the mean log-likelihood of each candidate's option tokens.
+  std::vector<std::vector<double>> candidate_scores(Model& model, const std::vector<const EncodedExample*>& selected);
+
+  std::string name_;
+  std::vector<EncodedExample> examples_;
+  PromptTaskOptions options_;
+  Format format_;
+};
+
+}  // namespace zotune::tasks

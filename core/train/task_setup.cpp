@@ -1,0 +1,259 @@
+#include "core/train/task_setup.h"
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+
+#include "core/data/sampling.h"
+#include "core/tasks/prompt_task.h"
+#include "core/tasks/task_registry.h"
+#include "core/tasks/templates.h"
+#include "core/util/error.h"
+
+namespace zotune {
+
+namespace {
+
+int32_t pad_id_of(const Tokenizer& tokenizer, const ModelConfig& model) {
+  if (model.pad_token_id >= 0) return model.pad_token_id;
+  return tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : 0;
+}
+
+// ---- The lm task: next-token loss over inline texts or the lines of a file.
+
+std::vector<int32_t> tokenize_line(const Tokenizer& tokenizer, const std::string& text, int64_t max_length,
+                                   int32_t vocab_size, const std::string& where) {
+  std::vector<int32_t> ids = tokenizer.encode(text, true);
+  if (static_cast<int64_t>(ids.size()) > max_length) ids.resize(static_cast<size_t>(max_length));
+  check(ids.size() >= 2, where + ": fewer than two tokens after tokenization (a language-modelling example needs a next token)");
+  for (int32_t id : ids)
+    check(id >= 0 && id < vocab_size, where + ": token id " + std::to_string(id) + " is outside the model's vocabulary of " +
+                                          std::to_string(vocab_size) + " (tokenizer and model disagree)");
+  return ids;
+}
+
+// One split of the lm task: task.texts (train only) or at most `limit` non-blank lines of `file`.
+std::unique_ptr<Task> lm_split(const RunConfig& config, const std::string& file, int64_t limit, const char* key,
+                               bool train, const Tokenizer& tokenizer, const ModelConfig& model) {
+  const TaskSettings& t = config.task;
+  std::vector<std::vector<int32_t>> sequences;
+  if (train && !t.texts.empty()) {
+    check(t.train.empty(), config.source + ": task: give task.texts or task.train, not both");
+    for (size_t i = 0; i < t.texts.size(); ++i)
+      sequences.push_back(tokenize_line(tokenizer, t.texts[i], t.max_length, model.vocab_size,
+                                        config.source + ": task.texts[" + std::to_string(i) + "]"));
+  } else {
+    if (file.empty()) {
+      check(!train, config.source + ": task: the lm task needs task.texts or a task.train text file");
+      return nullptr;
+    }
+    if (limit == 0) return nullptr;
+    std::ifstream in(file);
+    check(static_cast<bool>(in), config.source + ": " + key + ": cannot open '" + file + "'");
+    std::string line;
+    for (int lineno = 1; std::getline(in, line) && static_cast<int64_t>(sequences.size()) < limit; ++lineno) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      sequences.push_back(
+          tokenize_line(tokenizer, line, t.max_length, model.vocab_size, file + ":" + std::to_string(lineno)));
+    }
+    check(!sequences.empty(), file + ": no non-blank lines (" + key + ")");
+  }
+  return std::make_unique<LanguageModelingTask>(std::move(sequences), pad_id_of(tokenizer, model));
+}
+
+TaskSplits lm_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  const TaskSettings& t = config.task;
+  TaskSplits s;
+  s.train = lm_split(config, t.train, t.num_train, "task.train", true, tokenizer, model);
+  s.dev = lm_split(config, t.dev, t.num_dev, "task.dev", false, tokenizer, model);
+  s.test = lm_split(config, t.test, t.num_test, "task.test", false, tokenizer, model);
+  s.description = "lm: " + std::to_string(s.train->num_examples()) + " training sequences";
+  return s;
+}
+
+// ---- Registered tasks.
+
+tasks::TemplateFamily family_for(const RunConfig& config, HeadKind head) {
+  switch (config.task.template_family) {
+    case TemplateChoice::MeZO: return tasks::TemplateFamily::MezoDecoder;
+    case TemplateChoice::LmBff: return tasks::TemplateFamily::LmBffMlm;
+    case TemplateChoice::BszoMlm: return tasks::TemplateFamily::BszoMlm;
+    case TemplateChoice::Head: return tasks::TemplateFamily::ClassificationHead;
+    case TemplateChoice::Auto: break;
+  }
+  if (head == HeadKind::CausalLM) return tasks::TemplateFamily::MezoDecoder;
+  if (head == HeadKind::MaskedLM) return tasks::TemplateFamily::LmBffMlm;
+  return tasks::TemplateFamily::ClassificationHead;
+}
+
+// The family's model head, checked against what the checkpoint has (errors name the key).
+void check_head(const RunConfig& config, tasks::TemplateFamily family, HeadKind head) {
+  const std::string where = config.source + ": task.template: ";
+  // The spelling of the run file (`lm-bff`), or the family auto picked.
+  const std::string name = config.task.template_family == TemplateChoice::Auto
+                               ? std::string("auto (") + tasks::family_name(family) + ")"
+                               : std::string(choice_name(config.task.template_family));
+  switch (family) {
+    case tasks::TemplateFamily::MezoDecoder:
+      check(head == HeadKind::CausalLM, where + name + " prompts a decoder, but " + config.model.path + " has a " +
+                                            head_name(head) + " head");
+      break;
+    case tasks::TemplateFamily::LmBffMlm:
+    case tasks::TemplateFamily::BszoMlm:
+      check(head == HeadKind::MaskedLM, where + name + " needs a masked-LM head, but " +
+                                            config.model.path + " has a " + head_name(head) +
+                                            " head (use template: head for a classification head)");
+      break;
+    case tasks::TemplateFamily::ClassificationHead:
+      check(head != HeadKind::CausalLM, where + name + " puts a classification head on an encoder; " + config.model.path +
+                                            " is a decoder (use template: mezo)");
+      break;
+  }
+}
+
+// A file of the task: the run file's own, else the shipped default under task.data_dir.
+std::string task_file(const std::string& given, const TaskSettings& t, const std::string& relative) {
+  if (!given.empty()) return given;
+  if (relative.empty() || t.data_dir.empty()) return "";
+  return tasks::data_file(t.data_dir, relative);
+}
+
+data::SplitSizes split_sizes(const RunConfig& config, const std::string& task) {
+  const TaskSettings& t = config.task;
+  switch (t.sampling) {
+    case TaskSampling::MeZO: return data::mezo_split_sizes(task);
+    case TaskSampling::BSZO: return data::bszo_split_sizes(task);
+    case TaskSampling::Sizes:
+    case TaskSampling::KShot: break;
+  }
+  return {t.num_train, t.num_dev, t.num_test};
+}
+
+bool labeled(const tasks::Example& e) { return e.label >= 0 || !e.correct.empty() || !e.answers.empty(); }
+
+std::vector<tasks::Example> pick(const std::vector<tasks::Example>& all, const std::vector<int64_t>& indices,
+                                 const std::string& split, const std::string& file) {
+  std::vector<tasks::Example> out;
+  out.reserve(indices.size());
+  for (int64_t i : indices) {
+    const tasks::Example& e = all.at(static_cast<size_t>(i));
+    check(labeled(e), e.where + ": the " + split + " example has no label (" + file +
+                          " is unlabeled: GLUE/SuperGLUE test files are; the protocol tests on the validation file)");
+    out.push_back(e);
+  }
+  return out;
+}
+
+TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  const TaskSettings& t = config.task;
+  const tasks::TaskSpec& spec = tasks::find_task(t.name);
+  const tasks::TemplateFamily family = family_for(config, model.head);
+  check_head(config, family, model.head);
+  check(tasks::has_template(spec, family), config.source + ": task.template: the " + tasks::family_name(family) +
+                                               " family has no template for " + spec.name);
+  check(t.texts.empty(), config.source + ": task.texts: only the lm task takes inline texts");
+  check(t.data_seed <= std::numeric_limits<uint32_t>::max(),
+        config.source + ": task.data_seed: " + std::to_string(t.data_seed) +
+            " does not fit numpy's 32-bit seed, which the samplers reproduce");
+  const uint32_t seed = static_cast<uint32_t>(t.data_seed);
+
+  const std::string train_file = task_file(t.train, t, spec.default_train);
+  const std::string eval_file = task_file(t.test, t, spec.default_eval);
+  check(!train_file.empty(), config.source + ": task.train: " + spec.name + " needs a training file" +
+                                 (spec.default_train.empty() ? " (none ships in shared/data: " + spec.note + ")"
+                                                             : " (or task.data_dir, holding " + spec.default_train + ")"));
+  const std::vector<tasks::Example> train_all = tasks::load_examples(spec, train_file);
+  const std::vector<tasks::Example> eval_all = eval_file.empty() ? std::vector<tasks::Example>{}
+                                                                 : tasks::load_examples(spec, eval_file);
+  const data::SplitSizes sizes = split_sizes(config, spec.name);
+  const std::string what = config.source + ": task " + spec.name + " (" + train_file + ")";
+
+  data::Splits idx;
+  std::vector<tasks::Example> dev_all;
+  if (t.sampling == TaskSampling::KShot) {
+    check(t.dev.empty(), config.source + ": task.dev: k-shot sampling draws dev from task.train; give no dev file");
+    std::vector<std::string> labels;
+    for (const tasks::Example& e : train_all) {
+      check(e.label >= 0, e.where + ": k-shot sampling needs a class label on every training example");
+      labels.push_back(std::to_string(e.label));
+    }
+    idx = data::lmbff_k_shot(labels, static_cast<int64_t>(eval_all.size()), static_cast<int>(t.k), seed);
+  } else if (!t.dev.empty()) {
+    // A dev file of its own: train from the train file alone, dev from a permutation of it.
+    idx = data::mezo_splits(static_cast<int64_t>(train_all.size()), static_cast<int64_t>(eval_all.size()),
+                            sizes.num_train, 0, sizes.num_test, seed, what);
+    dev_all = tasks::load_examples(spec, t.dev);
+    std::vector<int64_t> order = data::NumpyLegacyRandom(seed).permutation(static_cast<int64_t>(dev_all.size()));
+    order.resize(static_cast<size_t>(std::min<int64_t>(sizes.num_dev, static_cast<int64_t>(order.size()))));
+    idx.dev = order;
+  } else {
+    idx = data::mezo_splits(static_cast<int64_t>(train_all.size()), static_cast<int64_t>(eval_all.size()),
+                            sizes.num_train, sizes.num_dev, sizes.num_test, seed, what);
+  }
+
+  tasks::PromptTaskOptions options;
+  options.pad_id = pad_id_of(tokenizer, model);
+  const bool teacher_forced_by_default =
+      spec.name == "copa" || spec.name == "record" || spec.name == "squad" || spec.name == "drop";
+  options.candidate_objective =
+      t.loss == TaskLoss::TeacherForced || (t.loss == TaskLoss::Auto && teacher_forced_by_default)
+          ? tasks::CandidateObjective::TeacherForced
+          : tasks::CandidateObjective::Classification;
+  const tasks::Format format = tasks::format_of(spec, family);
+  int max_length = static_cast<int>(t.max_length);
+  if (format == tasks::Format::Generation) {
+    options.generation = tasks::generation_config(tokenizer);
+    max_length -= options.generation->max_new_tokens;  // MeZO leaves room for the answer
+    check(max_length >= 8, config.source + ": task.max_length: " + std::to_string(t.max_length) +
+                               " leaves no room for a prompt before the 50 generated tokens");
+  }
+  auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
+    if (examples.empty()) return nullptr;
+    std::vector<tasks::EncodedExample> encoded;
+    encoded.reserve(examples.size());
+    for (const tasks::Example& e : examples) encoded.push_back(tasks::encode(spec, family, e, tokenizer, max_length));
+    return std::make_unique<tasks::PromptTask>(spec.name + "/" + split, std::move(encoded), options);
+  };
+  TaskSplits s;
+  s.train = make(pick(train_all, idx.train, "training", train_file), "train");
+  check(s.train != nullptr, what + ": no training examples were sampled");
+  s.dev = make(pick(t.dev.empty() ? train_all : dev_all, idx.dev, "dev", t.dev.empty() ? train_file : t.dev), "dev");
+  s.test = make(pick(eval_all, idx.test, "test", eval_file), "test");
+  s.description = spec.name + " (" + tasks::family_name(family) + " template): " +
+                  std::to_string(s.train->num_examples()) + " train / " +
+                  std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +
+                  std::to_string(s.test ? s.test->num_examples() : 0) + " test examples";
+  return s;
+}
+
+}  // namespace
+
+LoadOptions task_load_options(const RunConfig& config) {
+  LoadOptions load;
+  load.dtype = config.model.dtype;
+  if (config.task.name == "lm") return load;
+  const tasks::TaskSpec& spec = tasks::find_task(config.task.name);
+  const ModelConfig model = load_model_config(config.model.path);
+  if (family_for(config, model.head) != tasks::TemplateFamily::ClassificationHead) return load;
+  const int classes = static_cast<int>(spec.class_names.size());
+  check(classes >= 2, config.source + ": task.template: head needs a classification task; " + spec.name + " is " +
+                          tasks::kind_name(spec.kind));
+  if (model.head == HeadKind::SequenceClassification) {
+    check(model.num_labels == classes, config.model.path + ": the checkpoint's classification head has " +
+                                           std::to_string(model.num_labels) + " labels, task " + spec.name + " has " +
+                                           std::to_string(classes));
+    return load;
+  }
+  load.override_head = true;
+  load.head = HeadKind::SequenceClassification;
+  load.num_labels = classes;
+  load.init_seed = config.run.seed;
+  return load;
+}
+
+TaskSplits make_task_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  if (config.task.name == "lm") return lm_splits(config, tokenizer, model);
+  return registered_splits(config, tokenizer, model);
+}
+
+}  // namespace zotune

@@ -1,0 +1,32 @@
+// From a run file's `task` section to the run's three splits: the lm task (inline texts or
+// one text per line) or a registered task (core/tasks) read from its files, sampled as the
+// protocol says (core/data/sampling.h), rendered by its template family and wrapped in the
+// objective that trains and scores it (core/tasks/prompt_task.h). One place, so that
+// `zotune train`, `zotune eval` and the tests build the same examples from the same file.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "core/config/run_config.h"
+#include "core/model/model.h"
+#include "core/tokenizer/tokenizer.h"
+#include "core/train/task.h"
+
+namespace zotune {
+
+struct TaskSplits {
+  std::unique_ptr<Task> train;
+  std::unique_ptr<Task> dev;   // nullptr: no dev set (no model selection, no early stopping)
+  std::unique_ptr<Task> test;  // nullptr: no test set
+  std::string description;     // one line for progress output: task, template, split sizes
+};
+
+// How the model must be loaded for the run's task: a classification head with the task's
+// class count when the template family is the classification head and the checkpoint has
+// none (a sentence-embedding model such as all-MiniLM-L6-v2). Reads only the model's config.
+LoadOptions task_load_options(const RunConfig& config);
+
+// Errors name the run file and key, or the data file and line.
+TaskSplits make_task_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model);
+
+}  // namespace zotune

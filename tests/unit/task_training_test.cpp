@@ -1,0 +1,141 @@
+// A registered task end to end on the tiny Llama fixture: the run file's task section to
+// sampled, encoded splits (task_setup), and `zotune train`'s dev selection: the selected
+// weights are the initial weights plus the first best_step logged updates (replayed, not a
+// kept copy), the test score is theirs, and early stopping ends the run after `patience`
+// evaluations without a new best.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "core/config/run_config.h"
+#include "core/log/run_log_reader.h"
+#include "core/model/pretrained.h"
+#include "core/train/replay.h"
+#include "core/train/run_training.h"
+#include "core/train/task_setup.h"
+#include "core/tasks/prompt_task.h"
+#include "io_test_util.h"
+
+namespace zotune {
+namespace {
+
+namespace fs = std::filesystem;
+using test::error_of;
+using test::TempDir;
+
+const std::string kTinyLm = std::string(ZOTUNE_FIXTURES_DIR) + "/train/tiny_lm";
+const std::string kReviews = std::string(ZOTUNE_SOURCE_DIR) + "/experiments/data/movie_reviews";
+
+// An sst2-format run on the shipped movie reviews: 48 train / 24 dev sampled from train.tsv,
+// 40 test from test.tsv; `extra` is appended (more sections or keys).
+std::string reviews_yaml(const std::string& output, const std::string& extra) {
+  return "run:\n  seed: 3\n  steps: 12\n  progress: off\n  checksum_every: 0\n  output: " + output + "\n" +
+         "model:\n  path: " + kTinyLm + "\n" +
+         "task:\n  name: sst2\n  train: " + kReviews + "/train.tsv\n  test: " + kReviews + "/test.tsv\n" +
+         "  num_train: 48\n  num_dev: 24\n  num_test: 40\n  max_length: 48\n" +
+         "optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n" + "data:\n  batch_size: 8\n" + extra;
+}
+
+TrainOutcome train(const std::string& yaml, const fs::path& dir) {
+  const RunConfig config = parse_run_config(yaml, (dir / "run.yaml").string());
+  Communicator comm = Communicator::world();
+  TrainInvocation invocation;
+  invocation.overwrite = true;
+  std::FILE* quiet = std::fopen("/dev/null", "w");
+  invocation.progress = quiet;
+  TrainOutcome out = run_training(config, comm, invocation);
+  std::fclose(quiet);
+  return out;
+}
+
+TEST(TaskSetup, SamplesDisjointSplitsOfTheDocumentedSizes) {
+  TempDir dir;
+  const RunConfig config = parse_run_config(reviews_yaml((dir.path() / "r.h5").string(), ""), "r.yaml");
+  const Pretrained p = load_pretrained(kTinyLm);
+  const TaskSplits s = make_task_splits(config, p.tokenizer, p.model->config());
+  ASSERT_TRUE(s.train && s.dev && s.test);
+  EXPECT_EQ(s.train->num_examples(), 48);
+  EXPECT_EQ(s.dev->num_examples(), 24);
+  EXPECT_EQ(s.test->num_examples(), 40);
+  EXPECT_EQ(s.description, "sst2 (mezo template): 48 train / 24 dev / 40 test examples");
+  // Train and dev come from one permutation of train.tsv: no example in both.
+  auto* train = dynamic_cast<tasks::PromptTask*>(s.train.get());
+  auto* dev = dynamic_cast<tasks::PromptTask*>(s.dev.get());
+  ASSERT_TRUE(train && dev);
+  std::set<std::string> rows;
+  for (int i = 0; i < train->num_examples(); ++i) rows.insert(train->example(i).where);
+  for (int i = 0; i < dev->num_examples(); ++i) EXPECT_FALSE(rows.count(dev->example(i).where)) << dev->example(i).where;
+  EXPECT_EQ(train->example(0).candidates.size(), 2u) << "terrible / great";
+  // The same seed gives the same examples; another seed others.
+  const TaskSplits again = make_task_splits(config, p.tokenizer, p.model->config());
+  EXPECT_EQ(dynamic_cast<tasks::PromptTask*>(again.train.get())->example(5).where, train->example(5).where);
+  RunConfig other = config;
+  other.task.data_seed = 1;
+  const TaskSplits reseeded = make_task_splits(other, p.tokenizer, p.model->config());
+  int same = 0;
+  for (int i = 0; i < 48; ++i)
+    same += dynamic_cast<tasks::PromptTask*>(reseeded.train.get())->example(i).where == train->example(i).where;
+  EXPECT_LT(same, 10);
+}
+
+TEST(TaskSetup, ErrorsNameTheKeyOrTheFile) {
+  const Pretrained p = load_pretrained(kTinyLm);
+  auto splits_error = [&](const std::string& yaml) {
+    return error_of([&] { make_task_splits(parse_run_config(yaml, "r.yaml"), p.tokenizer, p.model->config()); });
+  };
+  const std::string base = "model:\n  path: " + kTinyLm + "\n";
+  EXPECT_NE(splits_error(base + "task:\n  name: sst2\n").find("r.yaml: task.train: sst2 needs a training file"),
+            std::string::npos);
+  EXPECT_NE(splits_error(base + "task:\n  name: sst-9\n  train: x.tsv\n").find("sst-9"), std::string::npos);
+  EXPECT_NE(splits_error(base + "task:\n  name: sst2\n  train: " + kReviews + "/train.tsv\n  template: lm-bff\n")
+                .find("r.yaml: task.template: lm-bff needs a masked-LM head"),
+            std::string::npos);
+  EXPECT_NE(splits_error(base + "task:\n  name: sst2\n  train: " + kReviews + "/train.tsv\n  num_train: 450\n")
+                .find("train.tsv"),
+            std::string::npos)
+      << "400 rows cannot hold 450 + 500";
+}
+
+TEST(TaskTraining, SelectedWeightsAreTheReplayedBestStepAndCarryTheTestScore) {
+  TempDir dir;
+  const std::string log_path = (dir.path() / "sel.h5").string();
+  const TrainOutcome out = train(reviews_yaml(log_path, "eval:\n  every: 3\n  patience: 0\n"), dir.path());
+  EXPECT_EQ(out.steps, 12);
+  EXPECT_EQ(out.metric, "accuracy");
+  ASSERT_TRUE(out.initial_dev && out.best_dev && out.selected_step && out.test);
+  EXPECT_GE(*out.best_dev, *out.initial_dev);
+  EXPECT_FALSE(out.initial_loss) << "prompted tasks skip the full training-loss pass";
+
+  // Replaying the first selected_step updates onto the initial weights gives the selected checksum.
+  const RunLogReader log = RunLogReader::open(log_path);
+  std::unique_ptr<Model> model = load_model(kTinyLm);
+  ReplayOptions options;
+  options.steps = *out.selected_step;
+  const ReplayResult replayed = replay_run(*model, log, options);
+  EXPECT_EQ(replayed.checksum, out.selected_checksum);
+  const auto summary = log.summary();
+  EXPECT_EQ(std::get<double>(summary.at("best_step")), static_cast<double>(*out.selected_step));
+  EXPECT_EQ(std::get<std::string>(summary.at("selected_checksum")), checksum_hex(out.selected_checksum));
+  EXPECT_EQ(std::get<double>(summary.at("test_accuracy")), *out.test);
+  EXPECT_EQ(std::get<std::string>(summary.at("status")), "completed");
+  // Four evaluations (steps 3, 6, 9, 12) plus the initial one.
+  EXPECT_EQ(log.eval_steps().size(), 5u);
+}
+
+TEST(TaskTraining, EarlyStoppingEndsAfterPatienceEvaluationsWithoutABest) {
+  TempDir dir;
+  // A learning rate of 0 keeps the weights: no evaluation beats the initial one.
+  std::string yaml = reviews_yaml((dir.path() / "stop.h5").string(), "eval:\n  every: 2\n  patience: 2\n");
+  yaml.replace(yaml.find("lr: 3e-2"), 8, "lr: 1e-30");
+  const TrainOutcome out = train(yaml, dir.path());
+  EXPECT_EQ(out.steps, 4) << "evaluations at steps 2 and 4 bring no new best";
+  ASSERT_TRUE(out.selected_step);
+  EXPECT_EQ(*out.selected_step, 0) << "the initial weights stay selected";
+  EXPECT_EQ(*out.best_dev, *out.initial_dev);
+}
+
+}  // namespace
+}  // namespace zotune
