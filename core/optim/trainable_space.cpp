@@ -21,8 +21,11 @@ ParamRole param_role(const std::string& name) {
   if (contains(name, "layernorm") || contains(name, "LayerNorm") || contains(name, "layer_norm") ||
       contains(name, "model.norm.") || contains(name, ".norm.") || contains(name, "_norm."))
     return ParamRole::Norm;
+  // The head is what sits on top of the transformer body, as Hugging Face draws the module
+  // boundary: BERT's pooler belongs to BertModel (pretrained, part of the body), so head-only
+  // training of a sequence classifier trains `classifier.*` alone: the linear probe.
   if (name.rfind("lm_head.", 0) == 0 || name.rfind("cls.", 0) == 0 || name.rfind("classifier.", 0) == 0 ||
-      contains(name, "pooler.") || contains(name, "project_out"))
+      contains(name, "project_out"))
     return ParamRole::Head;
   if (ends_with(name, ".bias")) return ParamRole::Bias;
   return ParamRole::Weight;

@@ -12,7 +12,8 @@
 
 namespace zotune {
 
-// What a parameter is, from its Hugging Face name: decides freezing and weight decay.
+// What a parameter is, from its Hugging Face name: decides freezing and weight decay. Head:
+// lm_head, cls (MLM), classifier, OPT's project_out; BERT's pooler is body, as in BertModel.
 enum class ParamRole { Embedding, Norm, Head, Bias, Weight };
 ParamRole param_role(const std::string& name);
 

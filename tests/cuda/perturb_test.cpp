@@ -82,12 +82,14 @@ TEST(CudaPerturb, FusedTermsMatchTheCpuPerDtype) {
         convert(got.data(), t, got_f.data(), DType::F32, got_f.size());
         convert(want.data(), t, want_f.data(), DType::F32, want_f.size());
         convert(start.data(), t, start_f.data(), DType::F32, start_f.size());
-        // Tolerance: fp32 relative 1e-5 of the value; fp16/bf16 one storage ulp of it.
+        // Tolerance: fp32 relative 1e-5 of the value; fp16/bf16 one storage ulp of it; plus
+        // 1e-6 absolute for sums that cancel to near zero, where the few-ulp differences of z
+        // (|c| * 4e-7) dominate. A wrong direction moves values by ~1e-2.
         const double rel = t == DType::F32 ? 1e-5 : (t == DType::F16 ? 1.0 / 1024 : 1.0 / 128);
         int64_t bad = 0, changed = 0;
         for (size_t i = 0; i < got_f.size(); ++i) {
           changed += want_f[i] != start_f[i];
-          if (std::fabs(got_f[i] - want_f[i]) > rel * std::fabs(want_f[i]) + 1e-12) ++bad;
+          if (std::fabs(got_f[i] - want_f[i]) > rel * std::fabs(want_f[i]) + 1e-6) ++bad;
         }
         EXPECT_EQ(bad, 0) << dtype_name(t) << " n " << c.n << " first " << c.first;
         EXPECT_GT(changed, 0) << "the reference moved nothing: the test would pass on a no-op";
