@@ -203,6 +203,19 @@ std::vector<LmBffPiece> lmbff_pieces(const TaskSpec& task, const LmBffTemplate& 
   return pieces;
 }
 
+
+// MLM inputs keep their first max_length tokens (LM-BFF's tail truncation); the mask must
+// survive it. Sets mask_position.
+void truncate_and_find_mask(EncodedExample& enc, const Tokenizer& tok, int max_length, const std::string& where) {
+  if (static_cast<int>(enc.ids.size()) > max_length) {
+    enc.ids.resize(max_length);
+    enc.token_types.resize(max_length);
+  }
+  const auto mask = std::find(enc.ids.begin(), enc.ids.end(), tok.mask_id());
+  check(mask != enc.ids.end(), where + ": the mask token falls beyond max_length " + std::to_string(max_length));
+  enc.mask_position = static_cast<int>(mask - enc.ids.begin());
+}
+
 EncodedExample encode_lmbff(const TaskSpec& task, const Example& ex, const Tokenizer& tok, int max_length,
                             const std::string& where) {
   const LmBffTemplate* t = lmbff_template(task.name);
@@ -234,13 +247,7 @@ EncodedExample encode_lmbff(const TaskSpec& task, const Example& ex, const Token
     enc.token_types.insert(enc.token_types.end(), ids.size(), segment);
     if (p.type == LmBffPiece::Special && p.special == "sep+") ++segment;
   }
-  if (static_cast<int>(enc.ids.size()) > max_length) {
-    enc.ids.resize(max_length);
-    enc.token_types.resize(max_length);
-  }
-  const auto mask = std::find(enc.ids.begin(), enc.ids.end(), tok.mask_id());
-  check(mask != enc.ids.end(), where + ": the mask token falls beyond max_length " + std::to_string(max_length));
-  enc.mask_position = static_cast<int>(mask - enc.ids.begin());
+  truncate_and_find_mask(enc, tok, max_length, where);
   enc.label_words = label_word_ids(task, t->label_words, true, tok);
   enc.label = ex.label;
   return enc;
@@ -274,13 +281,7 @@ EncodedExample encode_bszo(const TaskSpec& task, const Example& ex, const Tokeni
   enc.where = ex.where;
   enc.ids = tok.encode(bszo_text(task, ex, &tok, where), true);
   enc.token_types.assign(enc.ids.size(), 0);
-  if (static_cast<int>(enc.ids.size()) > max_length) {
-    enc.ids.resize(max_length);
-    enc.token_types.resize(max_length);
-  }
-  const auto mask = std::find(enc.ids.begin(), enc.ids.end(), tok.mask_id());
-  check(mask != enc.ids.end(), where + ": the mask token falls beyond max_length " + std::to_string(max_length));
-  enc.mask_position = static_cast<int>(mask - enc.ids.begin());
+  truncate_and_find_mask(enc, tok, max_length, where);
   enc.label_words = label_word_ids(task, bszo_template(task.name)->label_words, false, tok);
   enc.label = ex.label;
   return enc;

@@ -30,6 +30,7 @@
 #include "core/util/error.h"
 #include "distributed/communicator.h"
 #include "io_test_util.h"
+#include "train_test_util.h"
 
 namespace zotune {
 namespace {
@@ -59,17 +60,7 @@ const char* const kMezo =
     "  name: mezo\n  lr: 1e-2\n  eps: 1e-3\n  queries: 2\n  weight_decay: 0.5\n  schedule: linear\n";
 const char* const kBszo = "  name: bszo\n  lr: 1e-1\n  eps: 1e-4\n  k: 2\n  m: 3\n  weight_decay: 0.1\n";
 
-TrainOutcome train(const std::string& yaml, const fs::path& dir) {
-  const RunConfig config = parse_run_config(yaml, (dir / "run.yaml").string());
-  Communicator comm = Communicator::world();
-  TrainInvocation invocation;
-  invocation.overwrite = true;
-  std::FILE* quiet = std::fopen("/dev/null", "w");
-  invocation.progress = quiet;
-  TrainOutcome out = run_training(config, comm, invocation);
-  std::fclose(quiet);
-  return out;
-}
+TrainOutcome train(const std::string& yaml, const fs::path& dir) { return test::train_quietly(yaml, dir); }
 
 std::unique_ptr<Model> load_base(DType dtype = DType::F32) {
   LoadOptions load;

@@ -18,6 +18,7 @@
 #include "core/train/task_setup.h"
 #include "core/tasks/prompt_task.h"
 #include "io_test_util.h"
+#include "train_test_util.h"
 
 namespace zotune {
 namespace {
@@ -39,17 +40,7 @@ std::string reviews_yaml(const std::string& output, const std::string& extra) {
          "optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n" + "data:\n  batch_size: 8\n" + extra;
 }
 
-TrainOutcome train(const std::string& yaml, const fs::path& dir) {
-  const RunConfig config = parse_run_config(yaml, (dir / "run.yaml").string());
-  Communicator comm = Communicator::world();
-  TrainInvocation invocation;
-  invocation.overwrite = true;
-  std::FILE* quiet = std::fopen("/dev/null", "w");
-  invocation.progress = quiet;
-  TrainOutcome out = run_training(config, comm, invocation);
-  std::fclose(quiet);
-  return out;
-}
+TrainOutcome train(const std::string& yaml, const fs::path& dir) { return test::train_quietly(yaml, dir); }
 
 TEST(TaskSetup, SamplesDisjointSplitsOfTheDocumentedSizes) {
   TempDir dir;
