@@ -189,6 +189,7 @@ def check_rank_invariance(args):
         settings = {"model.path": resolved_model_path(args.run_file, args.repo), "run.output": f"runs/np{ranks}.h5"}
         if args.data_parallel:
             settings["distributed.data_parallel"] = str(args.data_parallel)
+        settings.update(item.split("=", 1) for item in args.set)
         run_file = run_file_variant(args.run_file, os.path.join(args.work, f"np{ranks}.yaml"), settings)
         done = train(args, run_file, ranks)
         printed = re.search(r"parameter checksum ([0-9a-f]{16})", done.stdout)
@@ -203,7 +204,8 @@ def check_rank_invariance(args):
             run = {
                 "steps": {n: v for n, v in datasets(log["steps"]).items() if n.split(".")[0] not in MEASURED_SERIES},
                 "updates": datasets(log["updates"]),
-                "summary": {k: s[k] for k in ("initial_loss", "final_loss", "final_checksum", "trainable_params")},
+                # Every summary value but the timings: losses, dev selection, test score, checksums.
+                "summary": {k: v for k, v in s.items() if k not in ("seconds", "status")},
             }
             probe_rows = vectors(log["steps"], "probe_losses")
         if steps_expected is None:
@@ -423,6 +425,7 @@ def main():
     p = sub.add_parser("rank-invariance", parents=[common])
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--data-parallel", type=int, default=0, help="distributed.data_parallel (0: as the run file says)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="run file setting (dotted key)")
     p.set_defaults(check=check_rank_invariance)
     sub.add_parser("exchange-size", parents=[common]).set_defaults(check=check_exchange_size)
     p = sub.add_parser("learning", parents=[common])
