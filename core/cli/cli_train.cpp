@@ -60,11 +60,30 @@ void register_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Loss and metric (accuracy, F1) of a run file's task splits under its model (zero-shot) or other weights");
   auto* run_file = new std::string;
   auto* weights = new std::string;
+  auto* splits_wanted = new std::string("train,dev,test");
   cmd->add_option("run_file", *run_file, "run file (.yaml)")->required();
   cmd->add_option("--weights", *weights,
                   "weights to evaluate instead of model.path's (a .safetensors file beside its config.json, as "
                   "run.save and zotune replay --out leave it; the tokenizer still comes from model.path)");
+  auto* shard = new std::string;
+  cmd->add_option("--shard", *shard,
+                  "I/N: score only the examples whose index is I mod N, so N processes share a split (their means, "
+                  "weighted by the example counts printed, give the split's)");
+  cmd->add_option("--splits", *splits_wanted, "the splits to score, comma separated")->capture_default_str();
   cmd->callback([=] {
+    int shard_index = 0, shard_count = 1;
+    if (!shard->empty()) {
+      const size_t slash = shard->find('/');
+      try {
+        check(slash != std::string::npos, "");
+        shard_index = std::stoi(shard->substr(0, slash));
+        shard_count = std::stoi(shard->substr(slash + 1));
+      } catch (const std::exception&) {
+        shard_count = 0;
+      }
+      check(shard_count >= 1 && shard_index >= 0 && shard_index < shard_count,
+            "--shard: expected I/N with 0 <= I < N, got '" + *shard + "'");
+    }
     const RunConfig config = load_run_config(*run_file);
     const LoadOptions load = task_load_options(config);
     std::unique_ptr<Model> model = load_model(weights->empty() ? config.model.path : *weights, load);
@@ -75,9 +94,10 @@ void register_eval(CLI::App& app) {
     const std::pair<const char*, Task*> named[] = {
         {"train", splits.train.get()}, {"dev", splits.dev.get()}, {"test", splits.test.get()}};
     for (const auto& [name, task] : named) {
-      if (!task) continue;
-      const SplitScore score = score_split(*task, *model, chunk, true, true);
-      std::printf("%-5s %5d examples  loss %.6f", name, task->num_examples(), *score.loss);
+      if (!task || ("," + *splits_wanted + ",").find("," + std::string(name) + ",") == std::string::npos) continue;
+      const SplitScore score = score_split(*task, *model, chunk, true, true, shard_index, shard_count);
+      const size_t n = shard_examples(*task, shard_index, shard_count).size();
+      std::printf("%-5s %5zu examples  loss %.6f", name, n, *score.loss);
       if (score.metric) std::printf("  %s %.4f", metric_name(*task).c_str(), *score.metric);
       std::printf("\n");
     }

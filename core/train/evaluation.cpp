@@ -1,20 +1,35 @@
 #include "core/train/evaluation.h"
 
-#include <numeric>
+#include <algorithm>
 #include <vector>
 
 #include "core/tasks/prompt_task.h"
 
 namespace zotune {
 
-SplitScore score_split(Task& task, Model& model, int chunk, bool want_loss, bool want_metric) {
+std::vector<int> shard_examples(const Task& task, int shard_index, int shard_count) {
+  std::vector<int> out;
+  for (int i = shard_index; i < task.num_examples(); i += shard_count) out.push_back(i);
+  return out;
+}
+
+SplitScore score_split(Task& task, Model& model, int chunk, bool want_loss, bool want_metric, int shard_index,
+                       int shard_count) {
   SplitScore s;
-  if (want_loss) s.loss = full_loss(task, model, chunk).mean();
-  if (want_metric && !metric_name(task).empty()) {
-    std::vector<int> all(static_cast<size_t>(task.num_examples()));
-    std::iota(all.begin(), all.end(), 0);
-    s.metric = task.metric(model, all);
+  if (shard_count == 1) {
+    if (want_loss) s.loss = full_loss(task, model, chunk).mean();
+  } else if (want_loss) {
+    const std::vector<int> mine = shard_examples(task, shard_index, shard_count);
+    LossSum total;
+    for (size_t first = 0; first < mine.size(); first += static_cast<size_t>(chunk)) {
+      const std::vector<int> part(mine.begin() + first, mine.begin() + std::min(mine.size(), first + chunk));
+      const LossSum l = task.loss_sum(model, part);
+      total.sum += l.sum;
+      total.count += l.count;
+    }
+    s.loss = total.mean();
   }
+  if (want_metric && !metric_name(task).empty()) s.metric = task.metric(model, shard_examples(task, shard_index, shard_count));
   return s;
 }
 

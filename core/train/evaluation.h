@@ -5,6 +5,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/model/model.h"
 #include "core/train/task.h"
@@ -16,8 +17,13 @@ struct SplitScore {
   std::optional<double> metric;  // the task's metric in [0, 1]; nullopt for the lm task
 };
 
-// chunk: examples per loss forward (the metric batches by itself).
-SplitScore score_split(Task& task, Model& model, int chunk, bool want_loss, bool want_metric);
+// chunk: examples per loss forward (the metric batches by itself). shard_count > 1 scores only
+// the examples whose index is shard_index mod shard_count (one process's share of a split
+// scored in parallel; the shards' means, weighted by their example counts, give the split's).
+SplitScore score_split(Task& task, Model& model, int chunk, bool want_loss, bool want_metric, int shard_index = 0,
+                       int shard_count = 1);
+// Examples of `task` in shard shard_index of shard_count.
+std::vector<int> shard_examples(const Task& task, int shard_index, int shard_count);
 
 // "accuracy" or "f1" for prompted tasks, "" for tasks with only a loss.
 std::string metric_name(const Task& task);
