@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh
+ZOTUNE_TARGETS=zotune bash scripts/build.sh  # the command alone; README command 2 builds the tests
 zotune=./build/zotune
 smol=models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
 
