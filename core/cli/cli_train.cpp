@@ -96,8 +96,7 @@ void register_eval(CLI::App& app) {
     for (const auto& [name, task] : named) {
       if (!task || ("," + *splits_wanted + ",").find("," + std::string(name) + ",") == std::string::npos) continue;
       const SplitScore score = score_split(*task, *model, chunk, true, true, shard_index, shard_count);
-      const size_t n = shard_examples(*task, shard_index, shard_count).size();
-      std::printf("%-5s %5zu examples  loss %.6f", name, n, *score.loss);
+      std::printf("%-5s %5d examples  loss %.6f", name, score.examples, *score.loss);
       if (score.metric) std::printf("  %s %.4f", metric_name(*task).c_str(), *score.metric);
       std::printf("\n");
     }

@@ -13,6 +13,7 @@
 namespace zotune {
 
 struct SplitScore {
+  int examples = 0;              // examples scored (the shard's share of the split)
   std::optional<double> loss;    // mean loss over the split's units (tokens or examples)
   std::optional<double> metric;  // the task's metric in [0, 1]; nullopt for the lm task
 };

@@ -72,8 +72,7 @@ ReplayResult replay_run(Model& model, const RunLogReader& log, const ReplayOptio
 
   // Trainer::step: decay and the fused update, on the unperturbed weights.
   const DirectionKind kind = direction_kind(config.optimizer.direction);
-  for (int64_t s = 0; s < result.steps_replayed; ++s)
-    space.apply(model.params(), updates[s].terms, kind, updates[s].decay_scale);
+  apply_logged_updates(space, model.params(), updates, result.steps_replayed, kind);
   result.checksum = space.checksum(model.params());
 
   const std::optional<std::string> final_checksum = summary_string(summary, "final_checksum");

@@ -212,10 +212,11 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       pretrained.reset();
       pretrained.emplace(load_pretrained_replicated(config.model.path, load, comm));
       space.emplace(TrainableSpace::select(*pretrained->model, selection));
-      for (int64_t i = 0; i < *out.selected_step; ++i)
-        space->apply(pretrained->model->params(), applied[i].terms, options.direction, applied[i].decay_scale);
+      apply_logged_updates(*space, pretrained->model->params(), applied, *out.selected_step, options.direction);
+      out.selected_checksum = space->checksum(pretrained->model->params());
+    } else {
+      out.selected_checksum = out.checksum;  // the final weights are the selected ones
     }
-    out.selected_checksum = space->checksum(pretrained->model->params());
     if (splits.test) {
       const SplitScore score = score_split(*splits.test, *pretrained->model, eval_chunk, !by_metric, by_metric);
       out.test = by_metric ? score.metric : score.loss;

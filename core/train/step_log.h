@@ -12,6 +12,7 @@
 
 #include "core/log/run_log.h"
 #include "core/log/run_log_reader.h"
+#include "core/optim/trainable_space.h"
 #include "core/train/trainer.h"
 
 namespace zotune {
@@ -29,5 +30,10 @@ struct LoggedUpdate {
 // but may still decay). Errors name the log for rows that are out of step order or whose step
 // has no /steps row, and for a missing decay_scale series.
 std::vector<LoggedUpdate> read_logged_updates(const RunLogReader& log);
+
+// Re-applies the first `steps` updates to `params` exactly as Trainer::step applied them (decay,
+// then the fused sum of the step's terms): replay of a log, and best-dev recovery in training.
+void apply_logged_updates(const TrainableSpace& space, ParamStore& params, const std::vector<LoggedUpdate>& updates,
+                          int64_t steps, DirectionKind kind);
 
 }  // namespace zotune

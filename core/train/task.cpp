@@ -37,17 +37,23 @@ LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& exa
   return {std::accumulate(per_token.begin(), per_token.end(), 0.0), static_cast<double>(per_token.size())};
 }
 
-LossSum full_loss(Task& task, Model& model, int chunk) {
-  check(chunk >= 1, "full_loss: chunk must be at least 1");
+LossSum chunked_loss(Task& task, Model& model, const std::vector<int>& examples, int chunk) {
+  check(chunk >= 1, "chunked_loss: chunk must be at least 1");
   LossSum total;
-  for (int first = 0; first < task.num_examples(); first += chunk) {
-    std::vector<int> examples;
-    for (int e = first; e < std::min(task.num_examples(), first + chunk); ++e) examples.push_back(e);
-    const LossSum part = task.loss_sum(model, examples);
-    total.sum += part.sum;
-    total.count += part.count;
+  for (size_t first = 0; first < examples.size(); first += static_cast<size_t>(chunk)) {
+    const std::vector<int> part(examples.begin() + first,
+                                examples.begin() + std::min(examples.size(), first + static_cast<size_t>(chunk)));
+    const LossSum l = task.loss_sum(model, part);
+    total.sum += l.sum;
+    total.count += l.count;
   }
   return total;
+}
+
+LossSum full_loss(Task& task, Model& model, int chunk) {
+  std::vector<int> all(static_cast<size_t>(task.num_examples()));
+  std::iota(all.begin(), all.end(), 0);
+  return chunked_loss(task, model, all, chunk);
 }
 
 std::vector<int> sample_minibatch(uint64_t seed, uint32_t step, int n, int batch) {

@@ -32,7 +32,9 @@ class Task {
   virtual std::optional<double> metric(Model& model, const std::vector<int>& examples) { return std::nullopt; }
 };
 
-// The loss over every example of `task`, `chunk` examples per forward pass (memory bound).
+// The loss over `examples` (or every example of `task`), `chunk` examples per forward pass
+// (memory bound).
+LossSum chunked_loss(Task& task, Model& model, const std::vector<int>& examples, int chunk);
 LossSum full_loss(Task& task, Model& model, int chunk);
 
 class LanguageModelingTask final : public Task {
