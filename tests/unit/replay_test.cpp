@@ -39,7 +39,7 @@ namespace fs = std::filesystem;
 using test::TempDir;
 using test::error_of;
 
-const std::string kTinyLm = std::string(ZOTUNE_FIXTURES_DIR) + "/train/tiny_lm";
+const std::string kTinyLm = test::fixture_path("train/tiny_lm");
 
 // A run file for the tiny fixture; `optimizer` is the indented body of the optimizer section.
 std::string run_yaml(const std::string& optimizer, int steps, const std::string& output, const std::string& save = "",

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 using test::error_of;
 using test::TempDir;
 
-const std::string kTinyLm = std::string(ZOTUNE_FIXTURES_DIR) + "/train/tiny_lm";
+const std::string kTinyLm = test::fixture_path("train/tiny_lm");
 const std::string kReviews = std::string(ZOTUNE_SOURCE_DIR) + "/experiments/data/movie_reviews";
 
 // An sst2-format run on the shipped movie reviews: 48 train / 24 dev sampled from train.tsv,
