@@ -3,13 +3,20 @@
 // (initial weights), and an all-gather of one 64-bit word (replica checksums). Every
 // call counts the bytes it moves, so a test can show they do not grow with model size.
 // Built without MPI, or run as one process, it is a single rank and moves nothing.
+//
+// With `distributed.backend: nccl` the same calls go through an attached NcclExchange
+// (use_nccl): all-reduce and all-gather through the GPU each rank runs on, device buffers
+// GPU to GPU. Host-byte broadcasts (strings, sizes, host weights) stay on MPI.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace zotune {
+
+class NcclExchange;
 
 class Communicator {
  public:
@@ -18,23 +25,39 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
 
+  // Whether this build has the NCCL exchange (ZOTUNE_NCCL: CUDA, MPI and NCCL found).
+  static bool nccl_built();
+  // Routes allreduce_sum, allgather and broadcast_device through NCCL from now on, on CUDA
+  // device `device` (gpu_assignment.h's assign_gpu). Collective: every rank calls it, once,
+  // before the first step. Throws zotune::Error in a build without NCCL, or when any rank
+  // cannot set up its GPU. Copies of this Communicator share the exchange.
+  void use_nccl(int device);
+  bool nccl_attached() const { return nccl_ != nullptr; }
+
   // values[i] = sum over ranks of values[i]. Each slot is written by one rank and zero
-  // elsewhere in the training loop, so the sum is exact whatever the reduction order.
+  // elsewhere in the training loop, so the sum is exact whatever the reduction order: MPI
+  // and NCCL give the same bits.
   void allreduce_sum(std::vector<double>& values);
+  // Host bytes, always through MPI.
   void broadcast(void* data, size_t bytes, int root);
   // `text` as the root holds it, on every rank (length first, then the bytes).
   void broadcast(std::string& text, int root);
+  // `bytes` of CUDA device memory (this rank's GPU) take root's contents on every rank: NCCL
+  // when attached, else staged through host memory and MPI in 64 MiB pieces. Waits for the
+  // device's queued work first and returns with the bytes in place (load time, not per step).
+  void broadcast_device(void* device_ptr, size_t bytes, int root);
   std::vector<uint64_t> allgather(uint64_t value);
   void barrier();
 
   uint64_t bytes_reduced() const { return bytes_reduced_; }    // all-reduce payload, this rank
-  uint64_t bytes_broadcast() const { return bytes_broadcast_; }
+  uint64_t bytes_broadcast() const { return bytes_broadcast_; }  // host and device broadcasts
 
  private:
   int rank_ = 0;
   int size_ = 1;
   uint64_t bytes_reduced_ = 0;
   uint64_t bytes_broadcast_ = 0;
+  std::shared_ptr<NcclExchange> nccl_;
 };
 
 }  // namespace zotune

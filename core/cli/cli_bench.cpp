@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 
+#include "core/cli/cli_bench_cuda.h"
 #include "core/cli/commands.h"
 #include "core/model/model.h"
 #include "core/util/error.h"
@@ -12,18 +13,45 @@
 namespace zotune::cli {
 
 void register_bench(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Forward-pass throughput on this machine's CPU");
+  auto* cmd = app.add_subcommand("bench", "Forward-pass throughput on the CPU, or the GPU step benchmark (--device cuda)");
   struct Args {
-    std::string model, dtype = "f32";
+    std::string model, dtype = "f32", device = "cpu", json;
     int batch = 16, seq = 64, iters = 3;
+    bool random = false, no_tf32 = false, no_graphs = false;
   };
   auto* a = new Args;
+  cmd->add_option("--device", a->device, "cpu (forward throughput) or cuda (forward, perturbation pass, MeZO and BSZO steps)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_flag("--random", a->random, "cuda: random weights of MODEL's config.json shapes, drawn on the GPU");
+  cmd->add_option("--json", a->json, "cuda: also write the results as JSON to this file");
+  cmd->add_flag("--no-tf32", a->no_tf32, "cuda: exact fp32 GEMMs instead of TF32");
+  cmd->add_flag("--no-graphs", a->no_graphs, "cuda: launch kernels one by one instead of replaying CUDA graphs");
   cmd->add_option("model", a->model, "Hugging Face model directory or .gguf file")->required();
   cmd->add_option("--batch", a->batch, "sequences per batch")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--seq", a->seq, "tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--iters", a->iters, "timed repetitions (median reported)")->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_option("--dtype", a->dtype, "storage dtype of the weights: f32, f16, bf16")->capture_default_str();
   cmd->callback([a] {
+    if (a->device == "cuda") {
+#ifdef ZOTUNE_HAVE_CUDA
+      CudaBenchArgs c;
+      c.model = a->model;
+      c.dtype = dtype_option(a->dtype);
+      c.batch = a->batch;
+      c.seq = a->seq;
+      c.iters = a->iters;
+      c.random = a->random;
+      c.tf32 = !a->no_tf32;
+      c.graphs = !a->no_graphs;
+      c.json = a->json;
+      bench_cuda(c);
+      return;
+#else
+      throw Error("bench --device cuda: this zotune was built without CUDA");
+#endif
+    }
+    check(!a->random && a->json.empty(), "bench: --random and --json go with --device cuda");
     LoadOptions opt;
     opt.dtype = dtype_option(a->dtype);
     std::unique_ptr<Model> model = load_model(a->model, opt);

@@ -10,6 +10,9 @@
 #include "core/train/run_training.h"
 #include "core/train/save_weights.h"
 #include "core/util/error.h"
+#ifdef ZOTUNE_HAVE_CUDA
+#include "core/cuda/cuda_model.h"
+#endif
 
 namespace zotune::cli {
 
@@ -25,6 +28,11 @@ void register_replay(CLI::App& app) {
                   "safetensors file for the replayed weights (config.json and tokenizer.json of the base are "
                   "copied beside it when none are there); without it the replay is only checked");
   auto* steps_option = cmd->add_option("--steps", *steps, "replay only the first N logged steps (e.g. the best dev step)");
+  auto* device = new std::string;
+  cmd->add_option("--device", *device,
+                  "engine to replay on: cpu or cuda (default: the run's engine.device; only the run's own engine "
+                  "reproduces its checksum, as the GPU's normals differ from the CPU's in the last bits)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->callback([=] {
     const RunLogReader log = RunLogReader::open(*log_path);
     const RunConfig config = logged_run_config(log);
@@ -32,6 +40,16 @@ void register_replay(CLI::App& app) {
     LoadOptions load;
     load.dtype = config.model.dtype;
     std::unique_ptr<Model> model = load_model(model_path, load);
+    const bool on_gpu = device->empty() ? config.engine.device == EngineDevice::CUDA : *device == "cuda";
+    if (on_gpu) {
+#ifdef ZOTUNE_HAVE_CUDA
+      cuda::CudaOptions cuda_options;
+      cuda_options.tf32 = config.engine.tf32;
+      model = cuda::CudaModel::from_host(std::move(model), cuda_options);
+#else
+      throw Error(log.path() + ": the run trained on engine.device: cuda; this zotune was built without CUDA");
+#endif
+    }
     ReplayOptions options;
     if (steps_option->count() > 0) {
       check(*steps >= 0, "--steps: " + std::to_string(*steps) + " is negative");
@@ -61,6 +79,7 @@ void register_replay(CLI::App& app) {
     save.metadata = {{"zotune_run_log", log.path()},
                      {"zotune_steps", std::to_string(r.steps_replayed)},
                      {"zotune_checksum", sum}};
+    model->sync_params_to_host();
     save_weights(*out, *model, save);
     std::printf("weights: %s\n  use them: zotune eval RUN.yaml --weights %s\n", out->c_str(), out->c_str());
   });

@@ -43,6 +43,10 @@ inline constexpr std::array<std::string_view, 2> kDirectionDistributionNames{"ga
 enum class CommBackend { MPI, NCCL };
 inline constexpr std::array<std::string_view, 2> kCommBackendNames{"mpi", "nccl"};
 
+// Where the forward passes and parameter passes run.
+enum class EngineDevice { CPU, CUDA };
+inline constexpr std::array<std::string_view, 2> kEngineDeviceNames{"cpu", "cuda"};
+
 inline constexpr std::array<std::string_view, 3> kDTypeNames{"f32", "f16", "bf16"};  // DType order
 
 // Which examples a task's splits hold (core/data/sampling.h): the num_* keys as given, MeZO's
@@ -73,6 +77,7 @@ constexpr std::span<const std::string_view> choice_names(OptimizerKind) { return
 constexpr std::span<const std::string_view> choice_names(LrSchedule) { return kLrScheduleNames; }
 constexpr std::span<const std::string_view> choice_names(DirectionDistribution) { return kDirectionDistributionNames; }
 constexpr std::span<const std::string_view> choice_names(CommBackend) { return kCommBackendNames; }
+constexpr std::span<const std::string_view> choice_names(EngineDevice) { return kEngineDeviceNames; }
 constexpr std::span<const std::string_view> choice_names(DType) { return kDTypeNames; }
 constexpr std::span<const std::string_view> choice_names(TaskSampling) { return kTaskSamplingNames; }
 constexpr std::span<const std::string_view> choice_names(TemplateChoice) { return kTemplateChoiceNames; }
@@ -170,6 +175,13 @@ struct DistributedSettings {
   CommBackend backend = CommBackend::MPI;
 };
 
+struct EngineSettings {
+  EngineDevice device = EngineDevice::CPU;
+  bool tf32 = true;          // fp32 GEMMs on TF32 tensor cores (CUDA)
+  bool cuda_graphs = true;   // replay the forward pass as a CUDA graph per batch shape
+  bool share_gpus = false;   // allow more ranks on a node than GPUs
+};
+
 struct RunConfig {
   RunSettings run;
   ModelSettings model;
@@ -179,6 +191,7 @@ struct RunConfig {
   DataSettings data;
   EvalSettings eval;
   DistributedSettings distributed;
+  EngineSettings engine;
   std::string text;    // the run file verbatim, for the run log
   std::string source;  // the file name errors were reported against
 };

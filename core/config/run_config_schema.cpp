@@ -233,7 +233,18 @@ const std::vector<KeySpec>& key_table() {
           "distributed.data_parallel", {.default_yaml = "1", .bounds = at_least(1)},
           "ranks that split one query's minibatch (the 2-D query x data layout)"),
       key<&R::distributed, &DistributedSettings::backend>("distributed.backend", {.default_yaml = "mpi"},
-                                                          "transport of the per-step scalar all-reduce"),
+                                                          "transport of the per-step scalar all-reduce: MPI on the host, "
+                                                          "or NCCL on the device (engine.device: cuda)"),
+      key<&R::engine, &EngineSettings::device>("engine.device", {.default_yaml = "cpu"},
+                                               "where forward and parameter passes run: the CPU reference engine, or "
+                                               "one CUDA GPU per rank"),
+      key<&R::engine, &EngineSettings::tf32>("engine.tf32", {.default_yaml = "true"},
+                                             "CUDA: fp32 GEMMs on TF32 tensor cores (about 1e-3 relative); false = "
+                                             "exact fp32"),
+      key<&R::engine, &EngineSettings::cuda_graphs>("engine.cuda_graphs", {.default_yaml = "true"},
+                                                    "CUDA: replay each batch shape's forward pass as a captured graph"),
+      key<&R::engine, &EngineSettings::share_gpus>("engine.share_gpus", {.default_yaml = "false"},
+                                                   "CUDA: allow more ranks on a node than GPUs (ranks then share GPUs)"),
   };
   return table;
 }
@@ -247,6 +258,7 @@ constexpr SectionSpec kSections[] = {
     {"data", "minibatches"},
     {"eval", "dev-set evaluation and early stopping"},
     {"distributed", "how ranks share a step (each rank holds a full replica)"},
+    {"engine", "the compute engine: CPU reference or CUDA"},
 };
 
 std::optional<Violation> check_m_covers_k(const RunConfig& c) {

@@ -10,6 +10,7 @@
 #include "core/io/gguf.h"
 #include "core/io/safetensors.h"
 #include "core/util/error.h"
+#include "kernels/cpu/cross_entropy.h"
 
 namespace zotune {
 
@@ -76,7 +77,26 @@ void Model::check_batch(const Batch& b) const {
     check(t >= 0 && t < std::max(config_.type_vocab_size, 1), "forward: token type " + std::to_string(t) + " out of range");
 }
 
+std::vector<double> Model::row_losses(const Batch& batch, const std::vector<int64_t>& rows,
+                                      const std::vector<int32_t>& targets) {
+  check(rows.size() == targets.size(), "row_losses: " + std::to_string(rows.size()) + " rows but " +
+                                           std::to_string(targets.size()) + " targets");
+  const int V = output_width();
+  for (int32_t t : targets)
+    check(t >= 0 && t < V, "row_losses: target " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  const std::vector<float> logits = forward(batch, rows);
+  std::vector<double> loss(rows.size());
+  cpu::cross_entropy(loss.data(), logits.data(), targets.data(), static_cast<int>(rows.size()), V);
+  return loss;
+}
+
 std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype) {
+  std::unique_ptr<Model> m = declare_model(config, dtype);
+  m->params().allocate();
+  return m;
+}
+
+std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype) {
   std::unique_ptr<Model> m;
   switch (config.arch) {
     case Architecture::OPT: m = create_opt(config, dtype); break;
@@ -84,7 +104,6 @@ std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype) {
     case Architecture::RoBERTa: m = create_bert(config, dtype); break;
     case Architecture::Llama: m = create_llama(config, dtype); break;
   }
-  m->params().allocate();
   return m;
 }
 

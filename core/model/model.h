@@ -55,6 +55,18 @@ class Model {
   virtual std::vector<float> forward(const Batch& batch, const std::vector<int64_t>& rows = {},
                                      KVCache* cache = nullptr) = 0;
 
+  // Next-token losses in fp64: loss[r] = logsumexp(logits[rows[r]]) - logits[rows[r], targets[r]]
+  // for the causal / masked LM logits forward(batch, rows) gives. Only these rows.size()
+  // numbers leave the engine (a GPU model computes them on the device).
+  virtual std::vector<double> row_losses(const Batch& batch, const std::vector<int64_t>& rows,
+                                         const std::vector<int32_t>& targets);
+
+  // Where the parameters live. A device model (core/cuda) keeps the authoritative copy on its
+  // GPU: params() then holds the names and shapes, and its host buffers are current only after
+  // sync_params_to_host() (saving, host checksums).
+  virtual bool on_device() const { return false; }
+  virtual void sync_params_to_host() {}
+
   // Width of one output row of forward().
   int output_width() const;
   KVCache make_cache(int batch, int capacity) const;
@@ -79,6 +91,9 @@ class Model {
 
 // Builds the model of `config` with every parameter declared (not yet filled) and allocated.
 std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype);
+// The same with every parameter declared and nothing allocated: the names, shapes and flat
+// offsets a device engine lays out its own buffers by.
+std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype);
 
 struct LoadOptions {
   DType dtype = DType::F32;

@@ -3,14 +3,12 @@
 #include <algorithm>
 
 #include "core/util/error.h"
-#include "kernels/cpu/cross_entropy.h"
 
 namespace zotune::tasks {
 
 std::vector<std::vector<double>> option_token_nll(Model& model, const std::vector<const ScoredSequence*>& sequences,
                                                   int32_t pad_id, int max_batch) {
   check(max_batch >= 1, "option_token_nll: max_batch must be at least 1");
-  const int V = model.config().vocab_size;
   std::vector<std::vector<double>> out(sequences.size());
   for (size_t first = 0; first < sequences.size(); first += static_cast<size_t>(max_batch)) {
     const size_t end = std::min(sequences.size(), first + static_cast<size_t>(max_batch));
@@ -29,9 +27,7 @@ std::vector<std::vector<double>> option_token_nll(Model& model, const std::vecto
         targets.push_back(s.ids[t]);
       }
     }
-    const std::vector<float> logits = model.forward(batch, rows);  // [rows, V]
-    std::vector<double> nll(rows.size());
-    cpu::cross_entropy(nll.data(), logits.data(), targets.data(), static_cast<int>(rows.size()), V);
+    const std::vector<double> nll = model.row_losses(batch, rows, targets);
     size_t r = 0;
     for (size_t i = first; i < end; ++i) {
       const int L = sequences[i]->option_len;

@@ -72,8 +72,9 @@ ReplayResult replay_run(Model& model, const RunLogReader& log, const ReplayOptio
 
   // Trainer::step: decay and the fused update, on the unperturbed weights.
   const DirectionKind kind = direction_kind(config.optimizer.direction);
-  apply_logged_updates(space, model.params(), updates, result.steps_replayed, kind);
-  result.checksum = space.checksum(model.params());
+  const std::unique_ptr<ParamEngine> engine = make_param_engine(model, space);
+  apply_logged_updates(*engine, updates, result.steps_replayed, kind);
+  result.checksum = engine->checksum();
 
   const std::optional<std::string> final_checksum = summary_string(summary, "final_checksum");
   if (final_checksum && result.steps_replayed == result.steps_logged) {

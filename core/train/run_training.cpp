@@ -9,13 +9,12 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <thread>
 
 #include "core/log/run_log.h"
 #include "core/model/pretrained.h"
+#include "core/train/engine_setup.h"
 #include "core/train/evaluation.h"
 #include "core/train/progress.h"
-#include "core/train/replicated_load.h"
 #include "core/train/run_setup.h"
 #include "core/train/save_weights.h"
 #include "core/train/step_log.h"
@@ -32,18 +31,6 @@ double peak_resident_bytes() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) * 1024.0;
-}
-
-// "cpu: <model name> (N threads)": the device line of /provenance until GPU runs log theirs.
-std::string cpu_description() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return "cpu: " + model + " (" + std::to_string(std::thread::hardware_concurrency()) + " threads)";
 }
 
 }  // namespace
@@ -94,7 +81,8 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       provenance.command_line = invocation.command_line;
       provenance.hostnames = hosts;
       provenance.ranks = comm.size();
-      provenance.devices = {cpu_description()};
+      // The engine's own line (the GPU's name) goes to /summary engine once the model is placed.
+      provenance.devices = {config.engine.device == EngineDevice::CUDA ? "cuda" : "cpu"};
       RunLogOptions options;
       options.overwrite = invocation.overwrite;
       options.flush_every_steps = config.run.flush_every;
@@ -114,13 +102,18 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     check(!(config.model.perturbation == PerturbationMode::InPlace && comm.size() > 1),
           config.source + ": model.perturbation: inplace with " + std::to_string(comm.size()) +
               " ranks: rounding residues differ per rank and the replicas would drift apart; use exact");
-    check(config.distributed.backend == CommBackend::MPI,
-          config.source + ": distributed.backend: nccl needs the CUDA engine, which this build does not run yet; use mpi");
     const LoadOptions load = task_load_options(config);
     // The model lives in an optional: best-dev selection reloads the initial weights into a
     // fresh one (replaying the logged updates) instead of keeping a second copy.
     std::optional<Pretrained> pretrained;
-    pretrained.emplace(load_pretrained_replicated(config.model.path, load, comm));
+    auto load_model_on_engine = [&] {
+      try {
+        return load_on_engine(config.model.path, load, config.engine, config.distributed.backend, comm);
+      } catch (const Error& e) {
+        throw Error(config.source + ": " + e.what());
+      }
+    };
+    pretrained.emplace(load_model_on_engine());
     TaskSplits splits = make_task_splits(config, pretrained->tokenizer, pretrained->model->config());
     const TrainableSelection selection = trainable_selection(config.trainable);
     std::optional<TrainableSpace> space;
@@ -148,6 +141,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     Task* const dev = config.eval.every > 0 ? splits.dev.get() : nullptr;
     if (dev) out.initial_dev = dev_value(*dev, *pretrained->model);
     if (root) {
+      log->set_summary("engine", engine_description(*pretrained->model));
       log->set_summary("trainable_params", static_cast<double>(space->size()));
       log->set_summary("task", splits.description);
       std::map<std::string, double> at_start;
@@ -185,7 +179,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       };
       bool evaluated_last = false;
       for (; s < config.run.steps; ++s) {
-        const StepRecord record = trainer.step(static_cast<uint32_t>(s));
+        StepRecord record = trainer.step(static_cast<uint32_t>(s));
+        if (const std::optional<double> device_peak = peak_device_bytes(*pretrained->model))
+          record.scalars["peak_device_memory_bytes"] = *device_peak;
         applied.push_back({record.step, record.terms, record.decay_scale});
         if (root) log_step_record(*log, record, peak_resident_bytes());
         progress.step(s, record.loss, record.ms);
@@ -210,10 +206,11 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       // Best-dev weights: the initial weights plus the first selected_step logged updates.
       space.reset();
       pretrained.reset();
-      pretrained.emplace(load_pretrained_replicated(config.model.path, load, comm));
+      pretrained.emplace(load_model_on_engine());
       space.emplace(TrainableSpace::select(*pretrained->model, selection));
-      apply_logged_updates(*space, pretrained->model->params(), applied, *out.selected_step, options.direction);
-      out.selected_checksum = space->checksum(pretrained->model->params());
+      const std::unique_ptr<ParamEngine> engine = make_param_engine(*pretrained->model, *space);
+      apply_logged_updates(*engine, applied, *out.selected_step, options.direction);
+      out.selected_checksum = engine->checksum();
     } else {
       out.selected_checksum = out.checksum;  // the final weights are the selected ones
     }
@@ -243,6 +240,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
         save.metadata = {{"zotune_run_log", config.run.output},
                          {"zotune_steps", std::to_string(saved_step)},
                          {"zotune_checksum", checksum_hex(out.selected_checksum)}};
+        pretrained->model->sync_params_to_host();
         save_weights(config.run.save, *pretrained->model, save);
         log->set_summary("saved_weights", config.run.save);
       }

@@ -28,11 +28,11 @@ void log_step_record(RunLog& log, const StepRecord& record, double peak_memory_b
   log.log_step(record.step, scalars, vectors);
 }
 
-void apply_logged_updates(const TrainableSpace& space, ParamStore& params, const std::vector<LoggedUpdate>& updates,
-                          int64_t steps, DirectionKind kind) {
+void apply_logged_updates(ParamEngine& engine, const std::vector<LoggedUpdate>& updates, int64_t steps,
+                          DirectionKind kind) {
   check(steps >= 0 && steps <= static_cast<int64_t>(updates.size()),
         "apply_logged_updates: " + std::to_string(steps) + " steps asked, " + std::to_string(updates.size()) + " logged");
-  for (int64_t s = 0; s < steps; ++s) space.apply(params, updates[s].terms, kind, updates[s].decay_scale);
+  for (int64_t s = 0; s < steps; ++s) engine.apply(updates[s].terms, kind, updates[s].decay_scale);
 }
 
 std::vector<LoggedUpdate> read_logged_updates(const RunLogReader& log) {

@@ -13,6 +13,7 @@
 #include "core/log/run_log.h"
 #include "core/log/run_log_reader.h"
 #include "core/optim/trainable_space.h"
+#include "core/train/param_engine.h"
 #include "core/train/trainer.h"
 
 namespace zotune {
@@ -31,9 +32,11 @@ struct LoggedUpdate {
 // has no /steps row, and for a missing decay_scale series.
 std::vector<LoggedUpdate> read_logged_updates(const RunLogReader& log);
 
-// Re-applies the first `steps` updates to `params` exactly as Trainer::step applied them (decay,
-// then the fused sum of the step's terms): replay of a log, and best-dev recovery in training.
-void apply_logged_updates(const TrainableSpace& space, ParamStore& params, const std::vector<LoggedUpdate>& updates,
-                          int64_t steps, DirectionKind kind);
+// Re-applies the first `steps` updates through `engine` exactly as Trainer::step applied them
+// (decay, then the fused sum of the step's terms): replay of a log, and best-dev recovery in
+// training. The engine must be the run's (host or device): the GPU's normals differ from the
+// CPU's in the last bits, so only the same engine reproduces the checksum.
+void apply_logged_updates(ParamEngine& engine, const std::vector<LoggedUpdate>& updates, int64_t steps,
+                          DirectionKind kind);
 
 }  // namespace zotune

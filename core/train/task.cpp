@@ -5,7 +5,6 @@
 
 #include "core/util/error.h"
 #include "kernels/common/philox.h"
-#include "kernels/cpu/cross_entropy.h"
 
 namespace zotune {
 
@@ -31,9 +30,7 @@ LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& exa
       rows.push_back(static_cast<int64_t>(b) * batch.seq_len + static_cast<int64_t>(t));
       targets.push_back(seqs[b][t + 1]);
     }
-  const std::vector<float> logits = model.forward(batch, rows);
-  std::vector<double> per_token(rows.size());
-  cpu::cross_entropy(per_token.data(), logits.data(), targets.data(), static_cast<int>(rows.size()), model.config().vocab_size);
+  const std::vector<double> per_token = model.row_losses(batch, rows, targets);
   return {std::accumulate(per_token.begin(), per_token.end(), 0.0), static_cast<double>(per_token.size())};
 }
 

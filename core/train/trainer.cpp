@@ -20,7 +20,26 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
   query_columns_ = P / D;
   column_ = comm_.rank() / D;
   row_ = comm_.rank() % D;
-  if (opt_.mode == PerturbationMode::Exact) space_.copy_out(model_.params(), base_);
+  engine_ = make_param_engine(model_, space_);
+  if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
+}
+
+std::vector<cpu::DirectionTerm> offset_difference(const std::vector<cpu::DirectionTerm>& from,
+                                                  const std::vector<cpu::DirectionTerm>& to) {
+  std::vector<cpu::DirectionTerm> out;
+  auto add = [&](const cpu::DirectionTerm& t, float sign) {
+    for (cpu::DirectionTerm& o : out)
+      if (o.seed == t.seed && o.step == t.step && o.query == t.query) {
+        o.coeff += sign * t.coeff;
+        return;
+      }
+    out.push_back(t);
+    out.back().coeff = sign * t.coeff;
+  };
+  for (const cpu::DirectionTerm& t : from) add(t, -1.0f);
+  for (const cpu::DirectionTerm& t : to) add(t, 1.0f);
+  std::erase_if(out, [](const cpu::DirectionTerm& t) { return t.coeff == 0.0f; });
+  return out;
 }
 
 double Trainer::learning_rate(uint32_t step) const {
@@ -30,16 +49,15 @@ double Trainer::learning_rate(uint32_t step) const {
 
 LossSum Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples) {
   if (opt_.mode == PerturbationMode::Exact) {
-    space_.copy_in(model_.params(), base_);
-    space_.apply(model_.params(), probe.offset, opt_.direction);
+    engine_->restore_snapshot();
+    engine_->apply(probe.offset, opt_.direction);
     return task_.loss_sum(model_, examples);
   }
-  space_.apply(model_.params(), probe.offset, opt_.direction);
-  const LossSum loss = task_.loss_sum(model_, examples);
-  std::vector<cpu::DirectionTerm> back = probe.offset;
-  for (cpu::DirectionTerm& t : back) t.coeff = -t.coeff;
-  space_.apply(model_.params(), back, opt_.direction);
-  return loss;
+  // In place, the weights sit at base + offset_ between probes: moving to the next probe is
+  // one pass over the difference of the two offsets (MeZO: +eps z, then -2 eps z).
+  engine_->apply(offset_difference(offset_, probe.offset), opt_.direction);
+  offset_ = probe.offset;
+  return task_.loss_sum(model_, examples);
 }
 
 StepRecord Trainer::step(uint32_t step) {
@@ -88,9 +106,19 @@ StepRecord Trainer::step(uint32_t step) {
     optimizer_.observe(losses);
   }
   StepUpdate u = optimizer_.finish();
-  if (opt_.mode == PerturbationMode::Exact) space_.copy_in(model_.params(), base_);
-  space_.apply(model_.params(), u.terms, opt_.direction, u.decay_scale);
-  if (opt_.mode == PerturbationMode::Exact) space_.copy_out(model_.params(), base_);
+  if (opt_.mode == PerturbationMode::Exact) {
+    engine_->restore_snapshot();
+    engine_->apply(u.terms, opt_.direction, u.decay_scale);
+  } else if (u.decay_scale != 1.0f) {
+    // Decay scales the unperturbed weights: step back to them first.
+    engine_->apply(offset_difference(offset_, {}), opt_.direction);
+    engine_->apply(u.terms, opt_.direction, u.decay_scale);
+  } else {
+    // Back from the last probe and the update in one pass.
+    engine_->apply(offset_difference(offset_, u.terms), opt_.direction);
+  }
+  offset_.clear();
+  if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
 
   if (opt_.checksum_every > 0 && comm_.size() > 1 && (step + 1) % opt_.checksum_every == 0) {
     const std::vector<uint64_t> sums = comm_.allgather(checksum());

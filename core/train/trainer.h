@@ -15,6 +15,7 @@
 
 #include "core/optim/trainable_space.h"
 #include "core/optim/zo_optimizer.h"
+#include "core/train/param_engine.h"
 #include "core/train/perturbation_mode.h"
 #include "core/train/task.h"
 #include "distributed/communicator.h"
@@ -49,6 +50,11 @@ struct StepRecord {
   std::map<std::string, std::vector<double>> vectors;
 };
 
+// The terms that move weights at base + sum(from) to base + sum(to) in one pass: `to` minus
+// `from`, one term per direction (coefficients of the same direction added), zeros dropped.
+std::vector<cpu::DirectionTerm> offset_difference(const std::vector<cpu::DirectionTerm>& from,
+                                                  const std::vector<cpu::DirectionTerm>& to);
+
 class Trainer {
  public:
   Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimizer, Task& task, Communicator& comm,
@@ -58,7 +64,8 @@ class Trainer {
   // replicas whose checksums disagree (checked every checksum_every steps).
   StepRecord step(uint32_t step);
   double learning_rate(uint32_t step) const;
-  uint64_t checksum() const { return space_.checksum(model_.params()); }
+  uint64_t checksum() { return engine_->checksum(); }
+  ParamEngine& engine() { return *engine_; }
 
  private:
   LossSum probe_loss(const Probe& probe, const std::vector<int>& examples);
@@ -69,7 +76,10 @@ class Trainer {
   Task& task_;
   Communicator& comm_;
   TrainerOptions opt_;
-  std::vector<uint8_t> base_;  // exact mode: the step's unperturbed trainable parameters
+  // Where the parameter passes run (host or device); in exact mode it holds the step's
+  // unperturbed trainable parameters as its snapshot.
+  std::unique_ptr<ParamEngine> engine_;
+  std::vector<cpu::DirectionTerm> offset_;  // in-place mode: the probe the weights are at now
   int query_columns_ = 1;      // P / data_parallel
   int column_ = 0, row_ = 0;   // this rank's query column and data slice
 };

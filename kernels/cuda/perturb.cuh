@@ -10,15 +10,47 @@
 
 namespace zotune::cuda {
 
-// Terms travel in the kernel's parameter block (no host-device copy, graph-capturable).
-inline constexpr int kMaxPerturbTerms = 64;
+// Terms travel in the kernel's parameter block (no host-device copy, graph-capturable):
+// 128 terms are 3 KB of the 32 KB a launch may carry.
+inline constexpr int kMaxPerturbTerms = 128;
 
+// Agreement with the CPU (the reference): the integer stream is bit-identical; each normal z
+// differs from the CPU's by at most kDeviceZAbsError = 8e-6 absolute (kernels/common/philox.h:
+// the device uses the hardware's log2/sqrt/sin/cos; typically ~1e-7), Rademacher signs are
+// identical. So an element differs from cpu::perturb's by at most sum_j |c_j| * 8e-6 before
+// its final rounding, i.e. a few fp32 ulp or one fp16/bf16 ulp where the sums round apart.
+//
 // x: device pointer to n values of `dtype`; `first` is the global trainable index of x[0];
 // terms: host array of n_terms <= kMaxPerturbTerms (Error otherwise). The sum is formed in
-// fp32 and rounded into the storage dtype once per element, as cpu::perturb does; values
-// agree with the CPU to a few fp32 ulp (logf/sincospif against libm). Runs on `stream`.
+// fp32 and rounded into the storage dtype once per element, as cpu::perturb does. Runs on
+// `stream`; aligned ranges (x - first a multiple of 4 elements) take 8/16-byte accesses.
 void perturb(void* x, DType dtype, int64_t n, uint64_t first, const cpu::DirectionTerm* terms, int n_terms,
              DirectionKind kind, void* stream = nullptr);
+
+// One trainable tensor for perturb_segments: `n` values of `dtype` at device address `data`,
+// whose element 0 has global trainable index `first`. `decay`: weight decay applies to it.
+struct PerturbSegment {
+  void* data = nullptr;
+  uint64_t first = 0;
+  int64_t n = 0;
+  DType dtype = DType::F32;
+  bool decay = false;
+};
+
+// The whole trainable space in one launch: for every segment s and i < s.n,
+//   x = s.decay ? x * decay_scale : x   (rounded once into the dtype, as the CPU's
+//                                        TrainableSpace::apply does, only when decay_scale != 1)
+//   x += sum_j c_j z_j[s.first + i]     (formed in fp32, rounded once)
+// segments: device array of n_segments entries sorted by `first`, contiguous in the
+// trainable index space (segments[s + 1].first == segments[s].first + segments[s].n), as
+// TrainableSpace numbers them; total = sum of n. Terms beyond kMaxPerturbTerms run as
+// further passes of kMaxPerturbTerms terms each (each pass rounds once; the decay goes with
+// the first). One launch per pass, whatever the number of segments: each CTA walks the
+// table with a cursor; tiles inside one segment whose data - first is a multiple of 4
+// elements take 8/16-byte accesses, the rest (segment boundaries, where a Philox block may
+// straddle two segments, and unaligned segments) go element by element.
+void perturb_segments(const PerturbSegment* segments, int n_segments, uint64_t total, const cpu::DirectionTerm* terms,
+                      int n_terms, DirectionKind kind, float decay_scale = 1.0f, void* stream = nullptr);
 
 // The raw Philox4x32-10 outputs of blocks [first_block, first_block + n_blocks) of direction
 // (seed, step, query) into out (device, 4 * n_blocks uint32): the integer stream, for tests.

@@ -1,12 +1,20 @@
 // The device perturbation against the CPU reference: the same Philox integer stream bit for
-// bit, and the fused sum of directions per dtype (fp32: a few ulp of the Box-Muller math;
-// fp16/bf16: at most one storage ulp, where the fp32 sums round on either side of a tie).
-// Skipped without a GPU.
+// bit; every normal z within the documented bound kDeviceZAbsError (kernels/common/philox.h:
+// the device's hardware log2/sqrt/sin/cos against libm), Rademacher signs exactly; the fused
+// sum of directions per dtype (fp32: a few ulp; fp16/bf16: at most one storage ulp, where the
+// fp32 sums round on either side of a tie); and perturb_segments against the CPU's
+// TrainableSpace::apply (per segment: decay, then cpu::perturb) over segment tables of odd
+// lengths, mixed dtypes and unaligned segments, with 1, 70 and more than kMaxPerturbTerms
+// terms, directly and through a CUDA graph. Skipped without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/tensor/dtype.h"
@@ -14,23 +22,20 @@
 #include "kernels/cpu/perturb.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/perturb.cuh"
+#include "tests/cuda/cuda_test_util.h"
 
 namespace zotune {
 namespace {
 
-template <typename T>
-T* device_copy(const std::vector<T>& host) {
-  void* p = nullptr;
-  EXPECT_EQ(cudaMalloc(&p, host.size() * sizeof(T)), cudaSuccess);
-  EXPECT_EQ(cudaMemcpy(p, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
-  return static_cast<T*>(p);
-}
+using test::device_copy;
+using test::host_copy;
 
-template <typename T>
-std::vector<T> host_copy(const T* device, size_t n) {
-  std::vector<T> out(n);
-  EXPECT_EQ(cudaMemcpy(out.data(), device, n * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
-  return out;
+double relative_tolerance(DType t) { return t == DType::F32 ? 1e-5 : (t == DType::F16 ? 1.0 / 1024 : 1.0 / 128); }
+
+double coeff_sum(const std::vector<cpu::DirectionTerm>& terms) {
+  double s = 0;
+  for (const cpu::DirectionTerm& t : terms) s += std::fabs(t.coeff);
+  return s;
 }
 
 TEST(CudaPhilox, IntegerStreamEqualsTheCpuBitForBit) {
@@ -83,19 +88,272 @@ TEST(CudaPerturb, FusedTermsMatchTheCpuPerDtype) {
         convert(want.data(), t, want_f.data(), DType::F32, want_f.size());
         convert(start.data(), t, start_f.data(), DType::F32, start_f.size());
         // Tolerance: fp32 relative 1e-5 of the value; fp16/bf16 one storage ulp of it; plus
-        // 1e-6 absolute for sums that cancel to near zero, where the few-ulp differences of z
-        // (|c| * 4e-7) dominate. A wrong direction moves values by ~1e-2.
-        const double rel = t == DType::F32 ? 1e-5 : (t == DType::F16 ? 1.0 / 1024 : 1.0 / 128);
+        // the documented bound on z times sum |c| (sums that cancel to near zero), and 1e-7
+        // for fp32 rounding of the sum. A wrong direction moves values by ~1e-2.
+        const double rel = relative_tolerance(t);
+        const double abs_tol = 1e-7 + coeff_sum(terms) * kDeviceZAbsError;
         int64_t bad = 0, changed = 0;
         for (size_t i = 0; i < got_f.size(); ++i) {
           changed += want_f[i] != start_f[i];
-          if (std::fabs(got_f[i] - want_f[i]) > rel * std::fabs(want_f[i]) + 1e-6) ++bad;
+          if (std::fabs(got_f[i] - want_f[i]) > rel * std::fabs(want_f[i]) + abs_tol) ++bad;
         }
         EXPECT_EQ(bad, 0) << dtype_name(t) << " n " << c.n << " first " << c.first;
         EXPECT_GT(changed, 0) << "the reference moved nothing: the test would pass on a no-op";
       }
     }
   }
+}
+
+TEST(CudaPerturb, DirectionValuesAgreeWithTheCpuWithinTheDocumentedBound) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const int64_t n = 1 << 22;
+  const uint64_t first = (uint64_t(1) << 34) + 2;
+  const std::vector<float> zero(static_cast<size_t>(n), 0.0f);
+  for (const auto& [seed, step, query] :
+       {std::tuple<uint64_t, uint32_t, uint32_t>{7, 3, 1}, {0xfeedbeef12345ull, 100, 9}}) {
+    for (DirectionKind kind : {DirectionKind::Gaussian, DirectionKind::Rademacher}) {
+      // x = 0 in fp32 and c = 1: x becomes z exactly.
+      const cpu::DirectionTerm term{seed, step, query, 1.0f};
+      float* d = device_copy(zero);
+      cuda::perturb(d, DType::F32, n, first, &term, 1, kind);
+      const std::vector<float> got = host_copy(d, static_cast<size_t>(n));
+      cudaFree(d);
+      std::vector<float> want(static_cast<size_t>(n));
+      cpu::direction(want.data(), n, first, seed, step, query, kind);
+      double max_diff = 0, sum_diff = 0, max_z = 0, mean = 0, second = 0;
+      int64_t non_finite = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        non_finite += !std::isfinite(got[i]);
+        const double d_i = std::fabs(double(got[i]) - want[i]);
+        max_diff = std::max(max_diff, d_i);
+        sum_diff += d_i;
+        max_z = std::max(max_z, std::fabs(double(got[i])));
+        mean += got[i];
+        second += double(got[i]) * got[i];
+      }
+      mean /= n;
+      second /= n;
+      EXPECT_EQ(non_finite, 0);
+      if (kind == DirectionKind::Rademacher) {
+        EXPECT_EQ(max_diff, 0.0) << "Rademacher signs come from the integer stream alone";
+      } else {
+        EXPECT_LE(max_diff, kDeviceZAbsError) << "seed " << seed;
+        EXPECT_LE(sum_diff / n, 1e-6) << "typical differences are ~1e-7";
+        EXPECT_GT(max_z, 4.5) << "4M normals reach past 4.5 sigma: the tails were exercised";
+      }
+      // N(0, 1) or +-1: the device values are a real standard distribution (std error ~5e-4).
+      EXPECT_LT(std::fabs(mean), 5e-3);
+      EXPECT_LT(std::fabs(second - 1.0), 5e-3);
+    }
+  }
+}
+
+// One trainable tensor of the segment test: its length, dtype, decay flag, and whether its
+// Philox blocks are aligned in memory (vector path) or not (element path).
+struct SegSpec {
+  int64_t n;
+  DType dtype;
+  bool decay;
+  bool aligned;
+};
+
+// A trainable space of odd-length tensors in three dtype buffers, with untouched gaps between
+// tensors (sentinels) that also shift some tensors off Philox-block alignment.
+struct SegmentSetup {
+  uint64_t first = 0;  // global index of the first element
+  uint64_t total = 0;
+  std::vector<SegSpec> specs;
+  std::vector<int64_t> offset;           // element offset of each tensor in its dtype buffer
+  std::vector<uint64_t> seg_first;       // global index of each tensor's element 0
+  std::vector<std::vector<uint8_t>> host;  // per dtype (index = DType), initial bytes
+};
+
+SegmentSetup make_segments(uint64_t first, const std::vector<SegSpec>& specs) {
+  SegmentSetup s;
+  s.first = first;
+  s.specs = specs;
+  s.host.resize(3);
+  std::vector<int64_t> used(3, 0);
+  uint64_t g = first;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    const int t = static_cast<int>(specs[k].dtype);
+    // Smallest gap of >= 1 element giving the wanted alignment: (offset - g) % 4 == 0 or not.
+    int64_t off = used[t] + 1;
+    while (((static_cast<uint64_t>(off) - g) % 4 == 0) != specs[k].aligned) ++off;
+    s.offset.push_back(off);
+    s.seg_first.push_back(g);
+    used[t] = off + specs[k].n;
+    g += static_cast<uint64_t>(specs[k].n);
+  }
+  s.total = g - first;
+  std::mt19937 rng(77);
+  std::normal_distribution<float> d(0.01f, 0.05f);
+  for (int t = 0; t < 3; ++t) {
+    const DType dt = static_cast<DType>(t);
+    std::vector<float> v(static_cast<size_t>(used[t]) + 3);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = d(rng) * std::pow(10.0f, float(int(i % 3) - 1));
+    s.host[t].resize(v.size() * dtype_size(dt));
+    convert(v.data(), DType::F32, s.host[t].data(), dt, v.size());
+  }
+  return s;
+}
+
+// The CPU's TrainableSpace::apply on the host copies: per tensor, scale and round into the
+// dtype (when decay_scale != 1 and the tensor decays), then cpu::perturb, in passes of at most
+// kMaxPerturbTerms terms as the device runs them (one pass, exactly apply(), up to that).
+// `mid` receives the state after the first pass when there are more.
+void cpu_apply(const SegmentSetup& s, std::vector<std::vector<uint8_t>>& bufs,
+               const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale,
+               std::vector<std::vector<uint8_t>>* mid) {
+  for (size_t k = 0; k < s.specs.size(); ++k) {
+    const SegSpec& sp = s.specs[k];
+    uint8_t* data = bufs[static_cast<int>(sp.dtype)].data() + s.offset[k] * dtype_size(sp.dtype);
+    if (decay_scale != 1.0f && sp.decay) {
+      std::vector<float> tmp(static_cast<size_t>(sp.n));
+      convert(data, sp.dtype, tmp.data(), DType::F32, tmp.size());
+      for (float& x : tmp) x *= decay_scale;
+      convert(tmp.data(), DType::F32, data, sp.dtype, tmp.size());
+    }
+    for (size_t done = 0; done < terms.size(); done += cuda::kMaxPerturbTerms) {
+      const int count = static_cast<int>(std::min<size_t>(cuda::kMaxPerturbTerms, terms.size() - done));
+      cpu::perturb(data, sp.dtype, sp.n, s.seg_first[k], terms.data() + done, count, kind);
+      if (done == 0 && mid != nullptr && terms.size() > size_t(cuda::kMaxPerturbTerms)) {
+        if (mid->empty()) *mid = s.host;
+        std::memcpy((*mid)[static_cast<int>(sp.dtype)].data() + s.offset[k] * dtype_size(sp.dtype), data,
+                    static_cast<size_t>(sp.n) * dtype_size(sp.dtype));
+      }
+    }
+  }
+}
+
+std::vector<cpu::DirectionTerm> many_terms(int n) {
+  std::vector<cpu::DirectionTerm> terms;
+  for (int j = 0; j < n; ++j)
+    terms.push_back({42u + uint64_t(j / 10), 100u + uint32_t(j % 7), uint32_t(j),
+                     j == 3 ? 0.0f : 1e-3f * float(1 + j % 5) * (j % 2 ? -1.0f : 1.0f)});
+  return terms;
+}
+
+// Runs perturb_segments on device copies of s.host (directly, or captured in a CUDA graph and
+// replayed) and returns the resulting buffers.
+std::vector<std::vector<uint8_t>> gpu_apply(const SegmentSetup& s, const std::vector<cpu::DirectionTerm>& terms,
+                                            DirectionKind kind, float decay_scale, bool graph) {
+  std::vector<uint8_t*> d(3);
+  for (int t = 0; t < 3; ++t) d[t] = device_copy(s.host[t]);
+  std::vector<cuda::PerturbSegment> table;
+  for (size_t k = 0; k < s.specs.size(); ++k) {
+    cuda::PerturbSegment seg;
+    seg.data = d[static_cast<int>(s.specs[k].dtype)] + s.offset[k] * dtype_size(s.specs[k].dtype);
+    seg.first = s.seg_first[k];
+    seg.n = s.specs[k].n;
+    seg.dtype = s.specs[k].dtype;
+    seg.decay = s.specs[k].decay;
+    table.push_back(seg);
+  }
+  cuda::PerturbSegment* d_table = device_copy(table);
+  const int n_terms = static_cast<int>(terms.size());
+  if (graph) {
+    cudaStream_t stream = nullptr;
+    EXPECT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    cudaGraph_t g = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    EXPECT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal), cudaSuccess);
+    cuda::perturb_segments(d_table, static_cast<int>(table.size()), s.total, terms.data(), n_terms, kind,
+                           decay_scale, stream);
+    EXPECT_EQ(cudaStreamEndCapture(stream, &g), cudaSuccess);
+    EXPECT_EQ(cudaGraphInstantiate(&exec, g, 0), cudaSuccess);
+    EXPECT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
+    EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(stream);
+  } else {
+    cuda::perturb_segments(d_table, static_cast<int>(table.size()), s.total, terms.data(), n_terms, kind,
+                           decay_scale);
+  }
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<std::vector<uint8_t>> out(3);
+  for (int t = 0; t < 3; ++t) {
+    out[t] = host_copy(d[t], s.host[t].size());
+    cudaFree(d[t]);
+  }
+  cudaFree(d_table);
+  return out;
+}
+
+// Every element of every tensor within tolerance of the CPU; the gaps untouched; returns the
+// number of elements the reference moved (a no-op must not pass). With two passes (`mid`: the
+// state after the first) each pass rounds, so either side may land one ulp of the
+// intermediate value away too.
+int64_t compare_segments(const SegmentSetup& s, const std::vector<std::vector<uint8_t>>& got,
+                         const std::vector<std::vector<uint8_t>>& want, const std::vector<std::vector<uint8_t>>& mid,
+                         double abs_tol, const std::string& what) {
+  int64_t changed = 0;
+  for (int t = 0; t < 3; ++t) {
+    const DType dt = static_cast<DType>(t);
+    const size_t n = s.host[t].size() / dtype_size(dt);
+    std::vector<bool> inside(n, false);
+    for (size_t k = 0; k < s.specs.size(); ++k)
+      if (s.specs[k].dtype == dt)
+        for (int64_t i = 0; i < s.specs[k].n; ++i) inside[static_cast<size_t>(s.offset[k] + i)] = true;
+    int64_t bad = 0, gap_touched = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const float g = load_f32(got[t].data(), dt, i), w = load_f32(want[t].data(), dt, i);
+      if (!inside[i]) {
+        gap_touched += std::memcmp(got[t].data() + i * dtype_size(dt), s.host[t].data() + i * dtype_size(dt),
+                                   dtype_size(dt)) != 0;
+        continue;
+      }
+      changed += w != load_f32(s.host[t].data(), dt, i);
+      const double scale = std::fabs(w) + (mid.empty() ? 0.0 : std::fabs(load_f32(mid[t].data(), dt, i)));
+      if (!(std::fabs(g - w) <= relative_tolerance(dt) * scale + abs_tol)) ++bad;
+    }
+    EXPECT_EQ(bad, 0) << what << " " << dtype_name(dt);
+    EXPECT_EQ(gap_touched, 0) << what << " " << dtype_name(dt) << ": elements outside the segments were written";
+  }
+  return changed;
+}
+
+TEST(CudaPerturbSegments, MatchTheCpuTrainableSpacePerDtype) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  // Odd lengths (Philox blocks straddle tensors), 1-element tensors, tensors spanning many
+  // tiles (aligned: vector path; unaligned: element path), all three dtypes interleaved.
+  const std::vector<SegSpec> specs = {
+      {1, DType::F32, true, true},          {3, DType::F16, false, false},
+      {4097, DType::BF16, true, true},      {2, DType::F32, false, false},
+      {(1 << 18) + 3, DType::F16, true, true}, {5, DType::BF16, false, true},
+      {(1 << 18) + 1, DType::F32, true, false}, {1000, DType::F16, true, false},
+      {1 << 17, DType::BF16, true, true},   {7, DType::F32, true, true},
+      {(1 << 16) + 5, DType::F32, false, true}, {(1 << 16) + 2, DType::BF16, true, false},
+      {1, DType::F16, true, true},
+  };
+  // The table crosses global index 2^34: the Philox block counter's high word changes inside it.
+  const SegmentSetup s = make_segments((uint64_t(1) << 34) - 300001, specs);
+  struct Config {
+    int n_terms;
+    DirectionKind kind;
+    float decay_scale;
+  };
+  for (const Config c : {Config{1, DirectionKind::Gaussian, 1.0f}, Config{1, DirectionKind::Gaussian, 0.99f},
+                         Config{70, DirectionKind::Gaussian, 0.99f}, Config{70, DirectionKind::Rademacher, 1.0f},
+                         Config{cuda::kMaxPerturbTerms + 5, DirectionKind::Gaussian, 0.99f},
+                         Config{0, DirectionKind::Gaussian, 0.99f}}) {
+    const std::vector<cpu::DirectionTerm> terms =
+        c.n_terms == 1 ? std::vector<cpu::DirectionTerm>{{11, 5, 2, 3e-2f}} : many_terms(c.n_terms);
+    const std::string what = std::to_string(c.n_terms) + " terms, " +
+                             (c.kind == DirectionKind::Gaussian ? "gaussian" : "rademacher") + ", decay " +
+                             std::to_string(c.decay_scale);
+    std::vector<std::vector<uint8_t>> want = s.host, mid;
+    cpu_apply(s, want, terms, c.kind, c.decay_scale, &mid);
+    const auto got = gpu_apply(s, terms, c.kind, c.decay_scale, /*graph=*/false);
+    const double abs_tol = 1e-7 + coeff_sum(terms) * kDeviceZAbsError;
+    EXPECT_GT(compare_segments(s, got, want, mid, abs_tol, what), int64_t(s.total / 2))
+        << what << ": the reference moved little";
+  }
+  // Captured in a graph and replayed: the same bytes as the direct launch.
+  const std::vector<cpu::DirectionTerm> terms = many_terms(3);
+  EXPECT_EQ(gpu_apply(s, terms, DirectionKind::Gaussian, 0.99f, /*graph=*/true),
+            gpu_apply(s, terms, DirectionKind::Gaussian, 0.99f, /*graph=*/false));
 }
 
 TEST(CudaPerturb, TooManyTermsIsAnError) {

@@ -330,7 +330,8 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "optimizer.weight_decay", "optimizer.direction", "optimizer.queries", "optimizer.one_sided", "optimizer.k",
       "optimizer.m", "optimizer.sigma_p", "optimizer.sigma_e", "optimizer.alpha", "optimizer.noise_floor",
       "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "data.batch_size", "eval.every", "eval.patience", "eval.select",
-      "distributed.data_parallel", "distributed.backend"};
+      "distributed.data_parallel", "distributed.backend", "engine.device", "engine.tf32", "engine.cuda_graphs",
+      "engine.share_gpus"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
   const std::vector<RunConfigKey> keys = run_config_keys();
   EXPECT_EQ(keys.size(), std::size(expected));

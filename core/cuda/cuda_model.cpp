@@ -1,0 +1,411 @@
+#include "core/cuda/cuda_model.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "core/cuda/device_forward.h"
+#include "core/cuda/device_memory.h"
+#include "core/optim/trainable_space.h"
+#include "core/util/error.h"
+#include "kernels/cuda/convert.cuh"
+#include "kernels/cuda/cross_entropy.cuh"
+#include "kernels/cuda/device.cuh"
+#include "kernels/cuda/gather.cuh"
+#include "kernels/cuda/matmul.cuh"
+#include "kernels/cuda/perturb.cuh"
+
+namespace zotune::cuda {
+
+// ---- Arena ----------------------------------------------------------------------------------
+
+namespace {
+constexpr size_t kAlign = 256;  // cuBLAS and vector loads like 256-byte aligned operands
+size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+}  // namespace
+
+void Arena::begin() {
+  if (!overflow_.empty() || high_water_ > main_.bytes()) {
+    overflow_.clear();
+    main_ = DeviceBuffer();
+    main_ = DeviceBuffer(high_water_);
+    ++generation_;
+  }
+  used_ = 0;
+}
+
+void* Arena::take(size_t bytes) {
+  bytes = aligned(std::max<size_t>(bytes, 1));
+  const size_t at = used_;
+  used_ += bytes;
+  high_water_ = std::max(high_water_, used_);
+  if (used_ <= main_.bytes()) return static_cast<char*>(main_.get()) + at;
+  // This pass only (the next begin() consolidates). Scratch rewound and taken again at the
+  // same offset, as every layer's does, gets the same chunk back.
+  for (Overflow& o : overflow_)
+    if (o.at == at && o.buffer.bytes() >= bytes) return o.buffer.get();
+  overflow_.push_back({at, DeviceBuffer(bytes)});
+  return overflow_.back().buffer.get();
+}
+
+float* select_rows(const DeviceForward& f, float* x, int C, int* n) {
+  if (f.rows == nullptr) {
+    *n = f.tokens();
+    return x;
+  }
+  *n = f.n_rows;
+  float* sel = f.arena->take<float>(static_cast<size_t>(f.n_rows) * C);
+  gather_rows(sel, x, f.rows, f.n_rows, C, f.stream);
+  return sel;
+}
+
+void device_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
+                      const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
+                      const AttentionStrides& strides) {
+  if (f.type != DType::F32 || !f.blas->allow_tf32()) {
+    attention(out, q, k, v, f.type, f.mask, shape, strides, f.stream);
+    return;
+  }
+  const char* base = static_cast<const char*>(block);
+  auto at = [&](const void* p) { return static_cast<size_t>(static_cast<const char*>(p) - base) / sizeof(float); };
+  const size_t mark = f.arena->mark();
+  char* half = static_cast<char*>(f.arena->take(block_elems * 2));
+  void* half_out = f.arena->take(out_elems * 2);
+  convert(block, DType::F32, half, DType::F16, block_elems, f.stream);
+  attention(half_out, half + 2 * at(q), half + 2 * at(k), half + 2 * at(v), DType::F16, f.mask, shape, strides, f.stream);
+  convert(half_out, DType::F16, out, DType::F32, out_elems, f.stream);
+  f.arena->rewind(mark);
+}
+
+// ---- CudaModel ------------------------------------------------------------------------------
+
+namespace {
+
+// What a captured graph depends on: the batch shape, the head rows and whether it ends in
+// the cross-entropy. Input values change between replays; shapes and addresses do not.
+using GraphKey = std::tuple<int, int, int, bool>;  // batch, seq_len, n_rows (-1 = every token), losses
+
+struct CapturedGraph {
+  cudaGraphExec_t exec = nullptr;
+  void* inputs = nullptr;  // device address of the staged input block
+  const void* output = nullptr;
+};
+
+// Byte offsets of the staged inputs inside one block (one host-to-device copy per forward).
+struct InputLayout {
+  size_t ids, positions, types, mask, rows, targets, bytes;
+  InputLayout(int tokens, int n_rows, int n_targets) {
+    size_t at = 0;
+    auto place = [&](size_t bytes) {
+      const size_t offset = at;
+      at += (bytes + 7) / 8 * 8;
+      return offset;
+    };
+    ids = place(sizeof(int32_t) * tokens);
+    positions = place(sizeof(int32_t) * tokens);
+    types = place(sizeof(int32_t) * tokens);
+    mask = place(tokens);
+    rows = place(sizeof(int64_t) * n_rows);
+    targets = place(sizeof(int32_t) * n_targets);
+    bytes = at;
+  }
+};
+
+}  // namespace
+
+struct CudaModel::State {
+  CudaOptions options;
+  cudaStream_t stream = nullptr;
+  std::unique_ptr<Blas> blas;
+  DeviceBuffer weights[3];  // one flat buffer per DType, laid out as the ParamStore
+  DeviceBuffer inv_freq;
+  Arena arena;
+  PinnedBuffer staging_in, staging_out;
+  std::map<GraphKey, CapturedGraph> graphs;
+  std::set<GraphKey> seen;  // keys run eagerly once in the arena's current generation
+  uint64_t graph_generation = 0;
+  int captured = 0;
+
+  ~State() {
+    for (auto& [key, g] : graphs) cudaGraphExecDestroy(g.exec);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+  void clear_graphs() {
+    for (auto& [key, g] : graphs) cudaGraphExecDestroy(g.exec);
+    graphs.clear();
+    seen.clear();
+  }
+};
+
+CudaModel::CudaModel(const ModelConfig& config, DType dtype, ParamStore layout, const CudaOptions& options)
+    : Model(config, dtype), s_(std::make_unique<State>()) {
+  params_ = std::move(layout);
+  s_->options = options;
+  check(device_count() > 0, "engine.device: cuda, but this machine has no usable CUDA device");
+  check(options.device >= 0 && options.device < device_count(),
+        "CUDA engine: device " + std::to_string(options.device) + " does not exist (" + std::to_string(device_count()) +
+            " devices)");
+  check_status(cudaSetDevice(options.device), "cudaSetDevice");
+  check_status(cudaStreamCreateWithFlags(&s_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+  s_->blas = std::make_unique<Blas>(s_->stream, options.tf32);
+  for (DType t : {DType::F32, DType::F16, DType::BF16})
+    s_->weights[static_cast<int>(t)] = DeviceBuffer(static_cast<size_t>(params_.numel(t)) * dtype_size(t));
+  if (config_.arch == Architecture::Llama) {
+    const std::vector<float> inv = rope_inv_freq(config_);
+    s_->inv_freq = DeviceBuffer(inv.size() * sizeof(float));
+    check_status(cudaMemcpy(s_->inv_freq.get(), inv.data(), inv.size() * sizeof(float), cudaMemcpyHostToDevice),
+                 "upload of the RoPE frequencies");
+  }
+}
+
+CudaModel::~CudaModel() = default;
+
+std::unique_ptr<CudaModel> CudaModel::from_host(std::unique_ptr<Model> host, const CudaOptions& options) {
+  check(host != nullptr && host->params().allocated(), "CudaModel::from_host: the host model has no parameters");
+  const ModelConfig config = host->config();
+  const DType dtype = host->dtype();
+  std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(host->params()), options));
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    const size_t bytes = static_cast<size_t>(m->params_.numel(t)) * dtype_size(t);
+    if (bytes)
+      check_status(cudaMemcpy(m->device_buffer(t), m->params_.buffer(t), bytes, cudaMemcpyHostToDevice),
+                   "upload of the parameters");
+  }
+  return m;
+}
+
+std::unique_ptr<CudaModel> CudaModel::uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options) {
+  std::unique_ptr<Model> declared = declare_model(config, dtype);
+  std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(declared->params()), options));
+  for (DType t : {DType::F32, DType::F16, DType::BF16})
+    if (m->device_buffer(t))
+      check_status(cudaMemset(m->device_buffer(t), 0, static_cast<size_t>(m->params_.numel(t)) * dtype_size(t)),
+                   "cudaMemset (parameters)");
+  return m;
+}
+
+std::unique_ptr<CudaModel> CudaModel::random(const ModelConfig& config, DType dtype, uint64_t seed,
+                                             const CudaOptions& options) {
+  std::unique_ptr<Model> declared = declare_model(config, dtype);
+  std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(declared->params()), options));
+  uint64_t first = 0;
+  for (const ParamView& v : m->params_.views()) {
+    void* p = m->device_data(v);
+    const bool bias = v.name.size() >= 5 && v.name.compare(v.name.size() - 5, 5, ".bias") == 0;
+    if (param_role(v.name) == ParamRole::Norm && !bias) {
+      fill(p, v.dtype, static_cast<size_t>(v.numel), 1.0f, m->stream());
+    } else {
+      fill(p, v.dtype, static_cast<size_t>(v.numel), 0.0f, m->stream());
+      if (!bias) {
+        const cpu::DirectionTerm term{seed, 0, 0, 0.02f};
+        perturb(p, v.dtype, v.numel, first, &term, 1, DirectionKind::Gaussian, m->stream());
+      }
+    }
+    first += static_cast<uint64_t>(v.numel);
+  }
+  m->synchronize();
+  return m;
+}
+
+void* CudaModel::device_buffer(DType t) const { return s_->weights[static_cast<int>(t)].get(); }
+
+void* CudaModel::device_data(const ParamView& v) const {
+  return static_cast<char*>(device_buffer(v.dtype)) + static_cast<size_t>(v.offset) * dtype_size(v.dtype);
+}
+
+void* CudaModel::stream() const { return s_->stream; }
+int CudaModel::device() const { return s_->options.device; }
+int CudaModel::graphs_captured() const { return s_->captured; }
+
+void CudaModel::synchronize() const { check_status(cudaStreamSynchronize(s_->stream), "CUDA engine stream"); }
+
+void CudaModel::sync_params_to_host() {
+  if (!params_.allocated()) params_.allocate();
+  synchronize();
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    const size_t bytes = static_cast<size_t>(params_.numel(t)) * dtype_size(t);
+    if (bytes)
+      check_status(cudaMemcpy(params_.buffer(t), device_buffer(t), bytes, cudaMemcpyDeviceToHost),
+                   "download of the parameters");
+  }
+}
+
+std::vector<float> CudaModel::forward(const Batch& batch, const std::vector<int64_t>& rows, KVCache* cache) {
+  check(cache == nullptr,
+        "the CUDA engine runs forward passes without a KV cache; generation tasks (SQuAD, DROP) run on engine.device: cpu");
+  int n = 0;
+  const void* out = run(batch, rows, nullptr, &n);
+  const size_t count = static_cast<size_t>(n) * output_width();
+  void* host = s_->staging_out.reserve(count * sizeof(float));
+  check_status(cudaMemcpyAsync(host, out, count * sizeof(float), cudaMemcpyDeviceToHost, s_->stream), "logits download");
+  synchronize();
+  const float* p = static_cast<const float*>(host);
+  return std::vector<float>(p, p + count);
+}
+
+std::vector<double> CudaModel::row_losses(const Batch& batch, const std::vector<int64_t>& rows,
+                                          const std::vector<int32_t>& targets) {
+  check(config_.head == HeadKind::CausalLM || config_.head == HeadKind::MaskedLM,
+        "row_losses: the model has no language-model head");
+  check(rows.size() == targets.size(), "row_losses: " + std::to_string(rows.size()) + " rows but " +
+                                           std::to_string(targets.size()) + " targets");
+  for (int32_t t : targets)
+    check(t >= 0 && t < config_.vocab_size, "row_losses: target " + std::to_string(t) +
+                                                " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
+  if (rows.empty()) return {};
+  int n = 0;
+  const void* out = run(batch, rows, &targets, &n);
+  void* host = s_->staging_out.reserve(rows.size() * sizeof(double));
+  check_status(cudaMemcpyAsync(host, out, rows.size() * sizeof(double), cudaMemcpyDeviceToHost, s_->stream),
+               "loss download");
+  synchronize();
+  const double* p = static_cast<const double*>(host);
+  return std::vector<double>(p, p + rows.size());
+}
+
+const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_in, const std::vector<int32_t>* targets,
+                           int* out_rows) {
+  check_batch(batch);
+  const ModelConfig& c = config_;
+  const int B = batch.batch, T = batch.seq_len, N = B * T;
+  const bool lm_head = c.head == HeadKind::CausalLM || c.head == HeadKind::MaskedLM;
+  // The head's rows: the requested ones (LM heads), the first token of each sequence
+  // (classification), none (base: every token's hidden state).
+  std::vector<int64_t> rows;
+  if (lm_head) {
+    rows = rows_in;
+  } else if (c.head == HeadKind::SequenceClassification) {
+    for (int b = 0; b < B; ++b) rows.push_back(static_cast<int64_t>(b) * T);
+  }
+  for (int64_t r : rows)
+    check(r >= 0 && r < N, "forward: row " + std::to_string(r) + " is outside the batch's " + std::to_string(N) + " tokens");
+  const bool every_token = lm_head && rows.empty();
+  const int n_rows = static_cast<int>(rows.size());
+  const int n_targets = targets ? static_cast<int>(targets->size()) : 0;
+  *out_rows = c.head == HeadKind::Base ? N : every_token ? N : n_rows;
+
+  // Host-side inputs: position ids as each architecture defines them (core/model/*.cpp).
+  const InputLayout layout(N, n_rows, n_targets);
+  char* staged = static_cast<char*>(s_->staging_in.reserve(layout.bytes));
+  auto* ids = reinterpret_cast<int32_t*>(staged + layout.ids);
+  auto* pos = reinterpret_cast<int32_t*>(staged + layout.positions);
+  auto* types = reinterpret_cast<int32_t*>(staged + layout.types);
+  auto* mask = reinterpret_cast<uint8_t*>(staged + layout.mask);
+  std::memcpy(ids, batch.ids.data(), sizeof(int32_t) * N);
+  std::memcpy(mask, batch.mask.data(), N);
+  for (int i = 0; i < N; ++i) types[i] = batch.token_types.empty() ? 0 : batch.token_types[i];
+  for (int b = 0; b < B; ++b) {
+    int seen = 0;
+    for (int t = 0; t < T; ++t) {
+      const int i = b * T + t;
+      switch (c.arch) {
+        case Architecture::OPT:
+          // cumsum(mask) - 1 + 2: padding lands on row 1, as in transformers.
+          pos[i] = (batch.mask[i] ? seen++ : -1) + 2;
+          check(pos[i] < c.max_position + 2, "forward: OPT position " + std::to_string(pos[i] - 2) +
+                                                 " exceeds max_position_embeddings " + std::to_string(c.max_position));
+          break;
+        case Architecture::Llama: pos[i] = batch.mask[i] ? seen++ : 0; break;
+        case Architecture::BERT: pos[i] = t; break;
+        case Architecture::RoBERTa:
+          pos[i] = batch.ids[i] != c.pad_token_id ? c.pad_token_id + (++seen) : c.pad_token_id;
+          break;
+      }
+      if (c.arch == Architecture::BERT || c.arch == Architecture::RoBERTa)
+        check(pos[i] < c.max_position, "forward: position " + std::to_string(pos[i]) + " exceeds max_position_embeddings " +
+                                           std::to_string(c.max_position));
+    }
+  }
+  if (n_rows) std::memcpy(staged + layout.rows, rows.data(), sizeof(int64_t) * n_rows);
+  if (n_targets) std::memcpy(staged + layout.targets, targets->data(), sizeof(int32_t) * n_targets);
+
+  const GraphKey key{B, T, every_token ? -1 : n_rows, targets != nullptr};
+  if (s_->options.graphs) {
+    auto it = s_->graphs.find(key);
+    if (it != s_->graphs.end()) {
+      check_status(cudaMemcpyAsync(it->second.inputs, staged, layout.bytes, cudaMemcpyHostToDevice, s_->stream),
+                   "input upload");
+      check_status(cudaGraphLaunch(it->second.exec, s_->stream), "cudaGraphLaunch (forward)");
+      return it->second.output;
+    }
+  }
+
+  s_->arena.begin();
+  if (s_->arena.generation() != s_->graph_generation) {
+    s_->clear_graphs();  // the arena moved: captured addresses are stale
+    s_->graph_generation = s_->arena.generation();
+  }
+  char* inputs = static_cast<char*>(s_->arena.take(layout.bytes));
+  check_status(cudaMemcpyAsync(inputs, staged, layout.bytes, cudaMemcpyHostToDevice, s_->stream), "input upload");
+
+  DeviceForward f;
+  f.config = &config_;
+  f.type = dtype_;
+  f.stream = s_->stream;
+  f.blas = s_->blas.get();
+  f.arena = &s_->arena;
+  f.weight = [this](const std::string& name) -> const void* { return device_data(params_.at(name)); };
+  f.weight_or_null = [this](const std::string& name) -> const void* {
+    const ParamView* v = params_.find(name);
+    return v ? device_data(*v) : nullptr;
+  };
+  f.batch = B;
+  f.seq_len = T;
+  f.ids = reinterpret_cast<const int32_t*>(inputs + layout.ids);
+  f.positions = reinterpret_cast<const int32_t*>(inputs + layout.positions);
+  f.types = reinterpret_cast<const int32_t*>(inputs + layout.types);
+  f.mask = reinterpret_cast<const uint8_t*>(inputs + layout.mask);
+  f.rows = n_rows ? reinterpret_cast<const int64_t*>(inputs + layout.rows) : nullptr;
+  f.n_rows = n_rows;
+  f.inv_freq = s_->inv_freq.as<float>();
+  const int32_t* target_ptr = reinterpret_cast<const int32_t*>(inputs + layout.targets);
+  auto body = [&]() -> const void* {
+    float* out = nullptr;
+    switch (c.arch) {
+      case Architecture::OPT: out = device_forward_opt(f); break;
+      case Architecture::Llama: out = device_forward_llama(f); break;
+      case Architecture::BERT:
+      case Architecture::RoBERTa: out = device_forward_bert(f); break;
+    }
+    if (targets == nullptr) return out;
+    double* loss = s_->arena.take<double>(static_cast<size_t>(n_targets));
+    cross_entropy(loss, out, target_ptr, n_targets, c.vocab_size, s_->stream);
+    return loss;
+  };
+
+  // A shape seen once runs eagerly (sizing the arena, loading kernels); the second time it is
+  // captured, and replayed from then on.
+  if (!s_->options.graphs || !s_->seen.count(key)) {
+    const void* out = body();
+    s_->seen.insert(key);
+    return out;
+  }
+  check_status(cudaStreamBeginCapture(s_->stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+  const void* out = nullptr;
+  try {
+    out = body();
+  } catch (...) {
+    cudaGraph_t broken = nullptr;
+    cudaStreamEndCapture(s_->stream, &broken);
+    if (broken) cudaGraphDestroy(broken);
+    throw;
+  }
+  cudaGraph_t graph = nullptr;
+  check_status(cudaStreamEndCapture(s_->stream, &graph), "cudaStreamEndCapture");
+  CapturedGraph g;
+  g.inputs = inputs;
+  g.output = out;
+  const cudaError_t inst = cudaGraphInstantiate(&g.exec, graph, 0);
+  cudaGraphDestroy(graph);
+  check_status(inst, "cudaGraphInstantiate (forward)");
+  s_->graphs[key] = g;
+  ++s_->captured;
+  check_status(cudaGraphLaunch(g.exec, s_->stream), "cudaGraphLaunch (forward)");
+  return out;
+}
+
+}  // namespace zotune::cuda

@@ -1,0 +1,90 @@
+// What the per-architecture device forward passes (device_forward_{opt,llama,bert}.cpp) share:
+// the staged inputs, the weights by name, and a bump arena for activations. CudaModel fills a
+// DeviceForward per call; a pass launches kernels only (no allocation, no synchronization),
+// so the same call sequence can be captured as a CUDA graph.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/cuda/device_memory.h"
+#include "core/model/config.h"
+#include "core/tensor/dtype.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cuda/attention.cuh"
+#include "kernels/cuda/matmul.cuh"
+
+namespace zotune::cuda {
+
+// Activations of one forward pass, carved from one device buffer in call order. A pass that
+// needs more than the buffer holds gets extra chunks; the next pass starts from one buffer of
+// the high-water size (and generation() changes, which invalidates captured graphs).
+class Arena {
+ public:
+  void begin();  // called before each pass: consolidates when the last pass overflowed
+  void* take(size_t bytes);
+  template <typename T>
+  T* take(size_t count) {
+    return static_cast<T*>(take(count * sizeof(T)));
+  }
+  uint64_t generation() const { return generation_; }
+  // Scratch that one op needs only while it runs: take after mark(), rewind(mark) after the
+  // launches (stream order makes the reuse by the next op safe).
+  size_t mark() const { return used_; }
+  void rewind(size_t mark) { used_ = mark; }
+
+ private:
+  struct Overflow {
+    size_t at;  // the logical offset it stands in for: a take after rewind() reuses it
+    DeviceBuffer buffer;
+  };
+  DeviceBuffer main_;
+  std::vector<Overflow> overflow_;
+  size_t used_ = 0, high_water_ = 0;
+  uint64_t generation_ = 0;
+};
+
+struct DeviceForward {
+  const ModelConfig* config = nullptr;
+  DType type = DType::F32;  // storage dtype of weights and GEMM activations
+  void* stream = nullptr;
+  const Blas* blas = nullptr;
+  Arena* arena = nullptr;
+  // Device address of a parameter by Hugging Face name: throws naming the tensor when absent;
+  // weight_or_null returns null instead (optional biases).
+  std::function<const void*(const std::string&)> weight, weight_or_null;
+
+  int batch = 0, seq_len = 0;  // tokens = batch * seq_len
+  const int32_t* ids = nullptr;        // [tokens]
+  const int32_t* positions = nullptr;  // [tokens], the architecture's position ids
+  const int32_t* types = nullptr;      // [tokens] token types (BERT), zeros when the batch has none
+  const uint8_t* mask = nullptr;       // [tokens] 1 = real token
+  const int64_t* rows = nullptr;       // [n_rows] flat token indices for the LM head; null = every token
+  int n_rows = 0;
+  const float* inv_freq = nullptr;     // [head_dim / 2] RoPE frequencies (Llama)
+
+  int tokens() const { return batch * seq_len; }
+};
+
+// Each returns its fp32 output in the arena: [rows or tokens, vocab] logits (LM heads),
+// [batch, num_labels] (classification) or [tokens, hidden] (base).
+float* device_forward_opt(const DeviceForward& f);
+float* device_forward_llama(const DeviceForward& f);
+float* device_forward_bert(const DeviceForward& f);
+
+// cuda::attention over q, k, v lying inside one block of `block_elems` elements at `block`
+// (a fused QKV GEMM output, or three [tokens, C] buffers back to back), into out
+// (`out_elems` elements). fp32 models with TF32 allowed run it on the fp16 tensor-core
+// kernel (fp16 keeps TF32's 10 mantissa bits); everything else in the storage dtype.
+void device_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
+                      const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
+                      const AttentionStrides& strides);
+
+// The LM head's input rows: x [tokens, C] itself when f.rows is null, else x[rows] gathered.
+// Returns the row count through n.
+float* select_rows(const DeviceForward& f, float* x, int C, int* n);
+
+}  // namespace zotune::cuda

@@ -1,0 +1,96 @@
+#include "core/train/engine_setup.h"
+
+#include <fstream>
+#include <optional>
+#include <thread>
+
+#include "core/train/replicated_load.h"
+#include "core/util/error.h"
+#include "distributed/gpu_assignment.h"
+
+#ifdef ZOTUNE_HAVE_CUDA
+#include "core/cuda/cuda_model.h"
+#include "core/cuda/device_memory.h"
+#include "kernels/cuda/device.cuh"
+#endif
+
+namespace zotune {
+
+namespace {
+
+std::string cpu_description() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  return "cpu: " + model + " (" + std::to_string(std::thread::hardware_concurrency()) + " threads)";
+}
+
+}  // namespace
+
+Pretrained load_on_engine(const std::string& model_path, const LoadOptions& options, const EngineSettings& settings,
+                          CommBackend backend, Communicator& comm) {
+  check(backend != CommBackend::NCCL || settings.device == EngineDevice::CUDA,
+        "distributed.backend: nccl exchanges on the GPU; it needs engine.device: cuda");
+  if (settings.device == EngineDevice::CPU) return load_pretrained_replicated(model_path, options, comm);
+#ifndef ZOTUNE_HAVE_CUDA
+  throw Error("engine.device: cuda, but this zotune was built without CUDA (ZOTUNE_CUDA=OFF)");
+#else
+  cuda::CudaOptions cuda_options;
+  cuda_options.device = assign_gpu(local_rank(), local_size(), cuda::device_count(), settings.share_gpus);
+  cuda_options.tf32 = settings.tf32;
+  cuda_options.graphs = settings.cuda_graphs;
+  if (backend == CommBackend::MPI || comm.size() == 1) {
+    if (backend == CommBackend::NCCL) comm.use_nccl(cuda_options.device);
+    Pretrained p = load_pretrained_replicated(model_path, options, comm);
+    p.model = cuda::CudaModel::from_host(std::move(p.model), cuda_options);
+    return p;
+  }
+  // NCCL: rank 0 reads and uploads; its outcome is broadcast first (replicated_load's rule:
+  // no rank waits in a broadcast that never comes), then every dtype buffer GPU to GPU.
+  comm.use_nccl(cuda_options.device);
+  std::string error;
+  std::optional<Pretrained> p;
+  if (comm.rank() == 0) {
+    try {
+      p.emplace(load_pretrained(model_path, options));
+      p->model = cuda::CudaModel::from_host(std::move(p->model), cuda_options);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  comm.broadcast(error, 0);
+  if (!error.empty()) throw Error(error);
+  if (comm.rank() != 0)
+    p.emplace(Pretrained{cuda::CudaModel::uninitialized(load_model_config(model_path, options), options.dtype, cuda_options),
+                         load_tokenizer(model_path), LoadReport{}});
+  auto& model = static_cast<cuda::CudaModel&>(*p->model);
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    const size_t bytes = static_cast<size_t>(model.params().numel(t)) * dtype_size(t);
+    if (bytes) comm.broadcast_device(model.device_buffer(t), bytes, 0);
+  }
+  return std::move(*p);
+#endif
+}
+
+std::string engine_description(const Model& model) {
+#ifdef ZOTUNE_HAVE_CUDA
+  if (model.on_device()) {
+    const int device = static_cast<const cuda::CudaModel&>(model).device();
+    return "cuda: " + cuda::device_description(device) + " (device " + std::to_string(device) + ")";
+  }
+#endif
+  return cpu_description();
+}
+
+std::optional<double> peak_device_bytes(const Model& model) {
+#ifdef ZOTUNE_HAVE_CUDA
+  if (model.on_device()) return static_cast<double>(cuda::device_bytes_peak());
+#endif
+  return std::nullopt;
+}
+
+}  // namespace zotune

@@ -1,0 +1,44 @@
+#include "core/train/param_engine.h"
+
+#include "core/util/error.h"
+
+#ifdef ZOTUNE_HAVE_CUDA
+#include "core/cuda/cuda_model.h"
+#include "core/cuda/device_param_engine.h"
+#endif
+
+namespace zotune {
+
+namespace {
+
+class HostParamEngine final : public ParamEngine {
+ public:
+  HostParamEngine(Model& model, const TrainableSpace& space) : model_(model), space_(space) {}
+  void apply(const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale) override {
+    space_.apply(model_.params(), terms, kind, decay_scale);
+  }
+  void save_snapshot() override { space_.copy_out(model_.params(), snapshot_); }
+  void restore_snapshot() override { space_.copy_in(model_.params(), snapshot_); }
+  uint64_t checksum() override { return space_.checksum(model_.params()); }
+  size_t extra_bytes() const override { return snapshot_.size(); }
+
+ private:
+  Model& model_;
+  const TrainableSpace& space_;
+  std::vector<uint8_t> snapshot_;
+};
+
+}  // namespace
+
+std::unique_ptr<ParamEngine> make_param_engine(Model& model, const TrainableSpace& space) {
+  if (model.on_device()) {
+#ifdef ZOTUNE_HAVE_CUDA
+    return cuda::make_device_param_engine(static_cast<cuda::CudaModel&>(model), space);
+#else
+    throw Error("a device model in a build without CUDA");
+#endif
+  }
+  return std::make_unique<HostParamEngine>(model, space);
+}
+
+}  // namespace zotune

@@ -1,0 +1,35 @@
+// ParamEngine: the passes a training step makes over the trainable parameters, wherever they
+// live. The host engine runs TrainableSpace's CPU passes on the ParamStore; the device engine
+// (core/cuda/device_param_engine) runs one fused kernel over the GPU's copy. The trainer,
+// best-dev recovery and replay use only this interface, so a step is the same code on both.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/model/model.h"
+#include "core/optim/trainable_space.h"
+#include "kernels/cpu/perturb.h"
+
+namespace zotune {
+
+class ParamEngine {
+ public:
+  virtual ~ParamEngine() = default;
+  // params += sum_j terms[j].coeff * z_j over the trainable space, decayed tensors first
+  // scaled by decay_scale (TrainableSpace::apply's semantics).
+  virtual void apply(const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale = 1.0f) = 0;
+  // Exact perturbation mode: keep the trainable bits, and put them back.
+  virtual void save_snapshot() = 0;
+  virtual void restore_snapshot() = 0;
+  // TrainableSpace::checksum of the current parameters (equal bits, equal checksum).
+  virtual uint64_t checksum() = 0;
+  // Bytes this engine holds beside the parameters (the snapshot).
+  virtual size_t extra_bytes() const = 0;
+};
+
+// The engine of `model`: the device engine for a model on a GPU, else the host one. `model`
+// and `space` must outlive it.
+std::unique_ptr<ParamEngine> make_param_engine(Model& model, const TrainableSpace& space);
+
+}  // namespace zotune

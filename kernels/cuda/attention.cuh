@@ -1,0 +1,29 @@
+// Fused scaled dot-product attention on the device (flash-style: scores live in registers
+// and shared memory one key tile at a time, never as a [q_len, kv_len] matrix in memory),
+// with the masks of cpu::attention: grouped-query heads, key padding, causal with a query
+// offset (KV cache), sliding window. Inputs and output in the storage dtype, softmax and
+// accumulation in fp32. Host-callable launcher only; device pointers.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor/dtype.h"
+#include "kernels/cpu/attention.h"
+
+namespace zotune::cuda {
+
+// Row strides (elements) of the token rows of q, k/v and out, so q, k and v can be column
+// slices of one fused QKV GEMM output. Head h of query token (b, i) starts at
+// q + (b * q_len + i) * q_row + h * head_dim; key j of sequence b and kv head g at
+// k + b * kv_batch_stride + j * kv_row + g * head_dim (shape.kv_batch_stride, elements).
+struct AttentionStrides {
+  int64_t q_row = 0;
+  int64_t kv_row = 0;
+  int64_t out_row = 0;
+};
+
+// Same semantics as cpu::attention (kernels/cpu/attention.h): key_valid [batch, mask stride]
+// (null = all valid); a query that sees no key gets zeros. head_dim <= 256.
+void attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
+               const cpu::AttentionShape& shape, const AttentionStrides& strides, void* stream = nullptr);
+
+}  // namespace zotune::cuda

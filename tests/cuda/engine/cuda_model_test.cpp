@@ -1,0 +1,165 @@
+// The CUDA engine against the CPU engine and against transformers, on the parity fixtures
+// (tests/fixtures/parity): whole-model logits per dtype, losses computed on the device, the
+// captured-graph replay, and parameter passes through the device ParamEngine. Skipped without
+// a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "core/cuda/cuda_model.h"
+#include "core/io/safetensors.h"
+#include "core/model/model.h"
+#include "core/optim/trainable_space.h"
+#include "core/train/param_engine.h"
+#include "kernels/cpu/cross_entropy.h"
+#include "kernels/cuda/device.cuh"
+#include "../../unit/parity_test_util.h"
+
+namespace zotune {
+namespace {
+
+namespace fs = std::filesystem;
+using test::parity_cases;
+using test::read_batch;
+using test::read_f32;
+using test::RefBatch;
+using test::reference_rows;
+using test::rel_error;
+
+const fs::path kParityDir = test::parity_dir();
+
+bool is_lm(const Model& m) { return m.config().head == HeadKind::CausalLM || m.config().head == HeadKind::MaskedLM; }
+
+std::unique_ptr<cuda::CudaModel> on_gpu(const fs::path& weights, DType dtype, bool tf32, bool graphs = true) {
+  LoadOptions opt;
+  opt.dtype = dtype;
+  cuda::CudaOptions c;
+  c.tf32 = tf32;
+  c.graphs = graphs;
+  return cuda::CudaModel::from_host(load_model(weights.string(), opt), c);
+}
+
+class CudaParity : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  }
+  fs::path dir() const { return kParityDir / GetParam(); }
+};
+
+// The device forward pass against transformers with the CPU engine's tolerances (fp32 exact
+// GEMMs 1e-4, TF32 5e-3, fp16/bf16 activations 2e-2), and against the CPU engine itself.
+TEST_P(CudaParity, LogitsMatchTransformersAndTheCpuEngine) {
+  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
+  struct Variant {
+    DType dtype;
+    bool tf32;
+    const char* weights;
+    const char* ref_suffix;
+    double vs_reference, vs_cpu;
+  };
+  const Variant variants[] = {
+      {DType::F32, false, "model.safetensors", "logits", 1e-4, 1e-5},
+      {DType::F32, true, "model.safetensors", "logits", 5e-3, 5e-3},
+      {DType::BF16, true, "model_bf16.safetensors", "logits_bf16", 2e-2, 2e-2},
+      {DType::F16, true, "model_f16.safetensors", "logits_f16", 2e-2, 2e-2},
+  };
+  for (const Variant& v : variants) {
+    LoadOptions opt;
+    opt.dtype = v.dtype;
+    std::unique_ptr<Model> cpu = load_model((dir() / v.weights).string(), opt);
+    std::unique_ptr<cuda::CudaModel> gpu = on_gpu(dir() / v.weights, v.dtype, v.tf32);
+    for (const char* name : {"unpadded", "right", "left"}) {
+      if (!ref.find(std::string(name) + ".input_ids")) continue;
+      const RefBatch rb = read_batch(ref, name);
+      const std::vector<float> want_all = read_f32(ref, std::string(name) + "." + v.ref_suffix);
+      std::vector<float> got, want, cpu_out;
+      if (is_lm(*cpu)) {
+        got = gpu->forward(rb.batch, rb.valid_rows);
+        cpu_out = cpu->forward(rb.batch, rb.valid_rows);
+        want = reference_rows(want_all, rb.valid_rows, cpu->output_width());
+      } else {
+        got = gpu->forward(rb.batch);
+        cpu_out = cpu->forward(rb.batch);
+        want = want_all;
+      }
+      ASSERT_EQ(got.size(), want.size()) << GetParam() << " " << name;
+      const std::string what = GetParam() + " batch " + name + ", " + dtype_name(v.dtype) + (v.tf32 ? " tf32" : " exact");
+      EXPECT_LE(rel_error(got, want), v.vs_reference) << what << " vs transformers " << v.ref_suffix;
+      EXPECT_LE(rel_error(got, cpu_out), v.vs_cpu) << what << " vs the CPU engine";
+    }
+  }
+}
+
+// Device cross-entropy of the rows against the CPU's over the CPU's logits (fp32, exact GEMMs).
+TEST_P(CudaParity, RowLossesMatchTheCpuEngine) {
+  std::unique_ptr<Model> cpu = load_model(dir().string());
+  if (!is_lm(*cpu)) GTEST_SKIP() << "no LM head";
+  std::unique_ptr<cuda::CudaModel> gpu = on_gpu(dir(), DType::F32, false);
+  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
+  const RefBatch rb = read_batch(ref, "right");
+  std::vector<int32_t> targets;
+  for (size_t i = 0; i < rb.valid_rows.size(); ++i) targets.push_back(static_cast<int32_t>((i * 7919) % cpu->output_width()));
+  const std::vector<double> want = cpu->row_losses(rb.batch, rb.valid_rows, targets);
+  const std::vector<double> got = gpu->row_losses(rb.batch, rb.valid_rows, targets);
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i]))) << "row " << i;
+}
+
+// A shape runs eagerly once, is captured the second time and replayed after: all three give
+// the same bits, and a replay with new token values equals an engine without graphs.
+TEST_P(CudaParity, GraphReplayEqualsEagerLaunches) {
+  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
+  std::unique_ptr<cuda::CudaModel> graphs = on_gpu(dir(), DType::BF16, true, true);
+  std::unique_ptr<cuda::CudaModel> eager = on_gpu(dir(), DType::BF16, true, false);
+  RefBatch rb = read_batch(ref, "right");
+  const std::vector<float> first = graphs->forward(rb.batch, rb.valid_rows);
+  const std::vector<float> captured = graphs->forward(rb.batch, rb.valid_rows);
+  const std::vector<float> replayed = graphs->forward(rb.batch, rb.valid_rows);
+  EXPECT_EQ(first, captured);
+  EXPECT_EQ(first, replayed);
+  EXPECT_EQ(graphs->graphs_captured(), 1);
+  for (size_t i = 0; i < rb.batch.ids.size(); ++i)
+    if (rb.batch.mask[i]) rb.batch.ids[i] = (rb.batch.ids[i] * 31 + 7) % graphs->config().vocab_size;
+  EXPECT_EQ(graphs->forward(rb.batch, rb.valid_rows), eager->forward(rb.batch, rb.valid_rows));
+  EXPECT_EQ(graphs->graphs_captured(), 1);
+  EXPECT_EQ(eager->graphs_captured(), 0);
+}
+
+// The device parameter engine against the host one: the same terms with weight decay move
+// every trainable value alike (the GPU's normals agree with the CPU's to about 1e-6).
+TEST_P(CudaParity, DeviceParameterPassesMatchTheHost) {
+  std::unique_ptr<Model> cpu = load_model(dir().string());
+  std::unique_ptr<cuda::CudaModel> gpu = on_gpu(dir(), DType::F32, false);
+  const TrainableSpace cpu_space = TrainableSpace::select(*cpu, {});
+  const TrainableSpace gpu_space = TrainableSpace::select(*gpu, {});
+  const std::unique_ptr<ParamEngine> host = make_param_engine(*cpu, cpu_space);
+  const std::unique_ptr<ParamEngine> device = make_param_engine(*gpu, gpu_space);
+  const std::vector<cpu::DirectionTerm> terms{{5, 3, 0, 0.25f}, {5, 3, 1, -0.5f}, {9, 0, 2, 0.125f}};
+  host->apply(terms, DirectionKind::Gaussian, 0.9f);
+  device->apply(terms, DirectionKind::Gaussian, 0.9f);
+  device->save_snapshot();
+  device->apply({{1, 1, 1, 3.0f}}, DirectionKind::Gaussian);
+  device->restore_snapshot();
+  gpu->sync_params_to_host();
+  double max_diff = 0.0, max_value = 0.0;
+  for (const TrainableTensor& t : cpu_space.tensors()) {
+    const float* a = cpu->params().f32(*t.view);
+    const float* b = gpu->params().f32(gpu->params().at(t.view->name));
+    for (int64_t i = 0; i < t.view->numel; ++i) {
+      max_diff = std::max(max_diff, std::fabs(double(a[i]) - b[i]));
+      max_value = std::max(max_value, std::fabs(double(a[i])));
+    }
+  }
+  EXPECT_GT(max_value, 0.1);
+  EXPECT_LE(max_diff, 1e-5) << "largest value " << max_value;
+  EXPECT_EQ(device->checksum(), TrainableSpace::select(*gpu, {}).checksum(gpu->params()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, CudaParity, ::testing::ValuesIn(parity_cases()),
+                         [](const auto& info) { return info.param; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParity);
+
+}  // namespace
+}  // namespace zotune
