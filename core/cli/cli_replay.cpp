@@ -7,6 +7,7 @@
 #include "core/cli/commands.h"
 #include "core/log/run_log_reader.h"
 #include "core/train/replay.h"
+#include "core/train/run_setup.h"
 #include "core/train/run_training.h"
 #include "core/train/save_weights.h"
 #include "core/util/error.h"
@@ -39,6 +40,7 @@ void register_replay(CLI::App& app) {
     const std::string model_path = base->empty() ? config.model.path : *base;
     LoadOptions load;
     load.dtype = config.model.dtype;
+    load.peft = peft_settings(config);  // the PEFT tensors the run trained, initialized as it did
     std::unique_ptr<Model> model = load_model(model_path, load);
     const bool on_gpu = device->empty() ? config.engine.device == EngineDevice::CUDA : *device == "cuda";
     if (on_gpu) {

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/peft/peft_settings.h"
 #include "core/tensor/dtype.h"
 #include "core/train/perturbation_mode.h"
 
@@ -22,15 +23,21 @@ namespace zotune {
 enum class ProgressStyle { Auto, Line, Plain, Off };
 inline constexpr std::array<std::string_view, 4> kProgressStyleNames{"auto", "line", "plain", "off"};
 
-enum class TrainableMode { Full, Head };
-inline constexpr std::array<std::string_view, 2> kTrainableModeNames{"full", "head"};
+// lora / adapter: the PEFT modules of that kind alone (core/peft), the backbone frozen.
+enum class TrainableMode { Full, Head, Lora, Adapter };
+inline constexpr std::array<std::string_view, 4> kTrainableModeNames{"full", "head", "lora", "adapter"};
 
 // Parameter groups that full fine-tuning can leave frozen.
 enum class FrozenGroup { Embeddings, Norms, Head, Biases };
 inline constexpr std::array<std::string_view, 4> kFrozenGroupNames{"embeddings", "norms", "head", "biases"};
 
-enum class OptimizerKind { MeZO, BSZO, BSZOB };
-inline constexpr std::array<std::string_view, 3> kOptimizerKindNames{"mezo", "bszo", "bszo-b"};
+enum class OptimizerKind { MeZO, BSZO, BSZOB, AdaZeta, MeZOAdam, HiZOO, LOZO, SparseMeZO };
+inline constexpr std::array<std::string_view, 8> kOptimizerKindNames{"mezo",      "bszo",  "bszo-b", "adazeta",
+                                                                     "mezo-adam", "hizoo", "lozo",   "sparse-mezo"};
+
+// Sparse-MeZO's mask: the paper's small-magnitude mask, or AdaZeta-code's random one (R-MeZO).
+enum class SparseMask { Magnitude, Random };
+inline constexpr std::array<std::string_view, 2> kSparseMaskNames{"magnitude", "random"};
 
 enum class LrSchedule { Constant, Linear };
 inline constexpr std::array<std::string_view, 2> kLrScheduleNames{"constant", "linear"};
@@ -83,6 +90,7 @@ constexpr std::span<const std::string_view> choice_names(TaskSampling) { return 
 constexpr std::span<const std::string_view> choice_names(TemplateChoice) { return kTemplateChoiceNames; }
 constexpr std::span<const std::string_view> choice_names(TaskLoss) { return kTaskLossNames; }
 constexpr std::span<const std::string_view> choice_names(EvalSelect) { return kEvalSelectNames; }
+constexpr std::span<const std::string_view> choice_names(SparseMask) { return kSparseMaskNames; }
 
 // The spelling of a choice as written in a run file, e.g. choice_name(OptimizerKind::BSZOB) == "bszo-b".
 template <class E>
@@ -158,6 +166,22 @@ struct OptimizerSettings {
   double noise_floor = 0.0;  // lower bound of sigma_e as a fraction of sigma_e,0
   bool adaptive_noise = false;
   bool adaptive_sampling = false;
+  // AdaZeta's query schedule (shared/papers/adazeta.md a.4): Q_e = min(max(floor(alpha e^beta), min), max)
+  double queries_alpha = 0.0;
+  SigmaSetting queries_beta;  // "auto or a number": auto = ln(target / alpha) / ln(steps * batch / train examples)
+  int64_t queries_target = 0;  // NUM: the unclipped Q at the last epoch (beta auto), or Q itself when fixed
+  int64_t queries_min = 0, queries_max = 0;
+  bool queries_fixed = false;  // Q = queries_target at every step (the code's --use_num)
+  // MeZO-Adam (baselines.md section 3)
+  double beta1 = 0.0, beta2 = 0.0, adam_eps = 0.0;
+  // HiZOO (section 4)
+  double hessian_smoothing = 0.0;  // alpha of the diagonal-Hessian EMA
+  // LOZO (section 6)
+  int64_t rank = 0;           // r of the U V^T perturbation
+  int64_t refresh_every = 0;  // nu: steps between draws of V
+  // Sparse-MeZO (section 5)
+  double sparsity = 0.0;      // fraction of entries left out of the mask
+  SparseMask mask = SparseMask::Magnitude;
 };
 
 struct DataSettings {
@@ -187,6 +211,7 @@ struct RunConfig {
   ModelSettings model;
   TaskSettings task;
   TrainableSettings trainable;
+  PeftSettings peft;  // the peft: section; kind stays None here (peft_settings() sets it from trainable.mode)
   OptimizerSettings optimizer;
   DataSettings data;
   EvalSettings eval;

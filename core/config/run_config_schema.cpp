@@ -83,6 +83,12 @@ constexpr Bounds open_closed(double lo, double hi) { return {lo, hi, true, false
 constexpr OptimizerSet kMeZO = 1u << static_cast<unsigned>(OptimizerKind::MeZO);
 constexpr OptimizerSet kBSZOFamily =
     (1u << static_cast<unsigned>(OptimizerKind::BSZO)) | (1u << static_cast<unsigned>(OptimizerKind::BSZOB));
+constexpr OptimizerSet kAdaZeta = 1u << static_cast<unsigned>(OptimizerKind::AdaZeta);
+constexpr OptimizerSet kMeZOAdam = 1u << static_cast<unsigned>(OptimizerKind::MeZOAdam);
+constexpr OptimizerSet kHiZOO = 1u << static_cast<unsigned>(OptimizerKind::HiZOO);
+constexpr OptimizerSet kLOZO = 1u << static_cast<unsigned>(OptimizerKind::LOZO);
+constexpr OptimizerSet kSparseMeZO = 1u << static_cast<unsigned>(OptimizerKind::SparseMeZO);
+constexpr Bounds closed_open(double lo, double hi) { return {lo, hi, false, true}; }
 
 // Derived defaults, applied in table order (run.output reads run.name).
 void derive_run_name(RunConfig& c) {
@@ -96,6 +102,7 @@ using Run = RunSettings;
 using Mdl = ModelSettings;
 using Tsk = TaskSettings;
 using Trn = TrainableSettings;
+using Pft = PeftSettings;
 using Opt = OptimizerSettings;
 
 const std::vector<KeySpec>& key_table() {
@@ -174,13 +181,42 @@ const std::vector<KeySpec>& key_table() {
                                  "inline corpus for a toy language-modelling task, one string per example"),
       // trainable
       key<&R::trainable, &Trn::mode>("trainable.mode", {.default_yaml = "full"},
-                                     "full: every parameter not frozen; head: only the output head"),
+                                     "full: every parameter not frozen; head: only the output head; lora: LoRA "
+                                     "matrices on the attention projections alone; adapter: tensorized (TT) adapters "
+                                     "alone (AdaZeta); PEFT modes freeze the backbone, its settings are under `peft`"),
       key<&R::trainable, &Trn::freeze>("trainable.freeze", {.default_yaml = "[]"},
                                        "parameter groups that full fine-tuning leaves untouched"),
+      // peft (trainable.mode lora / adapter; shared/papers/adazeta.md a.1-a.2, baselines.md section 2)
+      key<&R::peft, &Pft::seed>("peft.seed", {.default_yaml = "0"},
+                                "seeds the initialization of the PEFT modules (TT cores and biases, LoRA A), "
+                                "independently of `run.seed`"),
+      key<&R::peft, &Pft::adapter_bottleneck>("peft.adapter_bottleneck", {.default_yaml = "64", .bounds = at_least(1)},
+                                              "adapter: bottleneck width of a(h) = h + s U(ReLU(D h)) (AdaZeta: 64)"),
+      key<&R::peft, &Pft::adapter_rank>("peft.adapter_rank", {.default_yaml = "5", .bounds = at_least(1)},
+                                        "adapter: TT rank of D and U (AdaZeta's launcher: 5); TT modes follow the "
+                                        "hidden size (4096: [16,16,16,4,4,4], 1024: [8,8,16,8,8])"),
+      key<&R::peft, &Pft::adapter_scale>("peft.adapter_scale", {.default_yaml = "1.0"}, "adapter: scaling s"),
+      key<&R::peft, &Pft::adapter_placement>("peft.adapter_placement", {.default_yaml = "code"},
+                                             "adapter: code = AdaZeta's code (Llama: gate_proj and up_proj inputs, "
+                                             "down_proj output; OPT: fc1 input, fc2 output; BERT/RoBERTa: Houlsby, "
+                                             "after the attention and FFN output projections); paper = after each "
+                                             "attention and feed-forward sub-layer"),
+      key<&R::peft, &Pft::lora_rank>("peft.lora_rank", {.default_yaml = "8", .bounds = at_least(1)},
+                                     "lora: rank r (MeZO: 8; AdaZeta's MeZO-LoRA: 5)"),
+      key<&R::peft, &Pft::lora_alpha>("peft.lora_alpha", {.default_yaml = "16", .bounds = greater_than(0)},
+                                      "lora: alpha; the update is (alpha / r) * B A x"),
+      key<&R::peft, &Pft::lora_targets>("peft.lora_targets", {.default_yaml = "[q, v]"},
+                                        "lora: attention projections wrapped (query, key, value, output; MeZO: q and v)"),
       // optimizer: every optimizer
       key<&R::optimizer, &Opt::name>("optimizer.name", {.default_yaml = "mezo"},
                                      "mezo: two-point SPSA; bszo: Bayesian subspace ZO; "
-                                     "bszo-b: BSZO with a fresh forward pass for each adaptive sample"),
+                                     "bszo-b: BSZO with a fresh forward pass for each adaptive sample; "
+                                     "adazeta: two-point SPSA averaged over a number of queries that grows with the "
+                                     "epoch (the `optimizer.queries_*` schedule); baselines (CPU engine, "
+                                     "model.perturbation exact; baselines.md 3-6): mezo-adam: the SPSA estimate into "
+                                     "Adam; hizoo: probes and step scaled by a diagonal Hessian estimate (3 forwards); "
+                                     "lozo: low-rank U V^T perturbations of every matrix; sparse-mezo: MeZO on masked "
+                                     "directions"),
       key<&R::optimizer, &Opt::lr>("optimizer.lr", {.default_yaml = "1e-6", .bounds = greater_than(0)},
                                    "learning rate"),
       key<&R::optimizer, &Opt::eps>("optimizer.eps", {.default_yaml = "1e-3", .bounds = greater_than(0)},
@@ -218,6 +254,59 @@ const std::vector<KeySpec>& key_table() {
       key<&R::optimizer, &Opt::adaptive_sampling>("optimizer.adaptive_sampling",
                                                   {.default_yaml = "true", .only = kBSZOFamily},
                                                   "observations after the first k go along the most uncertain direction"),
+      // optimizer: AdaZeta's query schedule (shared/papers/adazeta.md a.4)
+      key<&R::optimizer, &Opt::queries_alpha>("optimizer.queries_alpha",
+                                              {.default_yaml = "0.85", .bounds = greater_than(0), .only = kAdaZeta},
+                                              "alpha of the schedule: Q = min(max(floor(alpha * e^beta), queries_min), "
+                                              "queries_max) at epoch e = floor(step / ceil(train examples / batch size))"),
+      key<&R::optimizer, &Opt::queries_beta>("optimizer.queries_beta",
+                                             {.default_yaml = "auto", .bounds = greater_than(0), .only = kAdaZeta},
+                                             "exponent beta of the schedule; `auto` = `ln(queries_target / alpha) / "
+                                             "ln(run.steps * data.batch_size / train examples)`, as AdaZeta's code derives "
+                                             "it (the paper's Llama-2 runs state 0.45)"),
+      key<&R::optimizer, &Opt::queries_target>("optimizer.queries_target",
+                                               {.default_yaml = "20", .bounds = at_least(1), .only = kAdaZeta},
+                                               "the code's NUM: with beta auto, alpha * E^beta reaches it at the last "
+                                               "epoch E; with queries_fixed, the Q of every step"),
+      key<&R::optimizer, &Opt::queries_min>("optimizer.queries_min",
+                                            {.default_yaml = "1", .bounds = at_least(1), .only = kAdaZeta},
+                                            "lower bound of Q (the code's 1; its multi-GPU trainer uses 3)"),
+      key<&R::optimizer, &Opt::queries_max>("optimizer.queries_max",
+                                            {.default_yaml = "15", .bounds = at_least(1), .only = kAdaZeta},
+                                            "upper bound of Q (the launcher's NUM_MAX = 15; the paper states 20)"),
+      key<&R::optimizer, &Opt::queries_fixed>("optimizer.queries_fixed", {.default_yaml = "false", .only = kAdaZeta},
+                                              "Q = queries_target at every step, no schedule (the code's --use_num)"),
+      // optimizer: MeZO-Adam (baselines.md section 3; torch.optim.Adam's defaults, as BSZO ran it)
+      key<&R::optimizer, &Opt::beta1>("optimizer.beta1",
+                                      {.default_yaml = "0.9", .bounds = closed_open(0, 1), .only = kMeZOAdam},
+                                      "Adam's first-moment decay"),
+      key<&R::optimizer, &Opt::beta2>("optimizer.beta2",
+                                      {.default_yaml = "0.999", .bounds = closed_open(0, 1), .only = kMeZOAdam},
+                                      "Adam's second-moment decay"),
+      key<&R::optimizer, &Opt::adam_eps>("optimizer.adam_eps",
+                                         {.default_yaml = "1e-8", .bounds = greater_than(0), .only = kMeZOAdam},
+                                         "Adam's denominator epsilon: `theta -= lr m_hat / (sqrt(v_hat) + adam_eps)`"),
+      // optimizer: HiZOO (section 4)
+      key<&R::optimizer, &Opt::hessian_smoothing>(
+          "optimizer.hessian_smoothing", {.default_yaml = "1e-8", .bounds = closed_open(0, 1), .only = kHiZOO},
+          "alpha of the diagonal-Hessian EMA `Sigma = (1 - alpha) Sigma + alpha |l+ + l- - 2 l0| / (2 eps^2) Sigma z^2` "
+          "(the code's default `constant0` makes HiZOO MeZO: set it; BSZO ran 1e-8)"),
+      // optimizer: LOZO (section 6)
+      key<&R::optimizer, &Opt::rank>("optimizer.rank", {.default_yaml = "2", .bounds = closed(1, 4096), .only = kLOZO},
+                                     "rank r of the U V^T perturbation of every matrix (vectors get a full z; OPT "
+                                     "runs: 1 or 2, RoBERTa: 4)"),
+      key<&R::optimizer, &Opt::refresh_every>("optimizer.refresh_every",
+                                              {.default_yaml = "50", .bounds = at_least(1), .only = kLOZO},
+                                              "nu: steps between draws of V (lazy sampling; U is drawn every step)"),
+      // optimizer: Sparse-MeZO (section 5)
+      key<&R::optimizer, &Opt::sparsity>("optimizer.sparsity",
+                                         {.default_yaml = "0.8", .bounds = closed_open(0, 1), .only = kSparseMeZO},
+                                         "fraction of each tensor's entries left out of the mask (0 = MeZO; the paper's "
+                                         "best 0.8; AdaZeta's random-mask baseline 0.75)"),
+      key<&R::optimizer, &Opt::mask>("optimizer.mask", {.default_yaml = "magnitude", .only = kSparseMeZO},
+                                     "magnitude: perturb and update the entries with |theta| <= a per-tensor threshold "
+                                     "set from the initial weights (the paper); random: a fresh seeded Bernoulli mask "
+                                     "per step (AdaZeta's code, R-MeZO)"),
       // data, eval, distributed
       key<&R::data, &DataSettings::batch_size>("data.batch_size", {.default_yaml = "16", .bounds = at_least(1)},
                                                "examples per minibatch; every query of a step sees the same minibatch"),
@@ -254,6 +343,7 @@ constexpr SectionSpec kSections[] = {
     {"model", "the model to fine-tune"},
     {"task", "the task and its data"},
     {"trainable", "which parameters are trained"},
+    {"peft", "parameter-efficient modules (trainable.mode lora or adapter)"},
     {"optimizer", "the zeroth-order optimizer and its hyperparameters"},
     {"data", "minibatches"},
     {"eval", "dev-set evaluation and early stopping"},
@@ -286,6 +376,14 @@ std::optional<Violation> check_run_name_is_file_name(const RunConfig& c) {
   return Violation{{"run.name"}, "'" + c.run.name + "' cannot name a file (no '/', not '.' or '..')"};
 }
 
+std::optional<Violation> check_queries_min_below_max(const RunConfig& c) {
+  const OptimizerSettings& o = c.optimizer;
+  if (!contains(kAdaZeta, o.name) || o.queries_min <= o.queries_max) return std::nullopt;
+  return Violation{{"optimizer.queries_min", "optimizer.queries_max"},
+                   "needs optimizer.queries_min <= optimizer.queries_max, got " + std::to_string(o.queries_min) + " > " +
+                       std::to_string(o.queries_max)};
+}
+
 constexpr CrossKeyRule kCrossKeyRules[] = {
     {"`optimizer.m` >= `optimizer.k` (bszo, bszo-b): the first k observations are the coordinate axes",
      check_m_covers_k},
@@ -293,6 +391,7 @@ constexpr CrossKeyRule kCrossKeyRules[] = {
      check_data_parallel_fits_batch},
     {"`trainable.freeze` is given only with `trainable.mode: full`", check_freeze_needs_full},
     {"`run.name` is a file name (no `/`): the default `run.output` is `runs/<name>.h5`", check_run_name_is_file_name},
+    {"`optimizer.queries_min` <= `optimizer.queries_max` (adazeta)", check_queries_min_below_max},
 };
 
 }  // namespace

@@ -166,6 +166,7 @@ CudaModel::~CudaModel() = default;
 
 std::unique_ptr<CudaModel> CudaModel::from_host(std::unique_ptr<Model> host, const CudaOptions& options) {
   check(host != nullptr && host->params().allocated(), "CudaModel::from_host: the host model has no parameters");
+  check(host->peft().empty(), host->config().source + ": PEFT modules run on the CPU engine for now (engine.device: cpu)");
   const ModelConfig config = host->config();
   const DType dtype = host->dtype();
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(host->params()), options));

@@ -47,6 +47,14 @@ class DeviceParamEngine final : public ParamEngine {
                      static_cast<int>(terms.size()), kind, decay_scale, model_.stream());
   }
 
+  // Optimizers with their own parameter passes (MeZO-Adam, HiZOO, LOZO, Sparse-MeZO) have a
+  // host implementation only; refused here, before anything touches the device.
+  bool supports_tensor_passes() const override { return false; }
+  void apply_pass(const TensorPass&, const std::string& optimizer) override {
+    throw Error("optimizer " + optimizer +
+                ": its parameter passes are not on the CUDA engine yet; run it with engine.device: cpu");
+  }
+
   void save_snapshot() override { copy(true); }
   void restore_snapshot() override {
     check(snapshot_.bytes() > 0, "restore_snapshot before save_snapshot");

@@ -126,14 +126,21 @@ class BertModel final : public Model {
       cpu::matmul(q.data(), x.data(), w(a + "self.query.weight"), dtype_, w(a + "self.query.bias"), dtype_, N, C, C);
       cpu::matmul(k.data(), x.data(), w(a + "self.key.weight"), dtype_, w(a + "self.key.bias"), dtype_, N, C, C);
       cpu::matmul(v.data(), x.data(), w(a + "self.value.weight"), dtype_, w(a + "self.value.bias"), dtype_, N, C, C);
+      peft_.lora(l, LoraTarget::Q, q.data(), x.data(), N, params_);
+      peft_.lora(l, LoraTarget::K, k.data(), x.data(), N, params_);
+      peft_.lora(l, LoraTarget::V, v.data(), x.data(), N, params_);
       cpu::attention(att.data(), q.data(), k.data(), v.data(), batch.mask.data(), s);
       cpu::matmul(h.data(), att.data(), w(a + "output.dense.weight"), dtype_, w(a + "output.dense.bias"), dtype_, N, C, C);
+      peft_.lora(l, LoraTarget::O, h.data(), att.data(), N, params_);
+      // Houlsby adapters: LN(a(W h) + residual), here and after the FFN output projection.
+      peft_.adapt(l, AdapterPoint::AttentionOutput, h.data(), N, params_);
       cpu::add_inplace(x.data(), h.data(), x.size());
       cpu::layernorm(x.data(), x.data(), w(a + "output.LayerNorm.weight"), w(a + "output.LayerNorm.bias"), dtype_, N, C, eps);
 
       cpu::matmul(ff.data(), x.data(), w(p + "intermediate.dense.weight"), dtype_, w(p + "intermediate.dense.bias"), dtype_, N, C, F);
       apply_activation(c.activation, ff.data(), ff.size());
       cpu::matmul(h.data(), ff.data(), w(p + "output.dense.weight"), dtype_, w(p + "output.dense.bias"), dtype_, N, F, C);
+      peft_.adapt(l, AdapterPoint::MlpOutput, h.data(), N, params_);
       cpu::add_inplace(x.data(), h.data(), x.size());
       cpu::layernorm(x.data(), x.data(), w(p + "output.LayerNorm.weight"), w(p + "output.LayerNorm.bias"), dtype_, N, C, eps);
     }

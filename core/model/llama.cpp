@@ -62,6 +62,7 @@ class LlamaModel final : public Model {
     std::vector<int32_t> positions = decoder_positions(cache, batch);
     for (int32_t& p : positions) p = p < 0 ? 0 : p;  // padding: any position, it is masked
 
+    std::vector<float> adapted;  // a(h) of a pre-adapter (PEFT)
     std::vector<float> x(static_cast<size_t>(N) * C), h(x.size()), q(static_cast<size_t>(N) * q_dim),
         k(static_cast<size_t>(N) * kv_dim), v(k.size()), att(q.size()), gate(static_cast<size_t>(N) * I), up(gate.size());
     cpu::embedding(x.data(), batch.ids.data(), w("model.embed_tokens.weight"), dtype_, N, C);
@@ -72,6 +73,9 @@ class LlamaModel final : public Model {
       cpu::matmul(q.data(), h.data(), w(p + "self_attn.q_proj.weight"), dtype_, w_or_null(p + "self_attn.q_proj.bias"), dtype_, N, C, q_dim);
       cpu::matmul(k.data(), h.data(), w(p + "self_attn.k_proj.weight"), dtype_, w_or_null(p + "self_attn.k_proj.bias"), dtype_, N, C, kv_dim);
       cpu::matmul(v.data(), h.data(), w(p + "self_attn.v_proj.weight"), dtype_, w_or_null(p + "self_attn.v_proj.bias"), dtype_, N, C, kv_dim);
+      peft_.lora(l, LoraTarget::Q, q.data(), h.data(), N, params_);
+      peft_.lora(l, LoraTarget::K, k.data(), h.data(), N, params_);
+      peft_.lora(l, LoraTarget::V, v.data(), h.data(), N, params_);
       cpu::rope(q.data(), positions.data(), N, c.num_heads, D, inv_freq_.data(), 1.0f);
       cpu::rope(k.data(), positions.data(), N, c.num_kv_heads, D, inv_freq_.data(), 1.0f);
       store_kv(cache, l, k.data(), v.data(), B, T, kv_dim);
@@ -92,14 +96,20 @@ class LlamaModel final : public Model {
       cpu::attention(att.data(), q.data(), cache.k[l].data(), cache.v[l].data(), cache.valid.data(), s);
 
       cpu::matmul(h.data(), att.data(), w(p + "self_attn.o_proj.weight"), dtype_, w_or_null(p + "self_attn.o_proj.bias"), dtype_, N, q_dim, C);
+      peft_.lora(l, LoraTarget::O, h.data(), att.data(), N, params_);
+      peft_.adapt(l, AdapterPoint::AttentionOutput, h.data(), N, params_);
       cpu::add_inplace(x.data(), h.data(), x.size());
 
       cpu::rmsnorm(h.data(), x.data(), w(p + "post_attention_layernorm.weight"), dtype_, N, C, c.rms_norm_eps);
-      cpu::matmul(gate.data(), h.data(), w(p + "mlp.gate_proj.weight"), dtype_, w_or_null(p + "mlp.gate_proj.bias"), dtype_, N, C, I);
-      cpu::matmul(up.data(), h.data(), w(p + "mlp.up_proj.weight"), dtype_, w_or_null(p + "mlp.up_proj.bias"), dtype_, N, C, I);
+      // AdaZeta's pre-adapters: gate_proj and up_proj each read their own a(h).
+      const float* gate_in = peft_.adapt_input(l, AdapterPoint::GateInput, h.data(), N, adapted, params_);
+      cpu::matmul(gate.data(), gate_in, w(p + "mlp.gate_proj.weight"), dtype_, w_or_null(p + "mlp.gate_proj.bias"), dtype_, N, C, I);
+      const float* up_in = peft_.adapt_input(l, AdapterPoint::UpInput, h.data(), N, adapted, params_);
+      cpu::matmul(up.data(), up_in, w(p + "mlp.up_proj.weight"), dtype_, w_or_null(p + "mlp.up_proj.bias"), dtype_, N, C, I);
       apply_activation(c.activation, gate.data(), gate.size());
       for (size_t i = 0; i < gate.size(); ++i) gate[i] *= up[i];
       cpu::matmul(h.data(), gate.data(), w(p + "mlp.down_proj.weight"), dtype_, w_or_null(p + "mlp.down_proj.bias"), dtype_, N, I, C);
+      peft_.adapt(l, AdapterPoint::MlpOutput, h.data(), N, params_);
       cpu::add_inplace(x.data(), h.data(), x.size());
     }
     cache.length += T;

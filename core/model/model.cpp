@@ -90,13 +90,13 @@ std::vector<double> Model::row_losses(const Batch& batch, const std::vector<int6
   return loss;
 }
 
-std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype) {
-  std::unique_ptr<Model> m = declare_model(config, dtype);
+std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype, const PeftSettings& peft) {
+  std::unique_ptr<Model> m = declare_model(config, dtype, peft);
   m->params().allocate();
   return m;
 }
 
-std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype) {
+std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype, const PeftSettings& peft) {
   std::unique_ptr<Model> m;
   switch (config.arch) {
     case Architecture::OPT: m = create_opt(config, dtype); break;
@@ -104,12 +104,15 @@ std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype) {
     case Architecture::RoBERTa: m = create_bert(config, dtype); break;
     case Architecture::Llama: m = create_llama(config, dtype); break;
   }
+  if (peft.kind != PeftKind::None) m->peft().declare(peft, config, m->params());
   return m;
 }
 
 namespace {
 
 // Head parameters a checkpoint may lack when a new head is put on a pretrained body.
+bool is_peft_parameter(const std::string& name) { return name.rfind("peft.", 0) == 0; }
+
 bool is_head_parameter(const std::string& name) {
   return name.rfind("classifier.", 0) == 0 || name.rfind("bert.pooler.", 0) == 0 || name.rfind("score.", 0) == 0;
 }
@@ -150,10 +153,11 @@ std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::pat
                                               LoadReport* report) {
   const ModelConfig config = hf_directory_config(dir, opt);
   SafetensorsArchive archive = SafetensorsArchive::open(weights.string());
-  std::unique_ptr<Model> model = create_model(config, opt.dtype);
+  std::unique_ptr<Model> model = create_model(config, opt.dtype, opt.peft);
   std::mt19937_64 rng(opt.init_seed);
   std::set<std::string> used;
   for (const ParamView& v : model->params().views()) {
+    if (is_peft_parameter(v.name)) continue;  // PEFT modules: initialized below
     const SafetensorsTensor* t = archive.find(v.name);
     if (t == nullptr) t = archive.find(strip_model_prefix(v.name));
     if (t == nullptr) {
@@ -168,6 +172,17 @@ std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::pat
     if (t->shape != v.shape)
       throw Error(t->file + ": tensor '" + t->name + "' has shape " + shape_string(t->shape) + " but config.json implies " +
                   shape_string(v.shape));
+    archive.read(t->name, v.dtype, model->params().data(v));
+    used.insert(t->name);
+  }
+  // Fresh PEFT modules, unless the file holds trained ones (run.save / zotune replay --out).
+  model->peft().initialize(model->params(), opt.peft.seed);
+  for (const ParamView& v : model->params().views()) {
+    const SafetensorsTensor* t = is_peft_parameter(v.name) ? archive.find(v.name) : nullptr;
+    if (t == nullptr) continue;
+    if (t->shape != v.shape)
+      throw Error(t->file + ": PEFT tensor '" + t->name + "' has shape " + shape_string(t->shape) +
+                  " but the run's peft settings imply " + shape_string(v.shape));
     archive.read(t->name, v.dtype, model->params().data(v));
     used.insert(t->name);
   }
@@ -225,10 +240,11 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path, const LoadOption
   GgufFile file = GgufFile::open(path);
   ModelConfig config = config_from_gguf(file);
   check(!opt.override_head || opt.head == HeadKind::CausalLM, path + ": GGUF models load with their causal LM head only");
-  std::unique_ptr<Model> model = create_model(config, opt.dtype);
+  std::unique_ptr<Model> model = create_model(config, opt.dtype, opt.peft);
   const bool permuted = file.get_string("general.architecture") == "llama";
   std::set<std::string> used;
   for (const ParamView& v : model->params().views()) {
+    if (is_peft_parameter(v.name)) continue;  // PEFT modules: initialized below, not read
     const std::string name = gguf_name(v.name);
     const GgufTensor* t = file.find_tensor(name);
     if (t == nullptr)
@@ -248,6 +264,7 @@ std::unique_ptr<Model> load_gguf_model(const std::string& path, const LoadOption
     }
     used.insert(name);
   }
+  model->peft().initialize(model->params(), opt.peft.seed);
   if (report) {
     report->format = "gguf";
     for (const GgufTensor& t : file.tensors())

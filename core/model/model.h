@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/model/config.h"
+#include "core/peft/peft_modules.h"
 #include "core/tensor/param_store.h"
 
 namespace zotune {
@@ -44,6 +45,10 @@ class Model {
   ParamStore& params() { return params_; }
   const ParamStore& params() const { return params_; }
   DType dtype() const { return dtype_; }
+  // The PEFT modules (adapters, LoRA) whose tensors sit in params() beside the backbone's;
+  // empty for a plain model. The CPU forward passes call their hooks.
+  PeftModules& peft() { return peft_; }
+  const PeftModules& peft() const { return peft_; }
 
   // Logits, fp32, row-major:
   //  - causal / masked LM: [rows.size(), vocab] at the flat token indices rows (b * seq_len + t);
@@ -87,13 +92,15 @@ class Model {
   ModelConfig config_;
   DType dtype_;
   ParamStore params_;
+  PeftModules peft_;
 };
 
-// Builds the model of `config` with every parameter declared (not yet filled) and allocated.
-std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype);
+// Builds the model of `config` with every parameter declared (not yet filled) and allocated,
+// the PEFT modules `peft` asks for declared after the backbone (PeftModules::initialize fills them).
+std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype, const PeftSettings& peft = {});
 // The same with every parameter declared and nothing allocated: the names, shapes and flat
 // offsets a device engine lays out its own buffers by.
-std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype);
+std::unique_ptr<Model> declare_model(const ModelConfig& config, DType dtype, const PeftSettings& peft = {});
 
 struct LoadOptions {
   DType dtype = DType::F32;
@@ -104,6 +111,9 @@ struct LoadOptions {
   HeadKind head = HeadKind::CausalLM;
   int num_labels = 2;
   uint64_t init_seed = 0;
+  // PEFT modules to declare after the backbone and initialize from peft.seed once the weights
+  // are read (every load path declares the same tensors: the broadcast sends whole buffers).
+  PeftSettings peft;
 };
 
 struct LoadReport {

@@ -69,6 +69,7 @@ class OptModel final : public Model {
                                                          " exceeds max_position_embeddings " + std::to_string(c.max_position));
     }
 
+    std::vector<float> adapted;  // a(h) of a pre-adapter (PEFT)
     std::vector<float> x(static_cast<size_t>(N) * C), h(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size()),
         ff(static_cast<size_t>(N) * F);
     if (E != C) {
@@ -93,6 +94,9 @@ class OptModel final : public Model {
       cpu::matmul(q.data(), h.data(), w(p + "self_attn.q_proj.weight"), dtype_, w_or_null(p + "self_attn.q_proj.bias"), dtype_, N, C, C);
       cpu::matmul(k.data(), h.data(), w(p + "self_attn.k_proj.weight"), dtype_, w_or_null(p + "self_attn.k_proj.bias"), dtype_, N, C, C);
       cpu::matmul(v.data(), h.data(), w(p + "self_attn.v_proj.weight"), dtype_, w_or_null(p + "self_attn.v_proj.bias"), dtype_, N, C, C);
+      peft_.lora(l, LoraTarget::Q, q.data(), h.data(), N, params_);
+      peft_.lora(l, LoraTarget::K, k.data(), h.data(), N, params_);
+      peft_.lora(l, LoraTarget::V, v.data(), h.data(), N, params_);
       store_kv(cache, l, k.data(), v.data(), B, T, C);
       cpu::AttentionShape s;
       s.batch = B;
@@ -107,6 +111,8 @@ class OptModel final : public Model {
       s.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
       cpu::attention(att.data(), q.data(), cache.k[l].data(), cache.v[l].data(), cache.valid.data(), s);
       cpu::matmul(h.data(), att.data(), w(p + "self_attn.out_proj.weight"), dtype_, w_or_null(p + "self_attn.out_proj.bias"), dtype_, N, C, C);
+      peft_.lora(l, LoraTarget::O, h.data(), att.data(), N, params_);
+      peft_.adapt(l, AdapterPoint::AttentionOutput, h.data(), N, params_);
       cpu::add_inplace(x.data(), h.data(), x.size());
       if (!pre) cpu::layernorm(x.data(), x.data(), w(ln1 + "weight"), w(ln1 + "bias"), dtype_, N, C, eps);
 
@@ -116,9 +122,11 @@ class OptModel final : public Model {
       } else {
         h = x;
       }
-      cpu::matmul(ff.data(), h.data(), w(p + "fc1.weight"), dtype_, w_or_null(p + "fc1.bias"), dtype_, N, C, F);
+      const float* fc1_in = peft_.adapt_input(l, AdapterPoint::MlpInput, h.data(), N, adapted, params_);
+      cpu::matmul(ff.data(), fc1_in, w(p + "fc1.weight"), dtype_, w_or_null(p + "fc1.bias"), dtype_, N, C, F);
       apply_activation(c.activation, ff.data(), ff.size());
       cpu::matmul(h.data(), ff.data(), w(p + "fc2.weight"), dtype_, w_or_null(p + "fc2.bias"), dtype_, N, F, C);
+      peft_.adapt(l, AdapterPoint::MlpOutput, h.data(), N, params_);
       cpu::add_inplace(x.data(), h.data(), x.size());
       if (!pre) cpu::layernorm(x.data(), x.data(), w(ln2 + "weight"), w(ln2 + "bias"), dtype_, N, C, eps);
     }

@@ -15,6 +15,7 @@ bool ends_with(const std::string& s, const char* suffix) {
 }  // namespace
 
 ParamRole param_role(const std::string& name) {
+  if (name.rfind("peft.", 0) == 0) return ParamRole::Peft;
   if (contains(name, "embed_tokens") || contains(name, "embed_positions") || contains(name, "embeddings.word_") ||
       contains(name, "embeddings.position_") || contains(name, "embeddings.token_type_") || contains(name, "project_in"))
     return ParamRole::Embedding;
@@ -35,7 +36,9 @@ TrainableSpace TrainableSpace::select(const Model& model, const TrainableSelecti
   TrainableSpace space;
   for (const ParamView& v : model.params().views()) {
     const ParamRole role = param_role(v.name);
-    bool train = sel.mode == TrainableSelection::Mode::Full || role == ParamRole::Head;
+    bool train = sel.mode == TrainableSelection::Mode::Full ||
+                 (sel.mode == TrainableSelection::Mode::Head && role == ParamRole::Head) ||
+                 (sel.mode == TrainableSelection::Mode::Peft && role == ParamRole::Peft);
     if (role == ParamRole::Embedding && sel.freeze_embeddings) train = false;
     if (role == ParamRole::Norm && sel.freeze_norms) train = false;
     if (role == ParamRole::Head && sel.freeze_head) train = false;
@@ -44,13 +47,16 @@ TrainableSpace TrainableSpace::select(const Model& model, const TrainableSelecti
     TrainableTensor t;
     t.view = &v;
     t.first = space.size_;
-    t.weight_decay = role != ParamRole::Norm && !ends_with(v.name, ".bias");
+    t.weight_decay = role != ParamRole::Norm && !ends_with(v.name, ".bias");  // PEFT: cores, lora_A/B yes; biases no
     space.tensors_.push_back(t);
     space.size_ += static_cast<uint64_t>(v.numel);
   }
   if (space.tensors_.empty())
     throw Error(model.config().source + ": the trainable selection leaves no parameter to train" +
-                (sel.mode == TrainableSelection::Mode::Head ? " (head-only mode, but the model has no head tensors)" : ""));
+                (sel.mode == TrainableSelection::Mode::Head ? " (head-only mode, but the model has no head tensors)"
+                 : sel.mode == TrainableSelection::Mode::Peft
+                     ? " (a PEFT mode, but the model declares no PEFT modules: load it with LoadOptions::peft)"
+                     : ""));
   return space;
 }
 

@@ -14,11 +14,13 @@ namespace zotune {
 
 // What a parameter is, from its Hugging Face name: decides freezing and weight decay. Head:
 // lm_head, cls (MLM), classifier, OPT's project_out; BERT's pooler is body, as in BertModel.
-enum class ParamRole { Embedding, Norm, Head, Bias, Weight };
+// Peft: a PEFT module's tensor ("peft." names, core/peft), whatever its kind.
+enum class ParamRole { Embedding, Norm, Head, Bias, Weight, Peft };
 ParamRole param_role(const std::string& name);
 
 struct TrainableSelection {
-  enum class Mode { Full, Head } mode = Mode::Full;
+  // Peft: only the PEFT modules' tensors, the backbone frozen (trainable.mode lora / adapter).
+  enum class Mode { Full, Head, Peft } mode = Mode::Full;
   bool freeze_embeddings = false;
   bool freeze_norms = false;
   bool freeze_head = false;

@@ -17,6 +17,19 @@ class HostParamEngine final : public ParamEngine {
   void apply(const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale) override {
     space_.apply(model_.params(), terms, kind, decay_scale);
   }
+  bool supports_tensor_passes() const override { return true; }
+  void apply_pass(const TensorPass& pass, const std::string&) override {
+    // Widen, let the optimizer rewrite, round back once (as TrainableSpace::apply's decay).
+    std::vector<float> values;
+    for (size_t k = 0; k < space_.tensors().size(); ++k) {
+      const TrainableTensor& t = space_.tensors()[k];
+      void* data = model_.params().data(*t.view);
+      values.resize(static_cast<size_t>(t.view->numel));
+      convert(data, t.view->dtype, values.data(), DType::F32, values.size());
+      pass(k, t, values.data());
+      convert(values.data(), DType::F32, data, t.view->dtype, values.size());
+    }
+  }
   void save_snapshot() override { space_.copy_out(model_.params(), snapshot_); }
   void restore_snapshot() override { space_.copy_in(model_.params(), snapshot_); }
   uint64_t checksum() override { return space_.checksum(model_.params()); }

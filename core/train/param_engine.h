@@ -5,10 +5,12 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/model/model.h"
 #include "core/optim/trainable_space.h"
+#include "core/optim/zo_optimizer.h"
 #include "kernels/cpu/perturb.h"
 
 namespace zotune {
@@ -19,6 +21,10 @@ class ParamEngine {
   // params += sum_j terms[j].coeff * z_j over the trainable space, decayed tensors first
   // scaled by decay_scale (TrainableSpace::apply's semantics).
   virtual void apply(const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale = 1.0f) = 0;
+  // Runs an optimizer's own pass over every trainable tensor (zo_optimizer.h, TensorPass).
+  // The host engine only: the device engine throws an Error naming the optimizer.
+  virtual bool supports_tensor_passes() const = 0;
+  virtual void apply_pass(const TensorPass& pass, const std::string& optimizer) = 0;
   // Exact perturbation mode: keep the trainable bits, and put them back.
   virtual void save_snapshot() = 0;
   virtual void restore_snapshot() = 0;

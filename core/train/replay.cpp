@@ -35,6 +35,17 @@ uint64_t parse_checksum(const std::string& text, const std::string& log_path) {
   return std::strtoull(text.c_str(), nullptr, 16);
 }
 
+// /steps/lr and /steps/probe_losses of every step: what re-running an optimizer needs.
+std::vector<LoggedStepInputs> read_logged_step_inputs(const RunLogReader& log) {
+  const std::vector<int64_t> steps = log.steps();
+  check(steps.empty() || log.has_series("lr"), log.path() + ": /steps/lr is missing (not a log written by zotune train)");
+  const std::vector<double> lr = steps.empty() ? std::vector<double>{} : log.series("lr");
+  std::vector<LoggedStepInputs> out(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i)
+    out[i] = {static_cast<uint32_t>(steps[i]), lr[i], log.vector("probe_losses", static_cast<int64_t>(i))};
+  return out;
+}
+
 }  // namespace
 
 RunConfig logged_run_config(const RunLogReader& log) {
@@ -73,7 +84,14 @@ ReplayResult replay_run(Model& model, const RunLogReader& log, const ReplayOptio
   // Trainer::step: decay and the fused update, on the unperturbed weights.
   const DirectionKind kind = direction_kind(config.optimizer.direction);
   const std::unique_ptr<ParamEngine> engine = make_param_engine(model, space);
-  apply_logged_updates(*engine, updates, result.steps_replayed, kind);
+  if (optimizer_uses_tensor_passes(config.optimizer.name)) {
+    // MeZO-Adam, HiZOO, LOZO, Sparse-MeZO log no /updates rows: re-run the optimizer's
+    // recurrence on the logged probe losses (bit-identical: same losses, same arithmetic).
+    const std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space.size());
+    replay_optimizer(*engine, *optimizer, read_logged_step_inputs(log), result.steps_replayed, kind);
+  } else {
+    apply_logged_updates(*engine, updates, result.steps_replayed, kind);
+  }
   result.checksum = engine->checksum();
 
   const std::optional<std::string> final_checksum = summary_string(summary, "final_checksum");

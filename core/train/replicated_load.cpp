@@ -22,7 +22,7 @@ Pretrained load_pretrained_replicated(const std::string& model_path, const LoadO
   comm.broadcast(error, 0);  // rank 0's outcome: "" when it loaded, else its message
   if (!error.empty()) throw Error(error);
   if (comm.rank() != 0)
-    loaded.emplace(Pretrained{create_model(load_model_config(model_path, options), options.dtype),
+    loaded.emplace(Pretrained{create_model(load_model_config(model_path, options), options.dtype, options.peft),
                               load_tokenizer(model_path), LoadReport{}});
 
   ParamStore& params = loaded->model->params();

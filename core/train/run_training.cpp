@@ -118,7 +118,8 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     const TrainableSelection selection = trainable_selection(config.trainable);
     std::optional<TrainableSpace> space;
     space.emplace(TrainableSpace::select(*pretrained->model, selection));
-    std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space->size());
+    std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space->size(),
+                                                            training_extent(config, splits.train->num_examples()));
     const TrainerOptions options = trainer_options(config);
     const int eval_chunk = static_cast<int>(config.data.batch_size);
     const bool lm = config.task.name == "lm";
@@ -160,6 +161,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     // Every applied update, in memory as in the log (a few scalars per step): the replay
     // record best-dev selection re-applies.
     std::vector<LoggedUpdate> applied;
+    std::vector<LoggedStepInputs> applied_inputs;  // optimizers with tensor passes: lr and probe losses
     int64_t s = 0;
     {
       Trainer trainer(*pretrained->model, *space, *optimizer, *splits.train, comm, options);
@@ -183,6 +185,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
         if (const std::optional<double> device_peak = peak_device_bytes(*pretrained->model))
           record.scalars["peak_device_memory_bytes"] = *device_peak;
         applied.push_back({record.step, record.terms, record.decay_scale});
+        if (optimizer->uses_tensor_passes()) applied_inputs.push_back({record.step, record.lr, record.probe_losses});
         if (root) log_step_record(*log, record, peak_resident_bytes());
         progress.step(s, record.loss, record.ms);
         evaluated_last = false;
@@ -209,7 +212,13 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       pretrained.emplace(load_model_on_engine());
       space.emplace(TrainableSpace::select(*pretrained->model, selection));
       const std::unique_ptr<ParamEngine> engine = make_param_engine(*pretrained->model, *space);
-      apply_logged_updates(*engine, applied, *out.selected_step, options.direction);
+      if (optimizer->uses_tensor_passes()) {
+        // No /updates rows: a fresh optimizer re-runs its recurrence on the recorded losses.
+        const std::unique_ptr<ZoOptimizer> fresh = make_optimizer(config.optimizer, config.run.seed, space->size());
+        replay_optimizer(*engine, *fresh, applied_inputs, *out.selected_step, options.direction);
+      } else {
+        apply_logged_updates(*engine, applied, *out.selected_step, options.direction);
+      }
       out.selected_checksum = engine->checksum();
     } else {
       out.selected_checksum = out.checksum;  // the final weights are the selected ones

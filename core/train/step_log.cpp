@@ -49,8 +49,8 @@ std::vector<LoggedUpdate> read_logged_updates(const RunLogReader& log) {
     out[i].decay_scale = static_cast<float>(decay[i]);
     check(i == 0 || steps[i] > steps[i - 1], log.path() + ": /steps/step is not increasing at row " + std::to_string(i));
     check(row == u.size() || u.step[row] >= steps[i],
-          log.path() + ": /updates row " + std::to_string(row) + " names step " + std::to_string(u.step[row]) +
-              ", which has no /steps row");
+          log.path() + ": /updates row " + std::to_string(row) + " names step " +
+              (row < u.size() ? std::to_string(u.step[row]) : std::string()) + ", which has no /steps row");
     for (; row < u.size() && u.step[row] == steps[i]; ++row) {
       cpu::DirectionTerm t;
       t.seed = u.seed[row];

@@ -8,6 +8,7 @@
 #include "core/tasks/prompt_task.h"
 #include "core/tasks/task_registry.h"
 #include "core/tasks/templates.h"
+#include "core/train/run_setup.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -231,6 +232,7 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
 LoadOptions task_load_options(const RunConfig& config) {
   LoadOptions load;
   load.dtype = config.model.dtype;
+  load.peft = peft_settings(config);
   if (config.task.name == "lm") return load;
   const tasks::TaskSpec& spec = tasks::find_task(config.task.name);
   const ModelConfig model = load_model_config(config.model.path);

@@ -21,7 +21,46 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
   column_ = comm_.rank() / D;
   row_ = comm_.rank() % D;
   engine_ = make_param_engine(model_, space_);
+  if (optimizer_.uses_tensor_passes()) {
+    check(engine_->supports_tensor_passes(), "optimizer " + optimizer_.name() +
+                                                 ": its parameter passes are not on the CUDA engine yet; run it with "
+                                                 "engine.device: cpu");
+    check(opt_.mode == PerturbationMode::Exact, "optimizer " + optimizer_.name() +
+                                                    " reads the unperturbed weights in its parameter passes: it needs "
+                                                    "model.perturbation: exact, not inplace");
+  }
   if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
+}
+
+void apply_update_with_pass(ParamEngine& engine, const StepUpdate& u, DirectionKind kind, const std::string& optimizer) {
+  engine.restore_snapshot();
+  engine.apply(u.terms, kind, u.decay_scale);
+  if (u.pass) engine.apply_pass(u.pass, optimizer);
+}
+
+void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,
+                      int64_t n, DirectionKind kind) {
+  check(n >= 0 && n <= static_cast<int64_t>(steps.size()),
+        "replay_optimizer: " + std::to_string(n) + " steps asked, " + std::to_string(steps.size()) + " logged");
+  engine.save_snapshot();
+  for (int64_t s = 0; s < n; ++s) {
+    const LoggedStepInputs& in = steps[s];
+    optimizer.begin_step(in.step, in.lr);
+    size_t used = 0;
+    for (std::vector<Probe> probes = optimizer.next_probes(); !probes.empty(); probes = optimizer.next_probes()) {
+      check(used + probes.size() <= in.probe_losses.size(),
+            "replay of " + optimizer.name() + ": step " + std::to_string(in.step) + " asks for more probe losses than the " +
+                std::to_string(in.probe_losses.size()) + " logged");
+      optimizer.observe(std::vector<double>(in.probe_losses.begin() + static_cast<ptrdiff_t>(used),
+                                            in.probe_losses.begin() + static_cast<ptrdiff_t>(used + probes.size())));
+      used += probes.size();
+    }
+    check(used == in.probe_losses.size(), "replay of " + optimizer.name() + ": step " + std::to_string(in.step) +
+                                              " used " + std::to_string(used) + " of its " +
+                                              std::to_string(in.probe_losses.size()) + " logged probe losses");
+    apply_update_with_pass(engine, optimizer.finish(), kind, optimizer.name());
+    engine.save_snapshot();
+  }
 }
 
 std::vector<cpu::DirectionTerm> offset_difference(const std::vector<cpu::DirectionTerm>& from,
@@ -48,6 +87,11 @@ double Trainer::learning_rate(uint32_t step) const {
 }
 
 LossSum Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples) {
+  if (probe.pass) {  // exact mode (checked at construction): the pass reads the unperturbed weights
+    engine_->restore_snapshot();
+    engine_->apply_pass(probe.pass, optimizer_.name());
+    return task_.loss_sum(model_, examples);
+  }
   if (opt_.mode == PerturbationMode::Exact) {
     engine_->restore_snapshot();
     engine_->apply(probe.offset, opt_.direction);
@@ -106,7 +150,9 @@ StepRecord Trainer::step(uint32_t step) {
     optimizer_.observe(losses);
   }
   StepUpdate u = optimizer_.finish();
-  if (opt_.mode == PerturbationMode::Exact) {
+  if (u.pass) {
+    apply_update_with_pass(*engine_, u, opt_.direction, optimizer_.name());
+  } else if (opt_.mode == PerturbationMode::Exact) {
     engine_->restore_snapshot();
     engine_->apply(u.terms, opt_.direction, u.decay_scale);
   } else if (u.decay_scale != 1.0f) {

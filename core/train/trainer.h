@@ -55,6 +55,27 @@ struct StepRecord {
 std::vector<cpu::DirectionTerm> offset_difference(const std::vector<cpu::DirectionTerm>& from,
                                                   const std::vector<cpu::DirectionTerm>& to);
 
+// The exact-mode update of a step: back to the unperturbed weights, decay and the terms, then
+// the optimizer's own pass when it has one.
+void apply_update_with_pass(ParamEngine& engine, const StepUpdate& update, DirectionKind kind,
+                            const std::string& optimizer);
+
+// What re-running an optimizer needs of one logged step: its lr and every probe loss, rounds
+// concatenated (/steps/lr and /steps/probe_losses).
+struct LoggedStepInputs {
+  uint32_t step = 0;
+  double lr = 0.0;
+  std::vector<double> probe_losses;
+};
+
+// Replay of the optimizers whose updates are TensorPasses (no /updates rows): re-runs a fresh
+// `optimizer` over the first n logged steps without a forward pass, each round of probes
+// answered from the step's logged losses, each update applied through `engine` as
+// Trainer::step applies it. Same losses, same arithmetic: bit-identical to the run. Errors
+// name the step whose logged losses do not match the rounds the optimizer asks for.
+void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,
+                      int64_t n, DirectionKind kind);
+
 class Trainer {
  public:
   Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimizer, Task& task, Communicator& comm,

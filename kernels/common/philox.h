@@ -159,6 +159,19 @@ ZOTUNE_HD void direction_values(uint64_t seed, uint32_t step, uint32_t query, ui
   box_muller(r.v[2], r.v[3], &out[2], &out[3]);
 }
 
+// Derived streams: the counter layout of a direction under the key seed ^ tag, so their
+// values never coincide with a direction z(seed, step, query) of the run. Sparse-MeZO's random
+// mask draws u(seed ^ kMaskStream, step, query)[i]; LOZO's lazily refreshed factor V draws
+// z(seed ^ kLowRankVStream, first step of the window, query).
+inline constexpr uint64_t kMaskStream = 0x6D61736B00000000ull;      // "mask"
+inline constexpr uint64_t kLowRankVStream = 0x6C6F7A6F00000000ull;  // "lozo"
+
+// The four U[0, 1) values of one block: the top 24 bits of each output times 2^-24 (exact in fp32).
+ZOTUNE_HD void uniform_values(uint64_t seed, uint32_t step, uint32_t query, uint64_t block, float out[4]) {
+  const Philox4 r = direction_block(seed, step, query, block);
+  for (int l = 0; l < 4; ++l) out[l] = static_cast<float>(r.v[l] >> 8) * 5.9604644775390625e-8f;
+}
+
 #if defined(__CUDA_ARCH__)
 // acc[l] += coeff * z[4 * block + l] on the device, coeff (and sqrt(2 ln 2)) folded into r:
 // one multiply per pair instead of three; it differs from rounding z first by two fp32

@@ -73,4 +73,14 @@ void direction(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t st
   for_each_direction_value(n, first, seed, step, query, kind, [&](int64_t i, float z) { out[i] = z; });
 }
 
+void uniform(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query) {
+  int64_t i = 0;
+  while (i < n) {
+    const uint64_t g = first + static_cast<uint64_t>(i);
+    float u[4];
+    uniform_values(seed, step, query, g >> 2, u);
+    for (int lane = static_cast<int>(g & 3u); lane < 4 && i < n; ++lane, ++i) out[i] = u[lane];
+  }
+}
+
 }  // namespace zotune::cpu

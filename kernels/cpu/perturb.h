@@ -25,4 +25,8 @@ void perturb(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTer
 // z(seed, step, query)[first .. first + n) into out (fp32), for tests and host math.
 void direction(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query, DirectionKind kind);
 
+// u(seed, step, query)[first .. first + n) into out: U[0, 1) values of uniform_values, one per
+// global index (Sparse-MeZO's random mask passes seed ^ kMaskStream).
+void uniform(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query);
+
 }  // namespace zotune::cpu

@@ -214,6 +214,12 @@ def check_rank_invariance(args):
             require(all(len(p) >= 3 for p in probe_rows), f"np {ranks}: a step with fewer than 3 probe losses: "
                     "the run would not spread work over 3 ranks")
             require(len(run["updates"]["step"]) >= steps_expected, f"np {ranks}: fewer /updates rows than steps")
+            for name in args.varying:
+                # A schedule (e.g. AdaZeta's queries_used) must really change within the run.
+                require(name in run["steps"], f"np {ranks}: no /steps/{name} series")
+                values = sorted(set(run["steps"][name].tolist()))
+                require(len(values) > 1, f"np {ranks}: /steps/{name} is {values} at every step: the run does not vary it")
+                print(f"/steps/{name} takes the values {values}")
             reference = (ranks, run)
             continue
         ref_ranks, ref = reference
@@ -426,6 +432,8 @@ def main():
     p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--data-parallel", type=int, default=0, help="distributed.data_parallel (0: as the run file says)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="run file setting (dotted key)")
+    p.add_argument("--varying", action="append", default=[], metavar="SERIES",
+                   help="a /steps series that must take more than one value (a schedule the run exercises)")
     p.set_defaults(check=check_rank_invariance)
     sub.add_parser("exchange-size", parents=[common]).set_defaults(check=check_exchange_size)
     p = sub.add_parser("learning", parents=[common])

@@ -243,9 +243,9 @@ TEST(RunConfig, OutOfRangeValues) {
 
 TEST(RunConfig, ChoiceNotInTheList) {
   EXPECT_EQ(error_of(kMinimal + "optimizer:\n  name: adam\n"),
-            "run.yaml:6: optimizer.name: 'adam' is not one of mezo, bszo, bszo-b");
+            "run.yaml:6: optimizer.name: 'adam' is not one of mezo, bszo, bszo-b, adazeta, mezo-adam, hizoo, lozo, sparse-mezo");
   EXPECT_EQ(error_of(kMinimal + "optimizer:\n  name: MeZO\n"),
-            "run.yaml:6: optimizer.name: 'MeZO' is not one of mezo, bszo, bszo-b; did you mean 'mezo'?");
+            "run.yaml:6: optimizer.name: 'MeZO' is not one of mezo, bszo, bszo-b, adazeta, mezo-adam, hizoo, lozo, sparse-mezo; did you mean 'mezo'?");
   EXPECT_EQ(error_of("model:\n  path: x\n  dtype: fp16\ntask:\n  name: lm\n"),
             "run.yaml:3: model.dtype: 'fp16' is not one of f32, f16, bf16; did you mean 'f16'?");
   EXPECT_EQ(error_of("model:\n  path: x\n  dtype: fp8\ntask:\n  name: lm\n"),
@@ -326,10 +326,14 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "run.name", "run.seed", "run.steps", "run.output", "run.save", "run.flush_every", "run.checksum_every", "run.log_every",
       "run.progress", "model.path", "model.dtype", "model.perturbation", "task.name", "task.train", "task.dev",
       "task.test", "task.data_dir", "task.sampling", "task.k", "task.template", "task.loss", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
-      "trainable.mode", "trainable.freeze", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",
+      "trainable.mode", "trainable.freeze", "peft.seed", "peft.adapter_bottleneck", "peft.adapter_rank",
+      "peft.adapter_scale", "peft.adapter_placement", "peft.lora_rank", "peft.lora_alpha", "peft.lora_targets", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",
       "optimizer.weight_decay", "optimizer.direction", "optimizer.queries", "optimizer.one_sided", "optimizer.k",
       "optimizer.m", "optimizer.sigma_p", "optimizer.sigma_e", "optimizer.alpha", "optimizer.noise_floor",
-      "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "data.batch_size", "eval.every", "eval.patience", "eval.select",
+      "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "optimizer.queries_alpha", "optimizer.queries_beta",
+      "optimizer.queries_target", "optimizer.queries_min", "optimizer.queries_max", "optimizer.queries_fixed", "optimizer.beta1", "optimizer.beta2",
+      "optimizer.adam_eps", "optimizer.hessian_smoothing", "optimizer.rank", "optimizer.refresh_every",
+      "optimizer.sparsity", "optimizer.mask", "data.batch_size", "eval.every", "eval.patience", "eval.select",
       "distributed.data_parallel", "distributed.backend", "engine.device", "engine.tf32", "engine.cuda_graphs",
       "engine.share_gpus"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
