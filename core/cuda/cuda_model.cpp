@@ -10,6 +10,7 @@
 
 #include "core/cuda/device_forward.h"
 #include "core/cuda/device_memory.h"
+#include "core/model/forward_util.h"
 #include "core/optim/trainable_space.h"
 #include "core/util/error.h"
 #include "kernels/cuda/convert.cuh"
@@ -252,11 +253,7 @@ std::vector<double> CudaModel::row_losses(const Batch& batch, const std::vector<
                                           const std::vector<int32_t>& targets) {
   check(config_.head == HeadKind::CausalLM || config_.head == HeadKind::MaskedLM,
         "row_losses: the model has no language-model head");
-  check(rows.size() == targets.size(), "row_losses: " + std::to_string(rows.size()) + " rows but " +
-                                           std::to_string(targets.size()) + " targets");
-  for (int32_t t : targets)
-    check(t >= 0 && t < config_.vocab_size, "row_losses: target " + std::to_string(t) +
-                                                " is outside the vocabulary [0, " + std::to_string(config_.vocab_size) + ")");
+  check_row_targets(rows, targets);
   if (rows.empty()) return {};
   int n = 0;
   const void* out = run(batch, rows, &targets, &n);
@@ -289,7 +286,7 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   const int n_targets = targets ? static_cast<int>(targets->size()) : 0;
   *out_rows = c.head == HeadKind::Base ? N : every_token ? N : n_rows;
 
-  // Host-side inputs: position ids as each architecture defines them (core/model/*.cpp).
+  // Host-side inputs; position ids as each architecture defines them (core/model/forward_util).
   const InputLayout layout(N, n_rows, n_targets);
   char* staged = static_cast<char*>(s_->staging_in.reserve(layout.bytes));
   auto* ids = reinterpret_cast<int32_t*>(staged + layout.ids);
@@ -299,28 +296,8 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   std::memcpy(ids, batch.ids.data(), sizeof(int32_t) * N);
   std::memcpy(mask, batch.mask.data(), N);
   for (int i = 0; i < N; ++i) types[i] = batch.token_types.empty() ? 0 : batch.token_types[i];
-  for (int b = 0; b < B; ++b) {
-    int seen = 0;
-    for (int t = 0; t < T; ++t) {
-      const int i = b * T + t;
-      switch (c.arch) {
-        case Architecture::OPT:
-          // cumsum(mask) - 1 + 2: padding lands on row 1, as in transformers.
-          pos[i] = (batch.mask[i] ? seen++ : -1) + 2;
-          check(pos[i] < c.max_position + 2, "forward: OPT position " + std::to_string(pos[i] - 2) +
-                                                 " exceeds max_position_embeddings " + std::to_string(c.max_position));
-          break;
-        case Architecture::Llama: pos[i] = batch.mask[i] ? seen++ : 0; break;
-        case Architecture::BERT: pos[i] = t; break;
-        case Architecture::RoBERTa:
-          pos[i] = batch.ids[i] != c.pad_token_id ? c.pad_token_id + (++seen) : c.pad_token_id;
-          break;
-      }
-      if (c.arch == Architecture::BERT || c.arch == Architecture::RoBERTa)
-        check(pos[i] < c.max_position, "forward: position " + std::to_string(pos[i]) + " exceeds max_position_embeddings " +
-                                           std::to_string(c.max_position));
-    }
-  }
+  const std::vector<int32_t> positions = batch_positions(c, batch);
+  std::memcpy(pos, positions.data(), sizeof(int32_t) * N);
   if (n_rows) std::memcpy(staged + layout.rows, rows.data(), sizeof(int64_t) * n_rows);
   if (n_targets) std::memcpy(staged + layout.targets, targets->data(), sizeof(int32_t) * n_targets);
 

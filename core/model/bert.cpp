@@ -89,22 +89,9 @@ class BertModel final : public Model {
     const float eps = c.layer_norm_eps;
     const std::string e = prefix_ + "embeddings.";
 
-    std::vector<int32_t> positions(N), types(N, 0);
+    const std::vector<int32_t> positions = encoder_positions(c, batch);
+    std::vector<int32_t> types(N, 0);
     if (!batch.token_types.empty()) types = batch.token_types;
-    for (int b = 0; b < B; ++b) {
-      int seen = 0;
-      for (int t = 0; t < T; ++t) {
-        const size_t i = static_cast<size_t>(b) * T + t;
-        if (roberta_) {
-          // create_position_ids_from_input_ids: counts tokens that are not the pad id.
-          positions[i] = batch.ids[i] != c.pad_token_id ? c.pad_token_id + (++seen) : c.pad_token_id;
-        } else {
-          positions[i] = t;
-        }
-        check(positions[i] < c.max_position, "forward: position " + std::to_string(positions[i]) +
-                                                 " exceeds max_position_embeddings " + std::to_string(c.max_position));
-      }
-    }
     std::vector<float> x(static_cast<size_t>(N) * C), h(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size()),
         ff(static_cast<size_t>(N) * F);
     cpu::embedding(x.data(), batch.ids.data(), w(e + "word_embeddings.weight"), dtype_, N, C);

@@ -27,6 +27,46 @@ std::vector<int32_t> decoder_positions(KVCache& cache, const Batch& batch) {
   return positions;
 }
 
+void arch_decoder_positions(const ModelConfig& c, std::vector<int32_t>& positions) {
+  if (c.arch == Architecture::Llama) {
+    for (int32_t& p : positions) p = p < 0 ? 0 : p;
+    return;
+  }
+  for (int32_t& p : positions) {
+    p += kOptPositionOffset;
+    check(p < c.max_position + kOptPositionOffset, "forward: OPT position " + std::to_string(p - kOptPositionOffset) +
+                                                       " exceeds max_position_embeddings " + std::to_string(c.max_position));
+  }
+}
+
+std::vector<int32_t> encoder_positions(const ModelConfig& c, const Batch& batch) {
+  const bool roberta = c.arch == Architecture::RoBERTa;
+  std::vector<int32_t> positions(static_cast<size_t>(batch.batch) * batch.seq_len);
+  for (int b = 0; b < batch.batch; ++b) {
+    int seen = 0;
+    for (int t = 0; t < batch.seq_len; ++t) {
+      const size_t i = static_cast<size_t>(b) * batch.seq_len + t;
+      positions[i] = !roberta ? t : batch.ids[i] != c.pad_token_id ? c.pad_token_id + (++seen) : c.pad_token_id;
+      check(positions[i] < c.max_position, "forward: position " + std::to_string(positions[i]) +
+                                               " exceeds max_position_embeddings " + std::to_string(c.max_position));
+    }
+  }
+  return positions;
+}
+
+std::vector<int32_t> batch_positions(const ModelConfig& c, const Batch& batch) {
+  if (c.arch == Architecture::BERT || c.arch == Architecture::RoBERTa) return encoder_positions(c, batch);
+  // An empty cache without key/value storage: decoder_positions needs only its bookkeeping.
+  KVCache empty;
+  empty.batch = batch.batch;
+  empty.capacity = batch.seq_len;
+  empty.valid.assign(static_cast<size_t>(batch.batch) * batch.seq_len, 0);
+  empty.real_tokens.assign(batch.batch, 0);
+  std::vector<int32_t> positions = decoder_positions(empty, batch);
+  arch_decoder_positions(c, positions);
+  return positions;
+}
+
 void store_kv(KVCache& cache, int layer, const float* k, const float* v, int batch, int seq_len, int kv_dim) {
   for (int b = 0; b < batch; ++b) {
     for (int t = 0; t < seq_len; ++t) {

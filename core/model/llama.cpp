@@ -60,7 +60,7 @@ class LlamaModel final : public Model {
     if (cache_in == nullptr) local = make_cache(B, T);
     KVCache& cache = cache_in ? *cache_in : local;
     std::vector<int32_t> positions = decoder_positions(cache, batch);
-    for (int32_t& p : positions) p = p < 0 ? 0 : p;  // padding: any position, it is masked
+    arch_decoder_positions(c, positions);
 
     std::vector<float> adapted;  // a(h) of a pre-adapter (PEFT)
     std::vector<float> x(static_cast<size_t>(N) * C), h(x.size()), q(static_cast<size_t>(N) * q_dim),

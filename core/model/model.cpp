@@ -79,15 +79,20 @@ void Model::check_batch(const Batch& b) const {
 
 std::vector<double> Model::row_losses(const Batch& batch, const std::vector<int64_t>& rows,
                                       const std::vector<int32_t>& targets) {
+  check_row_targets(rows, targets);
+  const int V = output_width();
+  const std::vector<float> logits = forward(batch, rows);
+  std::vector<double> loss(rows.size());
+  cpu::cross_entropy(loss.data(), logits.data(), targets.data(), static_cast<int>(rows.size()), V);
+  return loss;
+}
+
+void Model::check_row_targets(const std::vector<int64_t>& rows, const std::vector<int32_t>& targets) const {
   check(rows.size() == targets.size(), "row_losses: " + std::to_string(rows.size()) + " rows but " +
                                            std::to_string(targets.size()) + " targets");
   const int V = output_width();
   for (int32_t t : targets)
     check(t >= 0 && t < V, "row_losses: target " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  const std::vector<float> logits = forward(batch, rows);
-  std::vector<double> loss(rows.size());
-  cpu::cross_entropy(loss.data(), logits.data(), targets.data(), static_cast<int>(rows.size()), V);
-  return loss;
 }
 
 std::unique_ptr<Model> create_model(const ModelConfig& config, DType dtype, const PeftSettings& peft) {

@@ -88,6 +88,8 @@ class Model {
     return params_.declare(name, dtype_, std::move(shape));
   }
   void check_batch(const Batch& b) const;
+  // row_losses' arguments: one target per row, each inside the vocabulary.
+  void check_row_targets(const std::vector<int64_t>& rows, const std::vector<int32_t>& targets) const;
 
   ModelConfig config_;
   DType dtype_;

@@ -15,8 +15,6 @@
 namespace zotune {
 namespace {
 
-constexpr int kOptPositionOffset = 2;  // OPTLearnedPositionalEmbedding's offset
-
 class OptModel final : public Model {
  public:
   OptModel(const ModelConfig& c, DType dtype) : Model(c, dtype) {
@@ -63,11 +61,7 @@ class OptModel final : public Model {
     if (cache_in == nullptr) local = make_cache(B, T);
     KVCache& cache = cache_in ? *cache_in : local;
     std::vector<int32_t> positions = decoder_positions(cache, batch);
-    for (int32_t& p : positions) {
-      p += kOptPositionOffset;  // padding (-1) lands on row 1, as in transformers
-      check(p < c.max_position + kOptPositionOffset, "forward: OPT position " + std::to_string(p - kOptPositionOffset) +
-                                                         " exceeds max_position_embeddings " + std::to_string(c.max_position));
-    }
+    arch_decoder_positions(c, positions);
 
     std::vector<float> adapted;  // a(h) of a pre-adapter (PEFT)
     std::vector<float> x(static_cast<size_t>(N) * C), h(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size()),

@@ -64,13 +64,9 @@ RowLaunch row_launch(int rows, int packs) {
           threads};
 }
 
-// y: [rows, cols] of T, in place; bias: [cols] of T or null. packs = cols / N.
-template <typename T, int N, Activation A>
-__global__ void bias_activation_kernel(T* y, const T* bias, int rows, int cols, int packs) {
-  const int p = blockIdx.x * blockDim.x + threadIdx.x;
-  if (p >= packs) return;
-  const int64_t c0 = static_cast<int64_t>(p) * N;
-  float b[N];
+// b = bias[c0 .. c0 + N) in fp32, or zeros without a bias.
+template <typename T, int N>
+__device__ __forceinline__ void load_bias(const T* bias, int64_t c0, float (&b)[N]) {
   if (bias != nullptr) {
     const Pack<T, N> bp = load_pack<T, N>(bias + c0);
 #pragma unroll
@@ -79,6 +75,16 @@ __global__ void bias_activation_kernel(T* y, const T* bias, int rows, int cols, 
 #pragma unroll
     for (int j = 0; j < N; ++j) b[j] = 0.0f;
   }
+}
+
+// y: [rows, cols] of T, in place; bias: [cols] of T or null. packs = cols / N.
+template <typename T, int N, Activation A>
+__global__ void bias_activation_kernel(T* y, const T* bias, int rows, int cols, int packs) {
+  const int p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= packs) return;
+  const int64_t c0 = static_cast<int64_t>(p) * N;
+  float b[N];
+  load_bias<T, N>(bias, c0, b);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     T* yp = y + r * cols + c0;
     Pack<T, N> v = load_pack<T, N>(yp);
@@ -114,14 +120,7 @@ __global__ void residual_add_kernel(float* x, const T* y, const T* bias, int row
   if (p >= packs) return;
   const int64_t c0 = static_cast<int64_t>(p) * N;
   float b[N];
-  if (bias != nullptr) {
-    const Pack<T, N> bp = load_pack<T, N>(bias + c0);
-#pragma unroll
-    for (int j = 0; j < N; ++j) b[j] = to_f32(bp.v[j]);
-  } else {
-#pragma unroll
-    for (int j = 0; j < N; ++j) b[j] = 0.0f;
-  }
+  load_bias<T, N>(bias, c0, b);
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
     const Pack<T, N> yv = load_pack<T, N>(y + r * cols + c0);
     Pack<float, N> xv = load_pack<float, N>(x + r * cols + c0);

@@ -80,6 +80,16 @@ __device__ __forceinline__ void merge(float& m, double& s, float m2, double s2) 
   }
 }
 
+// The (m, s) pairs of a warp merged into lane 0's.
+__device__ __forceinline__ void warp_merge(float& m, double& s) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const float m2 = __shfl_down_sync(0xffffffffu, m, offset);
+    const double s2 = __shfl_down_sync(0xffffffffu, s, offset);
+    merge(m, s, m2, s2);
+  }
+}
+
 // grid.x = rows; blockDim.x a multiple of 32, at most kMaxThreads. VEC = 4 needs V % 4 == 0
 // and 16-byte aligned logits, so that every row start is aligned.
 template <int VEC>
@@ -122,12 +132,7 @@ __global__ void __launch_bounds__(kMaxThreads)
   }
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    const float m2 = __shfl_down_sync(0xffffffffu, m, offset);
-    const double s2 = __shfl_down_sync(0xffffffffu, s, offset);
-    merge(m, s, m2, s2);
-  }
+  warp_merge(m, s);
   if (lane == 0) {
     warp_m[warp] = m;
     warp_s[warp] = s;
@@ -137,12 +142,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     const int n_warps = static_cast<int>(blockDim.x >> 5);
     m = lane < n_warps ? warp_m[lane] : -INFINITY;
     s = lane < n_warps ? warp_s[lane] : 0.0;
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) {
-      const float m2 = __shfl_down_sync(0xffffffffu, m, offset);
-      const double s2 = __shfl_down_sync(0xffffffffu, s, offset);
-      merge(m, s, m2, s2);
-    }
+    warp_merge(m, s);
     if (lane == 0) {
       const int32_t t = target[row];
       // The host validates targets; an out-of-range one gives NaN here rather than a wild read.

@@ -13,6 +13,7 @@
 #include "core/train/run_setup.h"
 #include "core/util/error.h"
 #include "kernels/cpu/perturb.h"
+#include "quadratic_test_util.h"
 
 namespace zotune {
 namespace {
@@ -104,40 +105,13 @@ TEST(Adazeta, FinishBeforeEveryLossIsAnError) {
   EXPECT_THROW(opt.finish(), Error);
 }
 
-// L(θ) = ½ Σ a_i θ_i² − b_i θ_i: the central difference is zᵀ∇L up to rounding.
-struct Quadratic {
-  std::vector<double> a, b;
-  double loss(const std::vector<float>& th) const {
-    double l = 0;
-    for (size_t i = 0; i < th.size(); ++i) l += 0.5 * a[i] * th[i] * th[i] - b[i] * th[i];
-    return l;
-  }
-};
-
-StepUpdate host_step(ZoOptimizer& opt, std::vector<float>& theta, const Quadratic& f, uint32_t step, double lr) {
-  opt.begin_step(step, lr);
-  for (std::vector<Probe> probes = opt.next_probes(); !probes.empty(); probes = opt.next_probes()) {
-    std::vector<double> losses;
-    for (const Probe& p : probes) {
-      std::vector<float> th = theta;
-      cpu::perturb(th.data(), DType::F32, static_cast<int64_t>(th.size()), 0, p.offset.data(),
-                   static_cast<int>(p.offset.size()), DirectionKind::Gaussian);
-      losses.push_back(f.loss(th));
-    }
-    opt.observe(losses);
-  }
-  StepUpdate u = opt.finish();
-  cpu::perturb(theta.data(), DType::F32, static_cast<int64_t>(theta.size()), 0, u.terms.data(),
-               static_cast<int>(u.terms.size()), DirectionKind::Gaussian);
-  return u;
-}
+using test::host_step;
+using test::make_quadratic;
+using test::Quadratic;
 
 TEST(Adazeta, UpdateIsMinusLrTimesTheQueryAverageOnAQuadratic) {
   const int n = 48, Q = 4;
-  Quadratic f;
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<double> ua(0.5, 2.0), ub(-1.0, 1.0);
-  for (int i = 0; i < n; ++i) f.a.push_back(ua(rng)), f.b.push_back(ub(rng));
+  const Quadratic f = make_quadratic(n, 5);
   AdazetaOptions o = fixed_three();
   o.schedule.target = Q;
   o.eps = 1e-2;

@@ -11,6 +11,7 @@
 #include "core/optim/bszo.h"
 #include "core/optim/mezo.h"
 #include "core/util/error.h"
+#include "quadratic_test_util.h"
 
 namespace zotune {
 namespace {
@@ -171,41 +172,9 @@ TEST(Bszo, RejectsInvalidOptions) {
 
 // ---- the quadratic L(θ) = ½ Σ a_i θ_i² − b_i θ_i, gradient a ⊙ θ − b ----
 
-struct Quadratic {
-  std::vector<double> a, b;
-  double loss(const std::vector<float>& th) const {
-    double l = 0;
-    for (size_t i = 0; i < th.size(); ++i) l += 0.5 * a[i] * th[i] * th[i] - b[i] * th[i];
-    return l;
-  }
-};
-
-Quadratic make_quadratic(int n) {
-  Quadratic q;
-  std::mt19937 rng(11);
-  std::uniform_real_distribution<double> ua(0.5, 2.0), ub(-1.0, 1.0);
-  for (int i = 0; i < n; ++i) q.a.push_back(ua(rng)), q.b.push_back(ub(rng));
-  return q;
-}
-
-// Runs one optimizer step on a host vector: evaluates every probe, applies the update.
-StepUpdate host_step(ZoOptimizer& opt, std::vector<float>& theta, const Quadratic& q, uint32_t step, double lr) {
-  opt.begin_step(step, lr);
-  for (std::vector<Probe> probes = opt.next_probes(); !probes.empty(); probes = opt.next_probes()) {
-    std::vector<double> losses;
-    for (const Probe& p : probes) {
-      std::vector<float> th = theta;
-      cpu::perturb(th.data(), DType::F32, static_cast<int64_t>(th.size()), 0, p.offset.data(), static_cast<int>(p.offset.size()),
-                   DirectionKind::Gaussian);
-      losses.push_back(q.loss(th));
-    }
-    opt.observe(losses);
-  }
-  StepUpdate u = opt.finish();
-  cpu::perturb(theta.data(), DType::F32, static_cast<int64_t>(theta.size()), 0, u.terms.data(), static_cast<int>(u.terms.size()),
-               DirectionKind::Gaussian);
-  return u;
-}
+using test::host_step;
+using test::make_quadratic;
+using test::Quadratic;
 
 TEST(Mezo, TwoSidedDifferenceIsTheDirectionalDerivativeOnAQuadratic) {
   const int n = 64;
