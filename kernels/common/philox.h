@@ -89,17 +89,20 @@ __device__ __forceinline__ float philox_cos_approx(float x) {
 //
 // The CPU (the reference) uses libm in fp32. The GPU uses the hardware approximations:
 //  - ln: lg2.approx has an absolute error of ~2^-22 on [1/2, 2], so near u1 = 1, where r is
-//    small, it would lose r's relative accuracy; there (t = 1 - u1 < 1/32, t exact) the
-//    series -ln(1 - t) = t + t^2/2 + ... + t^5/5 (truncation < 2^-27 relative) replaces it.
-//    Either way log2 u1 <= 0 (t >= 0; lg2 of u1 <= 31/32 is < -0.04), and a min() guards the
-//    square root against a NaN all the same.
+//    small, it would lose r's relative accuracy; there (t = 1 - u1 < 2^-10, t exact) the
+//    series -ln(1 - t) = t + t^2/2 (truncation t^2/3 < 2^-21.6 relative) replaces it. Above
+//    the threshold the lg2 error moves r by at most ~2^-22 / (2 sqrt(t / ln 2)) ~ 3e-6 (r ~ 0.04,
+//    scaled by sqrt(2 ln 2)). Either way log2 u1 <= 0 (t >= 0; lg2 of u1 <= 1 - 2^-10 is
+//    < -1.4e-3, far beyond its error), so the square root never sees a negative argument.
+//    The threshold and the two-term series are the cheapest pair inside the bound below: the
+//    pass is bound by issuing instructions, and a five-term series at 1/32 cost 4% of it.
 //  - sin/cos: accurate to 2^-21.4 absolute on [-pi, pi] only, so the angle is taken there:
 //    2 pi u2 = pi + pi (2 u2 - 1), one fma, and sin/cos change sign.
 // CPU-vs-GPU agreement (same integers, so the same u1, u2): |z_gpu - z_cpu| <= kDeviceZAbsError.
-// Measured on an H200 by sweeping each input over all 2^32 values: max |dr| = 9.5e-7 (every a),
-// max |d cos|, |d sin| = 7.1e-7 (every b), so |dz| <= |dr| (1 + 7.1e-7) + r 7.1e-7 + ulp
-// <= 6.9e-6 over all pairs (r <= sqrt(64 ln 2) = 6.66); mean differences are ~1e-7. The
-// integer stream (philox4x32_10) and the Rademacher signs are bit-identical.
+// zotune_cuda_tests' BoxMullerSweep measures, over all 2^32 values of each input, the device's
+// r against sqrt(-2 ln u1) and its cos/sin against fp64: |dz| <= |dr| (1 + dcs) + r dcs, with
+// r <= sqrt(64 ln 2) = 6.66 (the measured values are in docs/PERFORMANCE.md). The integer
+// stream (philox4x32_10) and the Rademacher signs are bit-identical.
 inline constexpr float kDeviceZAbsError = 8e-6f;
 
 #if defined(__CUDA_ARCH__)
@@ -112,15 +115,14 @@ __device__ __forceinline__ void box_muller_polar(uint32_t a, uint32_t b, float* 
   constexpr float kTwoPow32Inv = 2.3283064365386963e-10f;  // 2^-32
   constexpr float kPi = 3.14159265358979324f;
   constexpr float kInvLn2 = 1.44269504088896341f;
+  constexpr float kSeriesBelow = 0.0009765625f;  // 2^-10
   // (a + 1) 2^-32 rounded once, exactly the CPU's u1 (the scaling by 2^-32 is exact).
   const float u1 = fmaf(static_cast<float>(a), kTwoPow32Inv, kTwoPow32Inv);
-  const float t = 1.0f - u1;  // exact where it is used (u1 > 31/32: Sterbenz)
-  // log2(1 - t) = -t (1 + t/2 + t^2/3 + t^3/4 + t^4/5 + ...) / ln 2
-  const float series =
-      t * fmaf(t, fmaf(t, fmaf(t, fmaf(t, -0.2f * kInvLn2, -0.25f * kInvLn2), -kInvLn2 / 3.0f), -0.5f * kInvLn2),
-               -kInvLn2);
-  const float log2_u1 = t < 0.03125f ? series : philox_lg2_approx(u1);  // <= 0
-  *r2 = philox_sqrt_approx(-fminf(log2_u1, 0.0f));
+  const float t = 1.0f - u1;  // exact where it is used (u1 > 1 - 2^-10: Sterbenz)
+  // log2(1 - t) = -t (1 + t/2 + ...) / ln 2
+  const float series = t * fmaf(t, -0.5f * kInvLn2, -kInvLn2);
+  const float log2_u1 = t < kSeriesBelow ? series : philox_lg2_approx(u1);  // <= 0
+  *r2 = philox_sqrt_approx(-log2_u1);
   // pi (2 u2 - 1) = b (2 pi 2^-32) - pi in one rounding (2 pi 2^-32 is exact in fp32).
   const float angle = fmaf(static_cast<float>(b), 2.0f * kPi * kTwoPow32Inv, -kPi);
   *s = -philox_sin_approx(angle);

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "core/util/error.h"
 #include "kernels/common/philox.h"
@@ -21,11 +23,12 @@
 // bytes) takes vector loads and stores; tiles that touch a segment boundary (a Philox block
 // may straddle two segments) or an unaligned segment go element by element.
 //
-// Speed (H200, 1.3e9 parameters, one term): fp32 3.6 TB/s (84% of a device copy), fp16/bf16
-// ~3 TB/s (70%). The pass is bound by issuing instructions (~100 per Philox block: Philox's 10
-// rounds and two Box-Muller pairs on the hardware's approximations), not by memory, so each
-// further term costs ~1.1 ms per 1e9 parameters. kUnroll = 8 (2 CTAs of 256 threads per SM at
-// ~128 registers) measured 5% faster than 4 for fp16, the same for fp32.
+// Speed (H200, zotune_perturb_bench, one term, OPT-1.3B's 388 tensors): fp32 3.7 TB/s (86% of
+// a device copy), fp16 3.0 TB/s (72%), bf16 2.9 TB/s (78%); on OPT-13B's 1.3e10 values 80-88%.
+// A 16-bit pass is near the point where the Philox work (~90 instructions per Philox block:
+// 10 rounds of two IMAD.WIDE and two LOP3, two Box-Muller pairs on the hardware's
+// approximations) takes as long as moving the bytes, so each further term costs ~1.1 ms per
+// 1e9 parameters. ncu: ~1.0e9 instructions issued for 1.3e9 fp16 values, DRAM at 66% of peak.
 
 namespace zotune::cuda {
 namespace {
@@ -101,42 +104,67 @@ __device__ __forceinline__ uint2 pack4<__nv_bfloat16>(const float v[4]) {
   return make_uint2(*reinterpret_cast<const uint32_t*>(&lo), *reinterpret_cast<const uint32_t*>(&hi));
 }
 
-// acc[k][l] = sum_j c_j z_j[4 b_k + l] for this thread's Philox blocks b_k = b0 + k * kThreads,
-// terms in order, as cpu::perturb sums them (zero coefficients skipped).
+// acc[l] = sum_j c_j z_j[4 b + l] for one Philox block b, terms in order, as cpu::perturb sums
+// them (zero coefficients skipped).
 template <DirectionKind kKind>
-__device__ __forceinline__ void tile_sums(const TermBlock& tb, uint64_t b0, float acc[kUnroll][4]) {
+__device__ __forceinline__ void block_sums(const TermBlock& tb, uint64_t b, float acc[4]) {
 #pragma unroll
-  for (int k = 0; k < kUnroll; ++k)
-#pragma unroll
-    for (int l = 0; l < 4; ++l) acc[k][l] = 0.0f;
+  for (int l = 0; l < 4; ++l) acc[l] = 0.0f;
   for (int j = 0; j < tb.n; ++j) {
     const cpu::DirectionTerm t = tb.terms[j];
     if (t.coeff == 0.0f) continue;
-#pragma unroll
-    for (int k = 0; k < kUnroll; ++k)
-      direction_axpy(t.seed, t.step, t.query, b0 + uint64_t(k) * kThreads, kKind, t.coeff, acc[k]);
+    direction_axpy(t.seed, t.step, t.query, b, kKind, t.coeff, acc);
   }
 }
 
 // A whole tile inside one segment with aligned Philox blocks: x points at element 4 * b0 of
-// this thread's first block. The loads are in flight while the Philox work runs.
-template <typename T, DirectionKind kKind>
+// this thread's first block. All kUnroll loads are issued first, so they are in flight while
+// the Philox work runs. Two shapes of the Philox work, chosen per launch:
+//  - one term with a nonzero coefficient (kOneTerm; the MeZO probe moves): each block is finished (summed, added,
+//    stored) before the next, so one block's sums are live; the kernel stays near 48
+//    registers and 5 CTAs fit an SM, against 2 at 126 registers. H200, fp16, 1.3e9 values:
+//    80% of copy instead of 71%.
+//  - several terms: the term loop is outermost and each term's Philox work runs for all
+//    kUnroll blocks at once (independent chains for the scheduler), at the cost of all
+//    4 * kUnroll sums being live; a block-by-block loop over the terms measured 15% slower.
+template <typename T, DirectionKind kKind, bool kOneTerm>
 __device__ __forceinline__ void tile_vector(T* x, const TermBlock& tb, uint64_t b0, bool decay, float decay_scale) {
   typename Packed4<T>::type raw[kUnroll];
 #pragma unroll
   for (int k = 0; k < kUnroll; ++k) raw[k] = load4(x + 4 * k * kThreads);
-  float acc[kUnroll][4];
-  tile_sums<kKind>(tb, b0, acc);
-#pragma unroll
-  for (int k = 0; k < kUnroll; ++k) {
+  const auto finish = [&](int k, const float acc[4]) {
     float v[4];
     unpack4<T>(raw[k], v);
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
       if (decay) v[l] = round_to<T>(v[l] * decay_scale);
-      v[l] += acc[k][l];
+      v[l] += acc[l];
     }
     store4(x + 4 * k * kThreads, pack4<T>(v));
+  };
+  if constexpr (kOneTerm) {
+    const cpu::DirectionTerm t = tb.terms[0];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      direction_axpy(t.seed, t.step, t.query, b0 + uint64_t(k) * kThreads, kKind, t.coeff, acc);
+      finish(k, acc);
+    }
+  } else {
+    float acc[kUnroll][4];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k)
+#pragma unroll
+      for (int l = 0; l < 4; ++l) acc[k][l] = 0.0f;
+    for (int j = 0; j < tb.n; ++j) {
+      const cpu::DirectionTerm t = tb.terms[j];
+      if (t.coeff == 0.0f) continue;
+#pragma unroll
+      for (int k = 0; k < kUnroll; ++k)
+        direction_axpy(t.seed, t.step, t.query, b0 + uint64_t(k) * kThreads, kKind, t.coeff, acc[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) finish(k, acc[k]);
   }
 }
 
@@ -169,22 +197,24 @@ __device__ __forceinline__ int find_segment(const PerturbSegment* segs, int lo, 
 template <DirectionKind kKind>
 __device__ void tile_elements(const PerturbSegment* segs, int n_segs, int s, const TermBlock& tb, uint64_t b0,
                               uint64_t first, uint64_t end, float decay_scale) {
-  float acc[kUnroll][4];
-  tile_sums<kKind>(tb, b0, acc);
   const bool scaling = decay_scale != 1.0f;
-#pragma unroll
+#pragma unroll 1
   for (int k = 0; k < kUnroll; ++k) {
+    const uint64_t b = b0 + uint64_t(k) * kThreads;
+    if (4 * b + 3 < first || 4 * b >= end) continue;
+    float acc[4];
+    block_sums<kKind>(tb, b, acc);
 #pragma unroll
     for (int l = 0; l < 4; ++l) {
-      const uint64_t g = 4 * (b0 + uint64_t(k) * kThreads) + l;
+      const uint64_t g = 4 * b + l;
       if (g < first || g >= end) continue;
       const PerturbSegment& seg = segs[find_segment(segs, s, n_segs, g)];
       const int64_t i = int64_t(g - seg.first);
       const bool decay = scaling && seg.decay;
       switch (seg.dtype) {
-        case DType::F32: update_element<float>(seg.data, i, acc[k][l], decay, decay_scale); break;
-        case DType::F16: update_element<__half>(seg.data, i, acc[k][l], decay, decay_scale); break;
-        case DType::BF16: update_element<__nv_bfloat16>(seg.data, i, acc[k][l], decay, decay_scale); break;
+        case DType::F32: update_element<float>(seg.data, i, acc[l], decay, decay_scale); break;
+        case DType::F16: update_element<__half>(seg.data, i, acc[l], decay, decay_scale); break;
+        case DType::BF16: update_element<__nv_bfloat16>(seg.data, i, acc[l], decay, decay_scale); break;
       }
     }
   }
@@ -192,7 +222,7 @@ __device__ void tile_elements(const PerturbSegment* segs, int n_segs, int s, con
 
 // The pass over segments segs[0 .. n_segs) (contiguous in the global index space, starting at
 // segs[0].first, `total` elements). CTA c owns tiles [c * per_cta, (c + 1) * per_cta).
-template <DirectionKind kKind>
+template <DirectionKind kKind, bool kOneTerm>
 __device__ __forceinline__ void perturb_pass(const PerturbSegment* segs, int n_segs, uint64_t total,
                                              const TermBlock& tb, float decay_scale) {
   const uint64_t first = segs[0].first, end = first + total;
@@ -219,13 +249,13 @@ __device__ __forceinline__ void perturb_pass(const PerturbSegment* segs, int n_s
       const int64_t i = int64_t(4 * b0 - seg.first);
       switch (seg.dtype) {
         case DType::F32:
-          tile_vector<float, kKind>(static_cast<float*>(seg.data) + i, tb, b0, decay, decay_scale);
+          tile_vector<float, kKind, kOneTerm>(static_cast<float*>(seg.data) + i, tb, b0, decay, decay_scale);
           break;
         case DType::F16:
-          tile_vector<__half, kKind>(static_cast<__half*>(seg.data) + i, tb, b0, decay, decay_scale);
+          tile_vector<__half, kKind, kOneTerm>(static_cast<__half*>(seg.data) + i, tb, b0, decay, decay_scale);
           break;
         case DType::BF16:
-          tile_vector<__nv_bfloat16, kKind>(static_cast<__nv_bfloat16*>(seg.data) + i, tb, b0, decay, decay_scale);
+          tile_vector<__nv_bfloat16, kKind, kOneTerm>(static_cast<__nv_bfloat16*>(seg.data) + i, tb, b0, decay, decay_scale);
           break;
       }
     } else {
@@ -234,18 +264,23 @@ __device__ __forceinline__ void perturb_pass(const PerturbSegment* segs, int n_s
   }
 }
 
-template <DirectionKind kKind>
-__global__ void __launch_bounds__(kThreads) perturb_segments_kernel(const PerturbSegment* segs, int n_segs,
+// Resident CTAs per SM the register allocation is held to: a one-term pass needs few registers
+// and 5 CTAs (48 registers) hide the memory latency; a several-term pass keeps 4 * kUnroll sums
+// live, and 2 CTAs (128 registers) is where it runs fastest (left to itself, ptxas takes 182).
+constexpr int min_ctas_per_sm(bool one_term) { return one_term ? 5 : 2; }
+
+template <DirectionKind kKind, bool kOneTerm>
+__global__ void __launch_bounds__(kThreads, min_ctas_per_sm(kOneTerm)) perturb_segments_kernel(const PerturbSegment* segs, int n_segs,
                                                                     uint64_t total, const __grid_constant__ TermBlock tb,
                                                                     float decay_scale) {
-  perturb_pass<kKind>(segs, n_segs, total, tb, decay_scale);
+  perturb_pass<kKind, kOneTerm>(segs, n_segs, total, tb, decay_scale);
 }
 
 // The single-range launch: its one segment travels in the parameter block.
-template <DirectionKind kKind>
-__global__ void __launch_bounds__(kThreads) perturb_range_kernel(const __grid_constant__ PerturbSegment seg,
+template <DirectionKind kKind, bool kOneTerm>
+__global__ void __launch_bounds__(kThreads, min_ctas_per_sm(kOneTerm)) perturb_range_kernel(const __grid_constant__ PerturbSegment seg,
                                                                  const __grid_constant__ TermBlock tb) {
-  perturb_pass<kKind>(&seg, 1, uint64_t(seg.n), tb, 1.0f);
+  perturb_pass<kKind, kOneTerm>(&seg, 1, uint64_t(seg.n), tb, 1.0f);
 }
 
 __global__ void philox_kernel(uint32_t* out, uint64_t seed, uint32_t step, uint32_t query, uint64_t first_block,
@@ -256,26 +291,85 @@ __global__ void philox_kernel(uint32_t* out, uint64_t seed, uint32_t step, uint3
   }
 }
 
+// Nonnegative doubles order like their bit patterns, so atomicMax on the bits is a max.
+__device__ void atomic_max_nonneg(unsigned long long* slot, double v) {
+  atomicMax(slot, static_cast<unsigned long long>(__double_as_longlong(v)));
+}
+
+// out[0] = max over b of |cos_gpu - cos|, |sin_gpu - sin| (fp64 at the CPU's fp32 angle).
+__global__ void angle_sweep_kernel(unsigned long long* out) {
+#if defined(__CUDA_ARCH__)  // box_muller_polar exists in the device pass only
+  constexpr float kTwoPow32Inv = 2.3283064365386963e-10f;
+  constexpr float kTwoPi = 6.2831853071795864f;
+  double worst = 0;
+  for (uint64_t b = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; b < (uint64_t(1) << 32);
+       b += uint64_t(gridDim.x) * blockDim.x) {
+    float r2, c, s;
+    box_muller_polar(0xffffffffu, static_cast<uint32_t>(b), &r2, &c, &s);
+    const float angle = __fmul_rn(kTwoPi, __fmul_rn(static_cast<float>(static_cast<uint32_t>(b)), kTwoPow32Inv));
+    worst = fmax(worst, fmax(fabs(double(c) - cos(double(angle))), fabs(double(s) - sin(double(angle)))));
+  }
+  atomic_max_nonneg(out, worst);
+#endif
+}
+
+// out[0] = max over a of |r_gpu - r|; out[1] = max over a of the pair bound with dcs (see
+// box_muller_error_sweep in the header).
+__global__ void radius_sweep_kernel(unsigned long long* out, double dcs) {
+#if defined(__CUDA_ARCH__)
+  constexpr float kTwoPow32Inv = 2.3283064365386963e-10f;
+  double worst_dr = 0, worst_dz = 0;
+  for (uint64_t a = blockIdx.x * uint64_t(blockDim.x) + threadIdx.x; a < (uint64_t(1) << 32);
+       a += uint64_t(gridDim.x) * blockDim.x) {
+    float r2, c, s;
+    box_muller_polar(static_cast<uint32_t>(a), 0, &r2, &c, &s);
+    const float r_gpu = kSqrtTwoLn2 * r2;
+    const float u1 = __fmul_rn(__fadd_rn(static_cast<float>(static_cast<uint32_t>(a)), 1.0f), kTwoPow32Inv);
+    const double r = sqrt(-2.0 * log(double(u1)));
+    const double dr = fabs(double(r_gpu) - r);
+    worst_dr = fmax(worst_dr, dr);
+    worst_dz = fmax(worst_dz, (dr + r * 0x1p-23) * (1.0 + dcs) + r * dcs);
+  }
+  atomic_max_nonneg(out, worst_dr);
+  atomic_max_nonneg(out + 1, worst_dz);
+#endif
+}
+
 int grid_for(uint64_t work, int threads) {
   // Enough blocks to fill an H100/H200 several times over; the kernel is a grid-stride loop.
   return static_cast<int>(std::min<uint64_t>((work + threads - 1) / threads, 132ull * 32));
 }
 
 // One wave of resident CTAs (each owns a contiguous run of tiles), or fewer for small passes.
-// Queried once per process: a host-side attribute read, nothing enters the stream.
+// The residency of each kernel shape is queried once per process: a host-side attribute read,
+// nothing enters the stream.
+template <DirectionKind kKind, bool kOneTerm>
 int pass_grid(uint64_t total_elements) {
   static const int resident = [] {
     int device = 0, sms = 0, per_sm = 0;
     check_status(cudaGetDevice(&device), "cudaGetDevice");
     check_status(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), "cudaDeviceGetAttribute");
-    check_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-                     &per_sm, perturb_segments_kernel<DirectionKind::Gaussian>, kThreads, 0),
+    check_status(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, perturb_segments_kernel<kKind, kOneTerm>,
+                                                               kThreads, 0),
                  "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
     return std::max(1, sms * std::max(1, per_sm));
   }();
   // +2 blocks: the range may start and end inside a Philox block.
   const uint64_t tiles = (total_elements / 4 + 2 + kTileBlocks - 1) / kTileBlocks;
   return static_cast<int>(std::min<uint64_t>(tiles, static_cast<uint64_t>(resident)));
+}
+
+// f(kind, one_term) with both as compile-time constants (std::integral_constant), for the
+// launch of the kernel shape a pass needs.
+template <typename F>
+void with_pass_shape(DirectionKind kind, bool one_term, F&& f) {
+  using Gaussian = std::integral_constant<DirectionKind, DirectionKind::Gaussian>;
+  using Rademacher = std::integral_constant<DirectionKind, DirectionKind::Rademacher>;
+  if (kind == DirectionKind::Gaussian) {
+    if (one_term) f(Gaussian{}, std::true_type{}); else f(Gaussian{}, std::false_type{});
+  } else {
+    if (one_term) f(Rademacher{}, std::true_type{}); else f(Rademacher{}, std::false_type{});
+  }
 }
 
 void check_terms(const char* what, int n_terms) {
@@ -304,12 +398,12 @@ void perturb(void* x, DType dtype, int64_t n, uint64_t first, const cpu::Directi
   seg.first = first;
   seg.n = n;
   seg.dtype = dtype;
-  const int grid = pass_grid(static_cast<uint64_t>(n));
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  if (kind == DirectionKind::Gaussian)
-    perturb_range_kernel<DirectionKind::Gaussian><<<grid, kThreads, 0, s>>>(seg, tb);
-  else
-    perturb_range_kernel<DirectionKind::Rademacher><<<grid, kThreads, 0, s>>>(seg, tb);
+  with_pass_shape(kind, n_terms == 1 && terms[0].coeff != 0.0f, [&](auto k, auto one) {
+    constexpr DirectionKind kKind = decltype(k)::value;
+    constexpr bool kOneTerm = decltype(one)::value;
+    perturb_range_kernel<kKind, kOneTerm><<<pass_grid<kKind, kOneTerm>(uint64_t(n)), kThreads, 0, s>>>(seg, tb);
+  });
   check_status(cudaGetLastError(), "perturb_range_kernel launch");
 }
 
@@ -320,7 +414,6 @@ void perturb_segments(const PerturbSegment* segments, int n_segments, uint64_t t
   check(segments != nullptr && n_segments > 0, "cuda::perturb_segments: no segment table for " +
                                                    std::to_string(total) + " elements");
   check(std::isfinite(decay_scale), "cuda::perturb_segments: decay scale is not finite");
-  const int grid = pass_grid(total);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   // Passes of at most kMaxPerturbTerms terms; the decay goes with the first one only.
   int done = 0;
@@ -328,11 +421,12 @@ void perturb_segments(const PerturbSegment* segments, int n_segments, uint64_t t
     const int count = std::min(kMaxPerturbTerms, n_terms - done);
     const TermBlock tb = term_block(terms + done, count);
     const float scale = done == 0 ? decay_scale : 1.0f;
-    if (kind == DirectionKind::Gaussian)
-      perturb_segments_kernel<DirectionKind::Gaussian><<<grid, kThreads, 0, s>>>(segments, n_segments, total, tb, scale);
-    else
-      perturb_segments_kernel<DirectionKind::Rademacher><<<grid, kThreads, 0, s>>>(segments, n_segments, total, tb,
-                                                                                    scale);
+    with_pass_shape(kind, count == 1 && terms[done].coeff != 0.0f, [&](auto k, auto one) {
+      constexpr DirectionKind kKind = decltype(k)::value;
+      constexpr bool kOneTerm = decltype(one)::value;
+      perturb_segments_kernel<kKind, kOneTerm>
+          <<<pass_grid<kKind, kOneTerm>(total), kThreads, 0, s>>>(segments, n_segments, total, tb, scale);
+    });
     check_status(cudaGetLastError(), "perturb_segments_kernel launch");
     done += count;
   } while (done < n_terms);
@@ -345,6 +439,25 @@ void philox_blocks(uint32_t* out, uint64_t seed, uint32_t step, uint32_t query, 
   philox_kernel<<<grid_for(static_cast<uint64_t>(n_blocks), threads), threads, 0, static_cast<cudaStream_t>(stream)>>>(
       out, seed, step, query, first_block, n_blocks);
   check_status(cudaGetLastError(), "philox_kernel launch");
+}
+
+BoxMullerErrors box_muller_error_sweep() {
+  unsigned long long* d = nullptr;
+  check_status(cudaMalloc(&d, 3 * sizeof(unsigned long long)), "cudaMalloc");
+  check_status(cudaMemset(d, 0, 3 * sizeof(unsigned long long)), "cudaMemset");
+  angle_sweep_kernel<<<132 * 16, 256>>>(d);
+  check_status(cudaGetLastError(), "angle_sweep_kernel launch");
+  unsigned long long h[3] = {0, 0, 0};
+  check_status(cudaMemcpy(h, d, sizeof(unsigned long long), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  BoxMullerErrors e;
+  std::memcpy(&e.max_dcs, &h[0], sizeof(double));
+  radius_sweep_kernel<<<132 * 16, 256>>>(d + 1, e.max_dcs + 0x1p-24);
+  check_status(cudaGetLastError(), "radius_sweep_kernel launch");
+  check_status(cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost), "cudaMemcpy");
+  check_status(cudaFree(d), "cudaFree");
+  std::memcpy(&e.max_dr, &h[1], sizeof(double));
+  std::memcpy(&e.max_dz, &h[2], sizeof(double));
+  return e;
 }
 
 }  // namespace zotune::cuda

@@ -57,4 +57,16 @@ void perturb_segments(const PerturbSegment* segments, int n_segments, uint64_t t
 void philox_blocks(uint32_t* out, uint64_t seed, uint32_t step, uint32_t query, uint64_t first_block,
                    int64_t n_blocks, void* stream = nullptr);
 
+// The device Box-Muller's error over every input (kernels/common/philox.h), for the test that
+// holds kDeviceZAbsError: max_dr = max over all 2^32 values of a of |r_gpu - r| (r =
+// sqrt(-2 ln u1) in fp64 at the CPU's u1); max_dcs = max over all 2^32 values of b of the
+// |cos|, |sin| differences from fp64 at the CPU's fp32 angle; max_dz = max over a of
+// (dr(a) + r(a) 2^-23) (1 + dcs) + r(a) dcs with dcs = max_dcs + 2^-24, which bounds
+// |z_gpu - z_cpu| for every pair (a, b) when the CPU's libm is within 2^-23 relative (r) and
+// 2^-24 absolute (cos, sin). Synchronizes.
+struct BoxMullerErrors {
+  double max_dr = 0, max_dcs = 0, max_dz = 0;
+};
+BoxMullerErrors box_muller_error_sweep();
+
 }  // namespace zotune::cuda
