@@ -23,9 +23,9 @@ namespace zotune {
 enum class ProgressStyle { Auto, Line, Plain, Off };
 inline constexpr std::array<std::string_view, 4> kProgressStyleNames{"auto", "line", "plain", "off"};
 
-// lora / adapter: the PEFT modules of that kind alone (core/peft), the backbone frozen.
-enum class TrainableMode { Full, Head, Lora, Adapter };
-inline constexpr std::array<std::string_view, 4> kTrainableModeNames{"full", "head", "lora", "adapter"};
+// lora / adapter / prefix: the PEFT modules of that kind alone (core/peft), the backbone frozen.
+enum class TrainableMode { Full, Head, Lora, Adapter, Prefix };
+inline constexpr std::array<std::string_view, 5> kTrainableModeNames{"full", "head", "lora", "adapter", "prefix"};
 
 // Parameter groups that full fine-tuning can leave frozen.
 enum class FrozenGroup { Embeddings, Norms, Head, Biases };

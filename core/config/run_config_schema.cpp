@@ -183,13 +183,14 @@ const std::vector<KeySpec>& key_table() {
       key<&R::trainable, &Trn::mode>("trainable.mode", {.default_yaml = "full"},
                                      "full: every parameter not frozen; head: only the output head; lora: LoRA "
                                      "matrices on the attention projections alone; adapter: tensorized (TT) adapters "
-                                     "alone (AdaZeta); PEFT modes freeze the backbone, its settings are under `peft`"),
+                                     "alone (AdaZeta); prefix: prefix keys and values in every attention layer alone "
+                                     "(MeZO-prefix); PEFT modes freeze the backbone, its settings are under `peft`"),
       key<&R::trainable, &Trn::freeze>("trainable.freeze", {.default_yaml = "[]"},
                                        "parameter groups that full fine-tuning leaves untouched"),
-      // peft (trainable.mode lora / adapter; shared/papers/adazeta.md a.1-a.2, baselines.md section 2)
+      // peft (trainable.mode lora / adapter / prefix; shared/papers/adazeta.md a.1-a.2, baselines.md section 2)
       key<&R::peft, &Pft::seed>("peft.seed", {.default_yaml = "0"},
-                                "seeds the initialization of the PEFT modules (TT cores and biases, LoRA A), "
-                                "independently of `run.seed`"),
+                                "seeds the initialization of the PEFT modules (TT cores and biases, LoRA A, the "
+                                "prefix's sampled tokens or random values), independently of `run.seed`"),
       key<&R::peft, &Pft::adapter_bottleneck>("peft.adapter_bottleneck", {.default_yaml = "64", .bounds = at_least(1)},
                                               "adapter: bottleneck width of a(h) = h + s U(ReLU(D h)) (AdaZeta: 64)"),
       key<&R::peft, &Pft::adapter_rank>("peft.adapter_rank", {.default_yaml = "5", .bounds = at_least(1)},
@@ -207,6 +208,14 @@ const std::vector<KeySpec>& key_table() {
                                       "lora: alpha; the update is (alpha / r) * B A x"),
       key<&R::peft, &Pft::lora_targets>("peft.lora_targets", {.default_yaml = "[q, v]"},
                                         "lora: attention projections wrapped (query, key, value, output; MeZO: q and v)"),
+      key<&R::peft, &Pft::prefix_tokens>("peft.prefix_tokens", {.default_yaml = "5", .bounds = at_least(1)},
+                                         "prefix: key and value vectors per attention layer, each n_kv_heads * "
+                                         "head_dim wide, that every token attends to (MeZO: 5); no reparameterization"),
+      key<&R::peft, &Pft::prefix_init>("peft.prefix_init", {.default_yaml = "real_act"},
+                                       "prefix: real_act = the keys (after RoPE, at positions 0 .. prefix_tokens - 1) "
+                                       "and values of the plain backbone run on prefix_tokens tokens sampled uniformly "
+                                       "from the vocabulary (MeZO's init_by_real_act, found crucial for MeZO); random = "
+                                       "N(0, 1) entries"),
       // optimizer: every optimizer
       key<&R::optimizer, &Opt::name>("optimizer.name", {.default_yaml = "mezo"},
                                      "mezo: two-point SPSA; bszo: Bayesian subspace ZO; "
@@ -343,7 +352,7 @@ constexpr SectionSpec kSections[] = {
     {"model", "the model to fine-tune"},
     {"task", "the task and its data"},
     {"trainable", "which parameters are trained"},
-    {"peft", "parameter-efficient modules (trainable.mode lora or adapter)"},
+    {"peft", "parameter-efficient modules (trainable.mode lora, adapter or prefix)"},
     {"optimizer", "the zeroth-order optimizer and its hyperparameters"},
     {"data", "minibatches"},
     {"eval", "dev-set evaluation and early stopping"},

@@ -17,6 +17,7 @@
 #include "kernels/cuda/cross_entropy.cuh"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/gather.cuh"
+#include "kernels/cuda/kv_cache.cuh"
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/cuda/perturb.cuh"
 
@@ -82,6 +83,49 @@ void device_attention(const DeviceForward& f, void* out, size_t out_elems, const
   f.arena->rewind(mark);
 }
 
+void device_decoder_attention(const DeviceForward& f, int layer, void* out, size_t out_elems, const void* block,
+                              size_t block_elems, const void* q, const void* k, const void* v,
+                              const cpu::AttentionShape& shape, const AttentionStrides& strides) {
+  if (f.kv == nullptr) {
+    device_attention(f, out, out_elems, block, block_elems, q, k, v, shape, strides);
+    return;
+  }
+  const DeviceKV& kv = *f.kv;
+  check(kv.kv_dim == shape.n_kv_heads * shape.head_dim,
+        "CUDA engine: the KV cache holds rows of " + std::to_string(kv.kv_dim) + " elements; layer " +
+            std::to_string(layer) + " has " + std::to_string(shape.n_kv_heads * shape.head_dim));
+  const size_t mark = f.arena->mark();
+  // q, k, v and the output in the cache's dtype: an fp32 model on TF32 keeps an fp16 cache
+  // and converts the whole block once (as device_attention does), else all is f.type already.
+  const void *q_in = q, *k_in = k, *v_in = v;
+  void* out_in = out;
+  if (kv.type != f.type) {
+    check(f.type == DType::F32 && kv.type == DType::F16, "CUDA engine: a KV cache in " + std::string(dtype_name(kv.type)) +
+                                                             " for a model in " + dtype_name(f.type));
+    const char* base = static_cast<const char*>(block);
+    auto at = [&](const void* p) { return static_cast<size_t>(static_cast<const char*>(p) - base) / sizeof(float); };
+    char* half = static_cast<char*>(f.arena->take(block_elems * 2));
+    out_in = f.arena->take(out_elems * 2);
+    convert(block, DType::F32, half, DType::F16, block_elems, f.stream);
+    q_in = half + 2 * at(q);
+    k_in = half + 2 * at(k);
+    v_in = half + 2 * at(v);
+  }
+  append_kv(kv.layer_keys(layer), kv.layer_values(layer), k_in, v_in, kv.type, shape.batch, shape.q_len, kv.kv_dim,
+            strides.kv_row, kv.capacity, kv.length, f.stream);
+  // The new queries sit after the cached keys: query i of a sequence is key kv.length + i.
+  cpu::AttentionShape cached = shape;
+  cached.kv_len = kv.length + shape.q_len;
+  cached.q_start = kv.length;
+  cached.kv_batch_stride = static_cast<int64_t>(kv.capacity) * kv.kv_dim;
+  cached.mask_batch_stride = kv.capacity;
+  const AttentionStrides cached_strides{strides.q_row, kv.kv_dim, strides.out_row};
+  attention(out_in, q_in, kv.layer_keys(layer), kv.layer_values(layer), kv.type, kv.valid, cached, cached_strides,
+            f.stream);
+  if (out_in != out) convert(out_in, DType::F16, out, DType::F32, out_elems, f.stream);
+  f.arena->rewind(mark);
+}
+
 // ---- CudaModel ------------------------------------------------------------------------------
 
 namespace {
@@ -114,6 +158,18 @@ struct InputLayout {
     targets = place(sizeof(int32_t) * n_targets);
     bytes = at;
   }
+};
+
+// The CUDA engine's KVCache::device: keys and values of every layer, [layers][batch, capacity,
+// kv_dim] each (layers layer_bytes apart, 256-byte aligned), and the slots' valid flags
+// [batch, capacity] the attention masks padding by (the host KVCache keeps the same flags for
+// the positions).
+struct DeviceKVCache final : DeviceKVStorage {
+  const void* owner = nullptr;  // the CudaModel that made it
+  DType type = DType::F32;
+  int batch = 0, capacity = 0, layers = 0, kv_dim = 0;
+  size_t layer_bytes = 0;
+  DeviceBuffer keys, values, valid;
 };
 
 }  // namespace
@@ -165,12 +221,33 @@ CudaModel::CudaModel(const ModelConfig& config, DType dtype, ParamStore layout, 
 
 CudaModel::~CudaModel() = default;
 
+namespace {
+
+// The PEFT kinds the device forwards run (core/cuda/device_peft.h): LoRA and the tensorized
+// adapters. Their tensors are fp32 views of the ParamStore, so they sit in the fp32 device
+// buffer and the trainable space's fused perturbation covers them like any parameter.
+void check_device_peft(PeftKind kind, const std::string& source) {
+  const char* name = nullptr;
+  switch (kind) {
+    case PeftKind::None:
+    case PeftKind::Lora:
+    case PeftKind::Adapter: return;
+    case PeftKind::Prefix: name = "prefix"; break;
+  }
+  throw Error(source + ": PEFT kind " + (name ? std::string(name) : std::to_string(static_cast<int>(kind))) +
+              " (trainable.mode) runs on the CPU engine only; use engine.device: cpu (the CUDA engine runs lora and "
+              "adapter)");
+}
+
+}  // namespace
+
 std::unique_ptr<CudaModel> CudaModel::from_host(std::unique_ptr<Model> host, const CudaOptions& options) {
   check(host != nullptr && host->params().allocated(), "CudaModel::from_host: the host model has no parameters");
-  check(host->peft().empty(), host->config().source + ": PEFT modules run on the CPU engine for now (engine.device: cpu)");
+  check_device_peft(host->peft().kind(), host->config().source);
   const ModelConfig config = host->config();
   const DType dtype = host->dtype();
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(host->params()), options));
+  m->peft_ = std::move(host->peft());  // view indices into params_, which keeps the host's layout
   for (DType t : {DType::F32, DType::F16, DType::BF16}) {
     const size_t bytes = static_cast<size_t>(m->params_.numel(t)) * dtype_size(t);
     if (bytes)
@@ -180,9 +257,12 @@ std::unique_ptr<CudaModel> CudaModel::from_host(std::unique_ptr<Model> host, con
   return m;
 }
 
-std::unique_ptr<CudaModel> CudaModel::uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options) {
-  std::unique_ptr<Model> declared = declare_model(config, dtype);
+std::unique_ptr<CudaModel> CudaModel::uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options,
+                                                    const PeftSettings& peft) {
+  check_device_peft(peft.kind, config.source);
+  std::unique_ptr<Model> declared = declare_model(config, dtype, peft);
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(declared->params()), options));
+  m->peft_ = std::move(declared->peft());
   for (DType t : {DType::F32, DType::F16, DType::BF16})
     if (m->device_buffer(t))
       check_status(cudaMemset(m->device_buffer(t), 0, static_cast<size_t>(m->params_.numel(t)) * dtype_size(t)),
@@ -236,11 +316,43 @@ void CudaModel::sync_params_to_host() {
   }
 }
 
+DType CudaModel::kv_cache_dtype() const {
+  return dtype_ == DType::F32 && s_->blas->allow_tf32() ? DType::F16 : dtype_;
+}
+
+KVCache CudaModel::make_cache(int batch, int capacity) const {
+  check(config_.arch == Architecture::OPT || config_.arch == Architecture::Llama,
+        std::string("a KV cache needs a decoder; ") + architecture_name(config_.arch) + " is an encoder");
+  check(batch > 0 && capacity > 0, "make_cache: batch " + std::to_string(batch) + " and capacity " +
+                                       std::to_string(capacity) + " must be positive");
+  auto storage = std::make_shared<DeviceKVCache>();
+  storage->owner = this;
+  storage->type = kv_cache_dtype();
+  storage->batch = batch;
+  storage->capacity = capacity;
+  storage->layers = config_.num_layers;
+  storage->kv_dim = config_.num_kv_heads * config_.head_dim;
+  const size_t layer_bytes =
+      static_cast<size_t>(batch) * capacity * storage->kv_dim * dtype_size(storage->type);
+  storage->layer_bytes = aligned(layer_bytes);
+  storage->keys = DeviceBuffer(storage->layer_bytes * storage->layers);
+  storage->values = DeviceBuffer(storage->layer_bytes * storage->layers);
+  storage->valid = DeviceBuffer(static_cast<size_t>(batch) * capacity);
+  // Unused slots are never read (kv_len stops at the filled ones); zeros keep them harmless.
+  check_status(cudaMemsetAsync(storage->valid.get(), 0, storage->valid.bytes(), s_->stream), "cudaMemset (KV cache)");
+
+  KVCache c;
+  c.batch = batch;
+  c.capacity = capacity;
+  c.valid.assign(static_cast<size_t>(batch) * capacity, 0);
+  c.real_tokens.assign(batch, 0);
+  c.device = std::move(storage);
+  return c;
+}
+
 std::vector<float> CudaModel::forward(const Batch& batch, const std::vector<int64_t>& rows, KVCache* cache) {
-  check(cache == nullptr,
-        "the CUDA engine runs forward passes without a KV cache; generation tasks (SQuAD, DROP) run on engine.device: cpu");
   int n = 0;
-  const void* out = run(batch, rows, nullptr, &n);
+  const void* out = run(batch, rows, nullptr, &n, cache);
   const size_t count = static_cast<size_t>(n) * output_width();
   void* host = s_->staging_out.reserve(count * sizeof(float));
   check_status(cudaMemcpyAsync(host, out, count * sizeof(float), cudaMemcpyDeviceToHost, s_->stream), "logits download");
@@ -256,7 +368,7 @@ std::vector<double> CudaModel::row_losses(const Batch& batch, const std::vector<
   check_row_targets(rows, targets);
   if (rows.empty()) return {};
   int n = 0;
-  const void* out = run(batch, rows, &targets, &n);
+  const void* out = run(batch, rows, &targets, &n, nullptr);
   void* host = s_->staging_out.reserve(rows.size() * sizeof(double));
   check_status(cudaMemcpyAsync(host, out, rows.size() * sizeof(double), cudaMemcpyDeviceToHost, s_->stream),
                "loss download");
@@ -266,9 +378,22 @@ std::vector<double> CudaModel::row_losses(const Batch& batch, const std::vector<
 }
 
 const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_in, const std::vector<int32_t>* targets,
-                           int* out_rows) {
+                           int* out_rows, KVCache* cache) {
   check_batch(batch);
   const ModelConfig& c = config_;
+  DeviceKVCache* kv_storage = nullptr;
+  if (cache != nullptr) {
+    check(c.arch == Architecture::OPT || c.arch == Architecture::Llama,
+          std::string(architecture_name(c.arch)) + " is an encoder: it takes no KV cache");
+    kv_storage = dynamic_cast<DeviceKVCache*>(cache->device.get());
+    check(kv_storage != nullptr && kv_storage->owner == this,
+          "forward: the KV cache was not made by this CUDA model; use its make_cache (a cache from the CPU engine keeps "
+          "its keys and values on the host)");
+    check(kv_storage->batch == cache->batch && kv_storage->capacity == cache->capacity &&
+              cache->valid.size() == static_cast<size_t>(cache->batch) * cache->capacity &&
+              cache->real_tokens.size() == static_cast<size_t>(cache->batch),
+          "forward: the KV cache's batch or capacity no longer matches its device storage");
+  }
   const int B = batch.batch, T = batch.seq_len, N = B * T;
   const bool lm_head = c.head == HeadKind::CausalLM || c.head == HeadKind::MaskedLM;
   // The head's rows: the requested ones (LM heads), the first token of each sequence
@@ -296,13 +421,24 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   std::memcpy(ids, batch.ids.data(), sizeof(int32_t) * N);
   std::memcpy(mask, batch.mask.data(), N);
   for (int i = 0; i < N; ++i) types[i] = batch.token_types.empty() ? 0 : batch.token_types[i];
-  const std::vector<int32_t> positions = batch_positions(c, batch);
+  // With a cache, positions continue each sequence's count of real tokens (decoder_positions
+  // also checks the batch against the cache and marks the new slots in cache->valid).
+  const int cached_length = cache ? cache->length : 0;
+  std::vector<int32_t> positions;
+  if (cache != nullptr) {
+    positions = decoder_positions(*cache, batch);
+    arch_decoder_positions(c, positions);
+  } else {
+    positions = batch_positions(c, batch);
+  }
   std::memcpy(pos, positions.data(), sizeof(int32_t) * N);
   if (n_rows) std::memcpy(staged + layout.rows, rows.data(), sizeof(int64_t) * n_rows);
   if (n_targets) std::memcpy(staged + layout.targets, targets->data(), sizeof(int32_t) * n_targets);
 
   const GraphKey key{B, T, every_token ? -1 : n_rows, targets != nullptr};
-  if (s_->options.graphs) {
+  // A forward with a KV cache runs eagerly: its cache offsets (length) change every step, and
+  // a graph keyed by the batch shape alone would replay an uncached pass of the same shape.
+  if (s_->options.graphs && cache == nullptr) {
     auto it = s_->graphs.find(key);
     if (it != s_->graphs.end()) {
       check_status(cudaMemcpyAsync(it->second.inputs, staged, layout.bytes, cudaMemcpyHostToDevice, s_->stream),
@@ -340,6 +476,24 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   f.rows = n_rows ? reinterpret_cast<const int64_t*>(inputs + layout.rows) : nullptr;
   f.n_rows = n_rows;
   f.inv_freq = s_->inv_freq.as<float>();
+  f.peft = &peft_;
+  f.peft_tensor = [this](size_t view) { return static_cast<const float*>(device_data(params_.views()[view])); };
+  DeviceKV kv;
+  if (kv_storage != nullptr) {
+    kv.type = kv_storage->type;
+    kv.keys = kv_storage->keys.as<char>();
+    kv.values = kv_storage->values.as<char>();
+    kv.layer_bytes = kv_storage->layer_bytes;
+    kv.capacity = kv_storage->capacity;
+    kv.length = cached_length;
+    kv.kv_dim = kv_storage->kv_dim;
+    kv.valid = kv_storage->valid.as<uint8_t>();
+    f.kv = &kv;
+    // The new slots' valid flags are the batch mask: valid[b, length + t] = mask[b, t].
+    check_status(cudaMemcpy2DAsync(kv_storage->valid.as<char>() + cached_length, kv_storage->capacity, f.mask, T, T, B,
+                                   cudaMemcpyDeviceToDevice, s_->stream),
+                 "KV cache: valid flags");
+  }
   const int32_t* target_ptr = reinterpret_cast<const int32_t*>(inputs + layout.targets);
   auto body = [&]() -> const void* {
     float* out = nullptr;
@@ -355,6 +509,11 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
     return loss;
   };
 
+  if (cache != nullptr) {
+    const void* out = body();
+    cache->length += T;  // the pass appended its T tokens to every layer
+    return out;
+  }
   // A shape seen once runs eagerly (sizing the arena, loading kernels); the second time it is
   // captured, and replayed from then on.
   if (!s_->options.graphs || !s_->seen.count(key)) {

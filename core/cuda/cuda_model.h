@@ -4,7 +4,10 @@
 // over kernels/cuda, with activations in the storage dtype, the residual stream and the
 // statistics in fp32, and GEMMs on tensor cores with fp32 accumulation. Each batch shape's
 // forward is captured once as a CUDA graph and replayed; inside a forward the host waits only
-// for the results it returns (logits at the requested rows, or their losses).
+// for the results it returns (logits at the requested rows, or their losses). Generation keeps
+// its KV cache on the device (make_cache); those forwards run eagerly.
+// LoRA and the tensorized adapters (fp32 tensors in the fp32 buffer) run through
+// core/cuda/device_peft.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -31,14 +34,23 @@ class CudaModel final : public Model {
   // weights, zero biases) and no host copy: benchmarks of 13B shapes without 26 GB of host work.
   static std::unique_ptr<CudaModel> random(const ModelConfig& config, DType dtype, uint64_t seed,
                                            const CudaOptions& options);
-  // The shapes of `config` on the GPU, zero-filled: a rank that receives the weights by
-  // broadcast from rank 0's GPU.
-  static std::unique_ptr<CudaModel> uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options);
+  // The shapes of `config` (with the PEFT modules `peft` declares) on the GPU, zero-filled: a
+  // rank that receives the weights by broadcast from rank 0's GPU.
+  static std::unique_ptr<CudaModel> uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options,
+                                                  const PeftSettings& peft = {});
   ~CudaModel() override;
 
-  // As Model::forward. A KV cache (generation) is not supported on the device yet: Error.
+  // As Model::forward. With a KV cache (one from this model's make_cache) the keys and values
+  // stay on the device, the pass runs eagerly (never captured or replayed as a graph), and
+  // only the logits of `rows` come back.
   std::vector<float> forward(const Batch& batch, const std::vector<int64_t>& rows = {},
                              KVCache* cache = nullptr) override;
+  // A cache whose keys and values live on this GPU (KVCache::device; the host vectors k, v stay
+  // empty), in kv_cache_dtype(): 2 * layers * batch * capacity * n_kv_heads * head_dim elements.
+  KVCache make_cache(int batch, int capacity) const override;
+  // The storage dtype, or fp16 for fp32 weights on TF32: the dtype the attention kernels read
+  // q, k and v in (fp32 with TF32 runs attention on fp16 tensor cores, cached or not).
+  DType kv_cache_dtype() const;
   // The cross-entropy runs on the device; only rows.size() doubles come back.
   std::vector<double> row_losses(const Batch& batch, const std::vector<int64_t>& rows,
                                  const std::vector<int32_t>& targets) override;
@@ -57,11 +69,11 @@ class CudaModel final : public Model {
  private:
   CudaModel(const ModelConfig& config, DType dtype, ParamStore layout, const CudaOptions& options);
   struct State;
-  // Runs the forward pass for `batch` on the device (inputs staged, graph replayed or captured)
-  // and returns the device address of its [n, width] fp32 output; with targets, of the fp64
-  // losses of the rows instead.
+  // Runs the forward pass for `batch` on the device (inputs staged, graph replayed or captured;
+  // eagerly with a cache, which it appends to) and returns the device address of its [n, width]
+  // fp32 output; with targets, of the fp64 losses of the rows instead.
   const void* run(const Batch& batch, const std::vector<int64_t>& rows, const std::vector<int32_t>* targets,
-                  int* out_rows);
+                  int* out_rows, KVCache* cache);
   std::unique_ptr<State> s_;
 };
 

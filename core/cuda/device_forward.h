@@ -12,6 +12,7 @@
 
 #include "core/cuda/device_memory.h"
 #include "core/model/config.h"
+#include "core/peft/peft_modules.h"
 #include "core/tensor/dtype.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cuda/attention.cuh"
@@ -47,6 +48,25 @@ class Arena {
   uint64_t generation_ = 0;
 };
 
+// The KV cache a decoder forward appends to and attends over (generation; CudaModel's
+// make_cache allocates it). Keys and values of layer l: [batch, capacity, kv_dim] in `type`,
+// at keys + l * layer_bytes (values alike), the first `length` slots of each sequence filled
+// by earlier forwards; valid [batch, capacity] says which slots hold real tokens (the new
+// slots included: CudaModel writes them from the batch mask before the pass).
+struct DeviceKV {
+  DType type = DType::F32;
+  char* keys = nullptr;
+  char* values = nullptr;
+  size_t layer_bytes = 0;
+  int capacity = 0;
+  int length = 0;  // tokens cached per sequence before this forward
+  int kv_dim = 0;  // n_kv_heads * head_dim
+  const uint8_t* valid = nullptr;
+
+  void* layer_keys(int l) const { return keys + static_cast<size_t>(l) * layer_bytes; }
+  void* layer_values(int l) const { return values + static_cast<size_t>(l) * layer_bytes; }
+};
+
 struct DeviceForward {
   const ModelConfig* config = nullptr;
   DType type = DType::F32;  // storage dtype of weights and GEMM activations
@@ -65,6 +85,13 @@ struct DeviceForward {
   const int64_t* rows = nullptr;       // [n_rows] flat token indices for the LM head; null = every token
   int n_rows = 0;
   const float* inv_freq = nullptr;     // [head_dim / 2] RoPE frequencies (Llama)
+  // Decoders with a KV cache: the batch's tokens follow kv->length cached ones per sequence
+  // (positions count them already). Null: the batch is the whole sequence.
+  const DeviceKV* kv = nullptr;
+  // The model's PEFT modules (core/cuda/device_peft.h hooks read them; empty() without any)
+  // and the device address of a ParamStore view by its index (their fp32 tensors).
+  const PeftModules* peft = nullptr;
+  std::function<const float*(size_t view)> peft_tensor;
 
   int tokens() const { return batch * seq_len; }
 };
@@ -82,6 +109,16 @@ float* device_forward_bert(const DeviceForward& f);
 void device_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
                       const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
                       const AttentionStrides& strides);
+
+// A decoder's self-attention in layer `layer`, arguments as device_attention's (shape and
+// strides describe the batch's own tokens). Without f.kv it is device_attention. With f.kv,
+// this layer's k and v rows are appended to the cache after its kv->length slots, and the
+// queries attend over the cached and new keys (q_start = kv->length, key padding from
+// kv->valid), in the cache's dtype: the storage dtype, or fp16 for fp32 models on TF32 (the
+// rounding device_attention applies to q, k, v there).
+void device_decoder_attention(const DeviceForward& f, int layer, void* out, size_t out_elems, const void* block,
+                              size_t block_elems, const void* q, const void* k, const void* v,
+                              const cpu::AttentionShape& shape, const AttentionStrides& strides);
 
 // The LM head's input rows: x [tokens, C] itself when f.rows is null, else x[rows] gathered.
 // Returns the row count through n.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/cuda/device_forward.h"
+#include "core/cuda/device_peft.h"
 #include "core/util/error.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/attention.cuh"
@@ -87,9 +88,17 @@ float* device_forward_bert(const DeviceForward& f) {
       matmul(*f.blas, qkv[i], t, xt, f.weight(w + "weight"), t, N, C, C);
       bias_activation(qkv[i], t, f.weight(w + "bias"), N, C, Activation::Identity, s);
     }
+    // LoRA reads the fp32 stream, as the CPU forward does.
+    peft_lora(f, l, LoraTarget::Q, q, C, x, DType::F32, N);
+    peft_lora(f, l, LoraTarget::K, k, C, x, DType::F32, N);
+    peft_lora(f, l, LoraTarget::V, v, C, x, DType::F32, N);
     device_attention(f, att, NC, qkv_block, 3 * NC, q, k, v, shape, strides);
     matmul(*f.blas, h, t, att, f.weight(at + "output.dense.weight"), t, N, C, C);
-    residual_add(x, h, t, f.weight(at + "output.dense.bias"), N, C, s);
+    peft_lora(f, l, LoraTarget::O, h, C, att, t, N);
+    // Houlsby adapters: LN(a(W h + b) + residual), here and after the FFN output projection; the
+    // adapter adds the bias itself and leaves residual_add none.
+    const void* attention_bias = f.weight(at + "output.dense.bias");
+    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::AttentionOutput, h, attention_bias, N), N, C, s);
     layernorm(x, DType::F32, x, f.weight(at + "output.LayerNorm.weight"), f.weight(at + "output.LayerNorm.bias"), t, N, C,
               eps, s);
     convert(x, DType::F32, xt, t, static_cast<size_t>(N) * C, s);
@@ -97,7 +106,8 @@ float* device_forward_bert(const DeviceForward& f) {
     matmul(*f.blas, ff, t, xt, f.weight(p + "intermediate.dense.weight"), t, N, C, F);
     bias_activation(ff, t, f.weight(p + "intermediate.dense.bias"), N, F, act, s);
     matmul(*f.blas, h, t, ff, f.weight(p + "output.dense.weight"), t, N, F, C);
-    residual_add(x, h, t, f.weight(p + "output.dense.bias"), N, C, s);
+    const void* output_bias = f.weight(p + "output.dense.bias");
+    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::MlpOutput, h, output_bias, N), N, C, s);
     layernorm(x, DType::F32, x, f.weight(p + "output.LayerNorm.weight"), f.weight(p + "output.LayerNorm.bias"), t, N, C,
               eps, s);
     convert(x, DType::F32, xt, t, static_cast<size_t>(N) * C, s);

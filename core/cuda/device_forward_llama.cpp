@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/cuda/device_forward.h"
+#include "core/cuda/device_peft.h"
 #include "core/util/error.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/attention.cuh"
@@ -77,22 +78,45 @@ float* device_forward_llama(const DeviceForward& f) {
       fused(f, sa + "k_proj.bias", sa + "v_proj.bias", kv_dim, 1);
       bias_activation(qkv, t, b, N, qkv_dim, Activation::Identity, s);
     }
+    // LoRA on the column slices of the fused output, before RoPE (as the CPU forward).
+    peft_lora(f, l, LoraTarget::Q, q, qkv_dim, h, t, N);
+    peft_lora(f, l, LoraTarget::K, k, qkv_dim, h, t, N);
+    peft_lora(f, l, LoraTarget::V, v, qkv_dim, h, t, N);
     rope(q, t, f.positions, N, c.num_heads, D, qkv_dim, f.inv_freq, 1.0f, s);
     rope(k, t, f.positions, N, c.num_kv_heads, D, qkv_dim, f.inv_freq, 1.0f, s);
     shape.sliding_window = c.sliding_window[l];
-    device_attention(f, att, static_cast<size_t>(N) * q_dim, qkv, static_cast<size_t>(N) * qkv_dim, q, k, v, shape, strides);
+    device_decoder_attention(f, l, att, static_cast<size_t>(N) * q_dim, qkv, static_cast<size_t>(N) * qkv_dim, q, k, v, shape,
+                             strides);
     matmul(*f.blas, h, t, att, f.weight(sa + "o_proj.weight"), t, N, q_dim, C);
-    residual_add(x, h, t, f.weight_or_null(sa + "o_proj.bias"), N, C, s);
+    peft_lora(f, l, LoraTarget::O, h, C, att, t, N);
+    // An output adapter reads W h + b: it adds the bias itself and leaves residual_add none.
+    const void* o_bias = f.weight_or_null(sa + "o_proj.bias");
+    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::AttentionOutput, h, o_bias, N), N, C, s);
 
     rmsnorm(h, t, x, f.weight(p + "post_attention_layernorm.weight"), t, N, C, c.rms_norm_eps, s);
     const void* w_gate_up = fused(f, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", I, C);
-    matmul(*f.blas, gate_up, t, h, w_gate_up, t, N, C, 2 * I);
+    if (peft_has_adapter(f, l, AdapterPoint::GateInput) || peft_has_adapter(f, l, AdapterPoint::UpInput)) {
+      // AdaZeta's pre-adapters: gate_proj and up_proj each read their own a(h), so two GEMMs
+      // into the halves of gate_up (ld 2I). One scratch serves both: stream order runs the
+      // gate GEMM before the up adapter overwrites it.
+      const size_t mark = a.mark();
+      void* adapted = a.take(static_cast<size_t>(N) * C * ts);
+      const void* gate_in = peft_adapt_input(f, l, AdapterPoint::GateInput, h, N, adapted);
+      matmul(*f.blas, gate_up, t, gate_in, w_gate_up, t, N, C, I, 2 * I);
+      const void* up_in = peft_adapt_input(f, l, AdapterPoint::UpInput, h, N, adapted);
+      void* up_half = static_cast<char*>(gate_up) + static_cast<size_t>(I) * ts;
+      matmul(*f.blas, up_half, t, up_in, f.weight(p + "mlp.up_proj.weight"), t, N, C, I, 2 * I);
+      a.rewind(mark);
+    } else {
+      matmul(*f.blas, gate_up, t, h, w_gate_up, t, N, C, 2 * I);
+    }
     if (f.weight_or_null(p + "mlp.gate_proj.bias"))
       bias_activation(gate_up, t, fused(f, p + "mlp.gate_proj.bias", p + "mlp.up_proj.bias", I, 1), N, 2 * I,
                       Activation::Identity, s);
     silu_mul(ff, gate_up, static_cast<char*>(gate_up) + static_cast<size_t>(I) * ts, t, N, I, 2 * I, s);
     matmul(*f.blas, h, t, ff, f.weight(p + "mlp.down_proj.weight"), t, N, I, C);
-    residual_add(x, h, t, f.weight_or_null(p + "mlp.down_proj.bias"), N, C, s);
+    const void* down_bias = f.weight_or_null(p + "mlp.down_proj.bias");
+    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::MlpOutput, h, down_bias, N), N, C, s);
   }
 
   if (c.head == HeadKind::Base) {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/cuda/device_forward.h"
+#include "core/cuda/device_peft.h"
 #include "core/util/error.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/attention.cuh"
@@ -74,9 +75,15 @@ float* device_forward_opt(const DeviceForward& f) {
       matmul(*f.blas, qkv[i], t, h, f.weight(w + "weight"), t, N, C, C);
       if (const void* b = f.weight_or_null(w + "bias")) bias_activation(qkv[i], t, b, N, C, Activation::Identity, s);
     }
-    device_attention(f, att, NC, qkv_block, 3 * NC, q, k, v, shape, strides);
+    peft_lora(f, l, LoraTarget::Q, q, C, h, t, N);
+    peft_lora(f, l, LoraTarget::K, k, C, h, t, N);
+    peft_lora(f, l, LoraTarget::V, v, C, h, t, N);
+    device_decoder_attention(f, l, att, NC, qkv_block, 3 * NC, q, k, v, shape, strides);
     matmul(*f.blas, h, t, att, f.weight(p + "self_attn.out_proj.weight"), t, N, C, C);
-    residual_add(x, h, t, f.weight_or_null(p + "self_attn.out_proj.bias"), N, C, s);
+    peft_lora(f, l, LoraTarget::O, h, C, att, t, N);
+    // An output adapter reads W h + b: it adds the bias itself and leaves residual_add none.
+    const void* out_bias = f.weight_or_null(p + "self_attn.out_proj.bias");
+    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::AttentionOutput, h, out_bias, N), N, C, s);
     if (!pre) layernorm(x, DType::F32, x, f.weight(ln1 + "weight"), f.weight(ln1 + "bias"), t, N, C, eps, s);
 
     // MLP block.
@@ -85,10 +92,19 @@ float* device_forward_opt(const DeviceForward& f) {
     } else {
       convert(x, DType::F32, h, t, static_cast<size_t>(N) * C, s);
     }
-    matmul(*f.blas, ff, t, h, f.weight(p + "fc1.weight"), t, N, C, F);
+    {
+      // AdaZeta's pre-adapter on fc1's input (code placement); scratch for a(h) only then.
+      const size_t mark = a.mark();
+      void* adapted =
+          peft_has_adapter(f, l, AdapterPoint::MlpInput) ? a.take(static_cast<size_t>(N) * C * ts) : nullptr;
+      const void* fc1_in = peft_adapt_input(f, l, AdapterPoint::MlpInput, h, N, adapted);
+      matmul(*f.blas, ff, t, fc1_in, f.weight(p + "fc1.weight"), t, N, C, F);
+      a.rewind(mark);
+    }
     bias_activation(ff, t, f.weight_or_null(p + "fc1.bias"), N, F, act, s);
     matmul(*f.blas, h, t, ff, f.weight(p + "fc2.weight"), t, N, F, C);
-    residual_add(x, h, t, f.weight_or_null(p + "fc2.bias"), N, C, s);
+    const void* fc2_bias = f.weight_or_null(p + "fc2.bias");
+    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::MlpOutput, h, fc2_bias, N), N, C, s);
     if (!pre) layernorm(x, DType::F32, x, f.weight(ln2 + "weight"), f.weight(ln2 + "bias"), t, N, C, eps, s);
   }
 

@@ -372,6 +372,14 @@ bool ggml_type_dequantizable(uint32_t type) {
   return t != nullptr && t->dequantize_row != nullptr;
 }
 
+bool ggml_type_block(uint32_t type, int64_t* elements, size_t* bytes) {
+  const GgmlTypeTraits* t = find_type(type);
+  if (t == nullptr) return false;
+  *elements = t->block;
+  *bytes = t->block_bytes;
+  return true;
+}
+
 GgufFile GgufFile::open(const std::string& path) {
   auto mapping = std::make_unique<MappedFile>(path);
   GgufFile f = from_memory(mapping->data(), mapping->size(), path);

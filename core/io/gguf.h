@@ -24,6 +24,9 @@ enum class GgmlType : uint32_t {
 };
 const char* ggml_type_name(uint32_t type);  // "Q4_1", or "type 77" when unknown
 bool ggml_type_dequantizable(uint32_t type);  // GgufFile::dequantize handles it
+// Elements and bytes per block of a type ggml defines (1 and the element size for plain
+// types, 32 or 256 and ggml's block size for the quantized ones); false when it is unknown.
+bool ggml_type_block(uint32_t type, int64_t* elements, size_t* bytes);
 
 struct GgufValue;
 using GgufArray = std::vector<GgufValue>;

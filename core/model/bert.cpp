@@ -116,7 +116,9 @@ class BertModel final : public Model {
       peft_.lora(l, LoraTarget::Q, q.data(), x.data(), N, params_);
       peft_.lora(l, LoraTarget::K, k.data(), x.data(), N, params_);
       peft_.lora(l, LoraTarget::V, v.data(), x.data(), N, params_);
-      cpu::attention(att.data(), q.data(), k.data(), v.data(), batch.mask.data(), s);
+      peft_.capture_prefix(l, k.data(), v.data(), N, params_);  // real-act prefix init
+      // Prefix-tuning: the layer's prefix keys/values precede the tokens' keys, visible to every token.
+      cpu::attention(att.data(), q.data(), k.data(), v.data(), batch.mask.data(), s, peft_.attention_prefix(l, params_));
       cpu::matmul(h.data(), att.data(), w(a + "output.dense.weight"), dtype_, w(a + "output.dense.bias"), dtype_, N, C, C);
       peft_.lora(l, LoraTarget::O, h.data(), att.data(), N, params_);
       // Houlsby adapters: LN(a(W h) + residual), here and after the FFN output projection.

@@ -68,6 +68,12 @@ std::vector<int32_t> batch_positions(const ModelConfig& c, const Batch& batch) {
 }
 
 void store_kv(KVCache& cache, int layer, const float* k, const float* v, int batch, int seq_len, int kv_dim) {
+  check(cache.device == nullptr,
+        "forward: the KV cache was made by a device engine (its keys and values live on the GPU); the CPU engine "
+        "needs a cache from its own make_cache");
+  check(static_cast<size_t>(layer) < cache.k.size() && static_cast<size_t>(layer) < cache.v.size(),
+        "forward: the KV cache has " + std::to_string(cache.k.size()) + " layers; the model writes layer " +
+            std::to_string(layer));
   for (int b = 0; b < batch; ++b) {
     for (int t = 0; t < seq_len; ++t) {
       const size_t src = (static_cast<size_t>(b) * seq_len + t) * kv_dim;

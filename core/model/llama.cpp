@@ -79,6 +79,7 @@ class LlamaModel final : public Model {
       cpu::rope(q.data(), positions.data(), N, c.num_heads, D, inv_freq_.data(), 1.0f);
       cpu::rope(k.data(), positions.data(), N, c.num_kv_heads, D, inv_freq_.data(), 1.0f);
       store_kv(cache, l, k.data(), v.data(), B, T, kv_dim);
+      peft_.capture_prefix(l, k.data(), v.data(), N, params_);  // real-act prefix init: post-RoPE keys
 
       cpu::AttentionShape s;
       s.batch = B;
@@ -93,7 +94,10 @@ class LlamaModel final : public Model {
       s.q_start = cache.length;
       s.sliding_window = c.sliding_window[l];
       s.scale = 1.0f / std::sqrt(static_cast<float>(D));
-      cpu::attention(att.data(), q.data(), cache.k[l].data(), cache.v[l].data(), cache.valid.data(), s);
+      // Prefix-tuning: the prefix keys (stored post-RoPE) precede the cached and new keys, visible
+      // to every query; the real tokens keep their positions 0, 1, ...
+      cpu::attention(att.data(), q.data(), cache.k[l].data(), cache.v[l].data(), cache.valid.data(), s,
+                     peft_.attention_prefix(l, params_));
 
       cpu::matmul(h.data(), att.data(), w(p + "self_attn.o_proj.weight"), dtype_, w_or_null(p + "self_attn.o_proj.bias"), dtype_, N, q_dim, C);
       peft_.lora(l, LoraTarget::O, h.data(), att.data(), N, params_);

@@ -77,6 +77,29 @@ void Model::check_batch(const Batch& b) const {
     check(t >= 0 && t < std::max(config_.type_vocab_size, 1), "forward: token type " + std::to_string(t) + " out of range");
 }
 
+void Model::initialize_peft(uint64_t seed) {
+  peft_.initialize(params_, seed);
+  if (!peft_.prefix_from_activations()) return;
+  const int P = peft_.prefix_tokens();
+  Batch tokens;
+  tokens.batch = 1;
+  tokens.seq_len = P;
+  tokens.ids = prefix_init_tokens(seed, P, config_.vocab_size);
+  tokens.mask.assign(static_cast<size_t>(P), 1);
+  peft_.set_prefix_capture(true);
+  try {
+    forward(tokens, {0});  // the capture hooks keep the keys and values; the logits are not needed
+  } catch (const std::exception& e) {
+    peft_.set_prefix_capture(false);
+    throw Error(config_.source + ": peft.prefix_tokens = " + std::to_string(P) +
+                ": running the backbone on the sampled prefix tokens (peft.prefix_init real_act) failed: " + e.what());
+  }
+  const bool recorded = peft_.prefix_captured();
+  peft_.set_prefix_capture(false);
+  check(recorded, config_.source + ": peft.prefix_init real_act: this engine's forward pass does not record the "
+                                   "prefix activations (prefix-tuning runs on the CPU engine)");
+}
+
 std::vector<double> Model::row_losses(const Batch& batch, const std::vector<int64_t>& rows,
                                       const std::vector<int32_t>& targets) {
   check_row_targets(rows, targets);
@@ -181,7 +204,7 @@ std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::pat
     used.insert(t->name);
   }
   // Fresh PEFT modules, unless the file holds trained ones (run.save / zotune replay --out).
-  model->peft().initialize(model->params(), opt.peft.seed);
+  model->initialize_peft(opt.peft.seed);
   for (const ParamView& v : model->params().views()) {
     const SafetensorsTensor* t = is_peft_parameter(v.name) ? archive.find(v.name) : nullptr;
     if (t == nullptr) continue;
@@ -232,53 +255,69 @@ std::string gguf_name(const std::string& hf) {
 // llama.cpp's converter interleaves the two rotary halves of every q/k head (its RoPE pairs
 // neighbours); undo it so rows follow Hugging Face's rotate_half layout.
 void unpermute_rotary_rows(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t row_bytes, int head_dim) {
-  const int half = head_dim / 2;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t head = r / head_dim, within = r % head_dim;
-    const int64_t s = within / half, i = within % half;  // HF row: half s, index i
-    const int64_t gguf_row = head * head_dim + 2 * i + s;
-    std::memcpy(dst + r * row_bytes, src + gguf_row * row_bytes, row_bytes);
-  }
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(dst + r * row_bytes, src + gguf_rotary_source_row(r, head_dim) * row_bytes, row_bytes);
 }
 
 std::unique_ptr<Model> load_gguf_model(const std::string& path, const LoadOptions& opt, LoadReport* report) {
   GgufFile file = GgufFile::open(path);
-  ModelConfig config = config_from_gguf(file);
-  check(!opt.override_head || opt.head == HeadKind::CausalLM, path + ": GGUF models load with their causal LM head only");
+  const ModelConfig config = gguf_model_config(file, opt);
   std::unique_ptr<Model> model = create_model(config, opt.dtype, opt.peft);
+  ParamStore& params = model->params();
+  read_gguf_params(file, config, params, [&](const GgufTensor& t, const ParamView& v, int rotary_head_dim) {
+    if (rotary_head_dim > 0) {
+      std::vector<uint8_t> tmp(static_cast<size_t>(v.numel) * dtype_size(v.dtype));
+      file.dequantize(t, v.dtype, tmp.data());
+      const int64_t rows = v.shape[0];
+      const int64_t row_bytes = (v.numel / rows) * static_cast<int64_t>(dtype_size(v.dtype));
+      unpermute_rotary_rows(tmp.data(), static_cast<uint8_t*>(params.data(v)), rows, row_bytes, rotary_head_dim);
+    } else {
+      file.dequantize(t, v.dtype, params.data(v));
+    }
+  }, report);
+  model->initialize_peft(opt.peft.seed);
+  return model;
+}
+
+}  // namespace
+
+int64_t gguf_rotary_source_row(int64_t row, int head_dim) {
+  const int half = head_dim / 2;
+  const int64_t head = row / head_dim, within = row % head_dim;
+  const int64_t s = within / half, i = within % half;  // HF row: half s, index i
+  return head * head_dim + 2 * i + s;
+}
+
+ModelConfig gguf_model_config(const GgufFile& file, const LoadOptions& options) {
+  check(!options.override_head || options.head == HeadKind::CausalLM,
+        file.path() + ": GGUF models load with their causal LM head only");
+  return config_from_gguf(file);
+}
+
+void read_gguf_params(const GgufFile& file, const ModelConfig& config, const ParamStore& params,
+                      const GgufParamWriter& write, LoadReport* report) {
   const bool permuted = file.get_string("general.architecture") == "llama";
   std::set<std::string> used;
-  for (const ParamView& v : model->params().views()) {
-    if (is_peft_parameter(v.name)) continue;  // PEFT modules: initialized below, not read
+  for (const ParamView& v : params.views()) {
+    if (is_peft_parameter(v.name)) continue;  // PEFT modules: initialized by the caller, not read
     const std::string name = gguf_name(v.name);
     const GgufTensor* t = file.find_tensor(name);
     if (t == nullptr)
-      throw Error(path + ": tensor '" + name + "' (" + v.name + ") " + shape_string(v.shape) + " is missing from the file");
+      throw Error(file.path() + ": tensor '" + name + "' (" + v.name + ") " + shape_string(v.shape) +
+                  " is missing from the file");
     if (t->shape != v.shape)
-      throw Error(path + ": tensor '" + name + "' has shape " + shape_string(t->shape) + " but the metadata implies " +
-                  shape_string(v.shape));
+      throw Error(file.path() + ": tensor '" + name + "' has shape " + shape_string(t->shape) +
+                  " but the metadata implies " + shape_string(v.shape));
     const bool q = name.find(".attn_q.") != std::string::npos, k = name.find(".attn_k.") != std::string::npos;
-    if (permuted && (q || k)) {
-      std::vector<uint8_t> tmp(static_cast<size_t>(v.numel) * dtype_size(v.dtype));
-      file.dequantize(*t, v.dtype, tmp.data());
-      const int64_t rows = v.shape[0];
-      const int64_t row_bytes = (v.numel / rows) * static_cast<int64_t>(dtype_size(v.dtype));
-      unpermute_rotary_rows(tmp.data(), static_cast<uint8_t*>(model->params().data(v)), rows, row_bytes, config.head_dim);
-    } else {
-      file.dequantize(*t, v.dtype, model->params().data(v));
-    }
+    write(*t, v, permuted && (q || k) ? config.head_dim : 0);
     used.insert(name);
   }
-  model->peft().initialize(model->params(), opt.peft.seed);
   if (report) {
     report->format = "gguf";
     for (const GgufTensor& t : file.tensors())
       if (!used.count(t.name)) report->unused.push_back(t.name);
   }
-  return model;
 }
-
-}  // namespace
 
 ModelConfig load_model_config(const std::string& path, const LoadOptions& options) {
   if (!fs::exists(path)) throw Error(path + ": no such model file or directory");

@@ -3,6 +3,7 @@
 // weights are stored in the run's dtype (fp32, fp16 or bf16).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,9 @@
 #include "core/tensor/param_store.h"
 
 namespace zotune {
+
+class GgufFile;  // core/io/gguf.h
+struct GgufTensor;
 
 // A padded batch of token sequences, row-major [batch, seq_len]. Padding may be on either
 // side; mask says which slots hold real tokens.
@@ -27,8 +31,18 @@ struct Batch {
                               bool pad_left = false);
 };
 
+// The keys and values a device engine keeps for a KVCache (core/cuda/cuda_model.cpp defines
+// the CUDA engine's): opaque to the host code; the engine that made it checks it is its own.
+struct DeviceKVStorage {
+  virtual ~DeviceKVStorage() = default;
+};
+
 // Keys and values of earlier tokens, for decoders: generation feeds one token at a time.
-// Layout per layer: [batch, capacity, n_kv_heads * head_dim] fp32.
+// Layout per layer: [batch, capacity, n_kv_heads * head_dim] fp32. Real tokens only: a prefix
+// (prefix-tuning) is not cached, every attention call prepends it from the parameters.
+// Made by Model::make_cache of the model that reads it: the CPU engine's keeps k, v in the host
+// vectors; a device engine's leaves them empty and keeps them in `device` instead. The
+// bookkeeping (length, valid, real_tokens) is on the host for both.
 struct KVCache {
   int batch = 0;
   int capacity = 0;
@@ -36,6 +50,8 @@ struct KVCache {
   std::vector<std::vector<float>> k, v;  // per layer
   std::vector<uint8_t> valid;          // [batch, capacity]: the slot holds a real token
   std::vector<int32_t> real_tokens;    // per sequence: real tokens cached (the next position)
+  // Device-side keys and values (null for a host cache). Copies of a KVCache share them.
+  std::shared_ptr<DeviceKVStorage> device;
 };
 
 class Model {
@@ -49,6 +65,13 @@ class Model {
   // empty for a plain model. The CPU forward passes call their hooks.
   PeftModules& peft() { return peft_; }
   const PeftModules& peft() const { return peft_; }
+  // Fills the PEFT tensors from `seed` (PeftModules::initialize) once the backbone weights are in
+  // place; for prefix-tuning with peft.prefix_init real_act it then runs the plain backbone (no
+  // prefix) on prefix_init_tokens(seed, prefix_tokens, vocab) as one sequence at positions
+  // 0 .. prefix_tokens - 1 and keeps each layer's keys (after RoPE) and values of those tokens as
+  // the prefix (MeZO's init_by_real_act). A pure function of (seed, backbone weights, settings):
+  // the load paths call it on rank 0 (the buffers are then broadcast) and replay calls it again.
+  void initialize_peft(uint64_t seed);
 
   // Logits, fp32, row-major:
   //  - causal / masked LM: [rows.size(), vocab] at the flat token indices rows (b * seq_len + t);
@@ -74,7 +97,9 @@ class Model {
 
   // Width of one output row of forward().
   int output_width() const;
-  KVCache make_cache(int batch, int capacity) const;
+  // An empty cache for `batch` sequences of up to `capacity` tokens (decoders only), in the
+  // form this engine's forward reads: host vectors here, device buffers on a device engine.
+  virtual KVCache make_cache(int batch, int capacity) const;
 
  protected:
   Model(ModelConfig config, DType dtype) : config_(std::move(config)), dtype_(dtype) {}
@@ -133,5 +158,23 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
 // reading only config.json or the GGUF metadata: for ranks that receive the weights by
 // broadcast instead of reading them.
 ModelConfig load_model_config(const std::string& path, const LoadOptions& options = {});
+
+// GGUF loading, shared by load_model (dequantized on the host) and the CUDA engine's loader
+// (core/cuda/device_load.h: dequantized on the GPU), so both put the same tensor into the same
+// parameter. The config of a GGUF file (GGUF models have their causal LM head only: an
+// options.head override to another head is an Error naming the file).
+ModelConfig gguf_model_config(const GgufFile& file, const LoadOptions& options);
+// Fills one parameter `view` from the file tensor `tensor` (same shape, already checked).
+// rotary_head_dim > 0: a llama q/k projection whose rows llama.cpp's converter interleaved per
+// head; parameter row r is file row gguf_rotary_source_row(r, rotary_head_dim).
+using GgufParamWriter = std::function<void(const GgufTensor& tensor, const ParamView& view, int rotary_head_dim)>;
+// Calls `write` for every backbone parameter of `params` (declared from `config`, which came
+// from this file; PEFT tensors are skipped: the caller initializes them). Errors name the file
+// and tensor (missing, wrong shape); fills report->format and report->unused.
+void read_gguf_params(const GgufFile& file, const ModelConfig& config, const ParamStore& params,
+                      const GgufParamWriter& write, LoadReport* report);
+// The file row behind Hugging Face row `row` of a q/k projection: llama.cpp interleaves the
+// two rotary halves of every head (its RoPE pairs neighbours), rotate_half keeps them apart.
+int64_t gguf_rotary_source_row(int64_t row, int head_dim);
 
 }  // namespace zotune

@@ -92,6 +92,7 @@ class OptModel final : public Model {
       peft_.lora(l, LoraTarget::K, k.data(), h.data(), N, params_);
       peft_.lora(l, LoraTarget::V, v.data(), h.data(), N, params_);
       store_kv(cache, l, k.data(), v.data(), B, T, C);
+      peft_.capture_prefix(l, k.data(), v.data(), N, params_);  // real-act prefix init
       cpu::AttentionShape s;
       s.batch = B;
       s.q_len = T;
@@ -103,7 +104,10 @@ class OptModel final : public Model {
       s.causal = true;
       s.q_start = cache.length;
       s.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
-      cpu::attention(att.data(), q.data(), cache.k[l].data(), cache.v[l].data(), cache.valid.data(), s);
+      // Prefix-tuning as MeZO's OPT hook: the prefix keys/values are concatenated after the k/v
+      // projections, always visible; positions were added to the embeddings, so real tokens keep 0, 1, ...
+      cpu::attention(att.data(), q.data(), cache.k[l].data(), cache.v[l].data(), cache.valid.data(), s,
+                     peft_.attention_prefix(l, params_));
       cpu::matmul(h.data(), att.data(), w(p + "self_attn.out_proj.weight"), dtype_, w_or_null(p + "self_attn.out_proj.bias"), dtype_, N, C, C);
       peft_.lora(l, LoraTarget::O, h.data(), att.data(), N, params_);
       peft_.adapt(l, AdapterPoint::AttentionOutput, h.data(), N, params_);

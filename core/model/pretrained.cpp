@@ -25,6 +25,10 @@ Tokenizer load_tokenizer(const std::string& model_path) {
 Pretrained load_pretrained(const std::string& model_path, const LoadOptions& options) {
   LoadReport report;
   std::unique_ptr<Model> model = load_model(model_path, options, &report);
+  return with_tokenizer(model_path, std::move(model), std::move(report));
+}
+
+Pretrained with_tokenizer(const std::string& model_path, std::unique_ptr<Model> model, LoadReport report) {
   Tokenizer tokenizer = load_tokenizer(model_path);
   if (tokenizer.vocab_size() > model->config().vocab_size)
     throw Error(model_path + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +

@@ -17,5 +17,8 @@ struct Pretrained {
 // Tokenizer of a model path: tokenizer.json in a directory, or the GGUF vocabulary.
 Tokenizer load_tokenizer(const std::string& model_path);
 Pretrained load_pretrained(const std::string& model_path, const LoadOptions& options = {});
+// `model`, loaded from model_path by any engine's loader, with the tokenizer of model_path
+// (load_tokenizer), checked to fit the model's vocabulary.
+Pretrained with_tokenizer(const std::string& model_path, std::unique_ptr<Model> model, LoadReport report);
 
 }  // namespace zotune

@@ -47,7 +47,7 @@ TrainableSpace TrainableSpace::select(const Model& model, const TrainableSelecti
     TrainableTensor t;
     t.view = &v;
     t.first = space.size_;
-    t.weight_decay = role != ParamRole::Norm && !ends_with(v.name, ".bias");  // PEFT: cores, lora_A/B yes; biases no
+    t.weight_decay = role != ParamRole::Norm && !ends_with(v.name, ".bias");  // PEFT: cores, lora_A/B, prefixes yes; biases no
     space.tensors_.push_back(t);
     space.size_ += static_cast<uint64_t>(v.numel);
   }

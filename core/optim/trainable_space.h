@@ -19,7 +19,7 @@ enum class ParamRole { Embedding, Norm, Head, Bias, Weight, Peft };
 ParamRole param_role(const std::string& name);
 
 struct TrainableSelection {
-  // Peft: only the PEFT modules' tensors, the backbone frozen (trainable.mode lora / adapter).
+  // Peft: only the PEFT modules' tensors, the backbone frozen (trainable.mode lora / adapter / prefix).
   enum class Mode { Full, Head, Peft } mode = Mode::Full;
   bool freeze_embeddings = false;
   bool freeze_norms = false;

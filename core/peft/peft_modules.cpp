@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/util/error.h"
 #include "kernels/common/philox.h"
@@ -63,8 +64,8 @@ std::vector<int> down_modes(Architecture arch, int hidden, int bottleneck, int* 
 struct InitDraw {
   double uniform, normal;
 };
+constexpr uint32_t kPeftStream = 0x50454654u;  // "PEFT": apart from the directions' (step, query)
 InitDraw init_draw(uint64_t seed, uint32_t tensor, uint64_t i) {
-  constexpr uint32_t kPeftStream = 0x50454654u;  // "PEFT": apart from the directions' (step, query)
   const Philox4 r = philox4x32_10(Philox4{{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), tensor, kPeftStream}},
                                   static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
   const double u0 = (r.v[0] >> 8) * (1.0 / 16777216.0);
@@ -76,6 +77,7 @@ InitDraw init_draw(uint64_t seed, uint32_t tensor, uint64_t i) {
 struct Sites {
   std::vector<std::pair<AdapterPoint, std::string>> adapters;  // point, module path inside a layer
   std::string lora[4];                                         // module path per LoraTarget
+  std::string attention;                                       // the self-attention module (prefix)
 };
 
 Sites sites(Architecture arch, AdapterPlacement placement) {
@@ -90,6 +92,7 @@ Sites sites(Architecture arch, AdapterPlacement placement) {
         s.adapters = {{AdapterPoint::AttentionOutput, "self_attn.o_proj"}, {AdapterPoint::MlpOutput, "mlp.down_proj"}};
       s.lora[0] = "self_attn.q_proj", s.lora[1] = "self_attn.k_proj", s.lora[2] = "self_attn.v_proj";
       s.lora[3] = "self_attn.o_proj";
+      s.attention = "self_attn";
       break;
     case Architecture::OPT:
       if (code)
@@ -98,6 +101,7 @@ Sites sites(Architecture arch, AdapterPlacement placement) {
         s.adapters = {{AdapterPoint::AttentionOutput, "self_attn.out_proj"}, {AdapterPoint::MlpOutput, "fc2"}};
       s.lora[0] = "self_attn.q_proj", s.lora[1] = "self_attn.k_proj", s.lora[2] = "self_attn.v_proj";
       s.lora[3] = "self_attn.out_proj";
+      s.attention = "self_attn";
       break;
     case Architecture::BERT:
     case Architecture::RoBERTa:
@@ -105,6 +109,7 @@ Sites sites(Architecture arch, AdapterPlacement placement) {
       s.adapters = {{AdapterPoint::AttentionOutput, "attention.output"}, {AdapterPoint::MlpOutput, "output"}};
       s.lora[0] = "attention.self.query", s.lora[1] = "attention.self.key", s.lora[2] = "attention.self.value";
       s.lora[3] = "attention.output.dense";
+      s.attention = "attention.self";
       break;
   }
   return s;
@@ -127,6 +132,18 @@ cpu::TtShape adapter_up_shape(Architecture arch, int hidden, int bottleneck, int
   s.in_modes = static_cast<int>(s.modes.size()) - hidden_modes;
   s.rank = rank;
   return s;
+}
+
+std::vector<int32_t> prefix_init_tokens(uint64_t seed, int count, int vocab_size) {
+  check(vocab_size > 0, "prefix_init_tokens: empty vocabulary");
+  constexpr uint32_t kPrefixTokenStream = 0xFFFFFFFFu;  // no tensor ordinal gets this far
+  std::vector<int32_t> tokens(static_cast<size_t>(std::max(count, 0)));
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Philox4 r = philox4x32_10(Philox4{{static_cast<uint32_t>(i), 0u, kPrefixTokenStream, kPeftStream}},
+                                    static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    tokens[i] = static_cast<int32_t>((static_cast<uint64_t>(r.v[0]) * static_cast<uint64_t>(vocab_size)) >> 32);
+  }
+  return tokens;
 }
 
 size_t PeftModules::declare_tensor(ParamStore& params, const std::string& name, std::vector<int64_t> shape) {
@@ -206,6 +223,18 @@ void PeftModules::declare(const PeftSettings& settings, const ModelConfig& confi
         loras_.push_back(m);
       }
     }
+  } else if (kind_ == PeftKind::Prefix) {
+    check(settings.prefix_tokens >= 1, "peft.prefix_tokens must be >= 1, got " + std::to_string(settings.prefix_tokens));
+    // Keys and values as the attention reads them: Llama's grouped-query k/v are n_kv_heads wide.
+    const int64_t kv_width = (config.arch == Architecture::Llama ? config.num_kv_heads : config.num_heads) * config.head_dim;
+    for (int l = 0; l < L; ++l) {
+      const std::string name = "peft.layers." + std::to_string(l) + "." + where.attention + ".";
+      Prefix m;
+      m.kv_width = static_cast<int>(kv_width);
+      m.keys = declare_tensor(params, name + "prefix_keys", {settings.prefix_tokens, kv_width});
+      m.values = declare_tensor(params, name + "prefix_values", {settings.prefix_tokens, kv_width});
+      prefixes_.push_back(m);
+    }
   }
 }
 
@@ -235,11 +264,27 @@ void PeftModules::initialize(ParamStore& params, uint64_t seed) const {
     fill(m.a, [&](const InitDraw& d) { return (2.0 * d.uniform - 1.0) * bound; });
     fill(m.b, [](const InitDraw&) { return 0.0; });
   }
+  const bool random_prefix = settings_.prefix_init == PrefixInit::Random;
+  for (const Prefix& m : prefixes_) {
+    // MeZO: torch.randn(num_prefix, hidden); real_act overwrites these (Model::initialize_peft).
+    for (size_t view : {m.keys, m.values})
+      fill(view, [&](const InitDraw& d) { return random_prefix ? d.normal : 0.0; });
+  }
 }
 
 int PeftModules::adapter_index(int layer, AdapterPoint point) const {
   const size_t i = static_cast<size_t>(layer) * kAdapterPoints + static_cast<int>(point);
   return i < adapter_at_.size() ? adapter_at_[i] : -1;
+}
+
+const PeftModules::Adapter* PeftModules::adapter_at(int layer, AdapterPoint point) const {
+  const int index = adapter_index(layer, point);
+  return index < 0 ? nullptr : &adapters_[index];
+}
+
+const PeftModules::Lora* PeftModules::lora_at(int layer, LoraTarget target) const {
+  const size_t i = static_cast<size_t>(layer) * 4 + static_cast<int>(target);
+  return i < lora_at_.size() && lora_at_[i] >= 0 ? &loras_[lora_at_[i]] : nullptr;
 }
 
 void PeftModules::adapt(int layer, AdapterPoint point, float* h, int N, const ParamStore& params) const {
@@ -275,6 +320,36 @@ void PeftModules::lora(int layer, LoraTarget target, float* out, const float* x,
   cpu::matmul(delta.data(), xa.data(), params.data(params.views()[m.b]), DType::F32, nullptr, DType::F32, N, r, m.out);
   const float scale = static_cast<float>(settings_.lora_alpha / settings_.lora_rank);
   for (size_t k = 0; k < delta.size(); ++k) out[k] += scale * delta[k];
+}
+
+cpu::AttentionPrefix PeftModules::attention_prefix(int layer, const ParamStore& params) const {
+  if (capturing_prefix_ || layer < 0 || static_cast<size_t>(layer) >= prefixes_.size()) return {};
+  const Prefix& m = prefixes_[layer];
+  return {static_cast<const float*>(params.data(params.views()[m.keys])),
+          static_cast<const float*>(params.data(params.views()[m.values])), prefix_tokens()};
+}
+
+void PeftModules::set_prefix_capture(bool on) {
+  capturing_prefix_ = on && has_prefix();
+  prefix_recorded_.assign(prefixes_.size(), 0);
+}
+
+void PeftModules::capture_prefix(int layer, const float* k, const float* v, int N, ParamStore& params) {
+  if (!capturing_prefix_) return;
+  check(layer >= 0 && static_cast<size_t>(layer) < prefixes_.size(), "capture_prefix: no prefix at layer " + std::to_string(layer));
+  const Prefix& m = prefixes_[layer];
+  check(N == prefix_tokens(), "peft.prefix_tokens: the real-activation init ran " + std::to_string(N) +
+                                  " tokens through layer " + std::to_string(layer) + " for a prefix of " +
+                                  std::to_string(prefix_tokens()));
+  const size_t bytes = static_cast<size_t>(N) * m.kv_width * sizeof(float);
+  std::memcpy(params.data(params.views()[m.keys]), k, bytes);
+  std::memcpy(params.data(params.views()[m.values]), v, bytes);
+  prefix_recorded_[layer] = 1;
+}
+
+bool PeftModules::prefix_captured() const {
+  return !prefix_recorded_.empty() &&
+         std::all_of(prefix_recorded_.begin(), prefix_recorded_.end(), [](uint8_t r) { return r != 0; });
 }
 
 }  // namespace zotune

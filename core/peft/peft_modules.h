@@ -1,5 +1,5 @@
-// PeftModules: the parameter-efficient modules of one model (tensorized adapters, LoRA), their
-// tensors in the model's ParamStore and the hooks the CPU forward passes call.
+// PeftModules: the parameter-efficient modules of one model (tensorized adapters, LoRA, prefix
+// keys and values), their tensors in the model's ParamStore and the hooks the CPU forward passes call.
 //
 // Tensors are fp32 whatever the backbone dtype (ParamStore keeps one buffer per dtype), named
 // under "peft." (a prefix Hugging Face never uses) after the layer and the module they wrap:
@@ -8,6 +8,9 @@
 //   peft.layers.3.mlp.gate_proj.adapter.up.core.0 ... peft.layers.3.mlp.gate_proj.adapter.up.bias [hidden]
 //   peft.layers.3.self_attn.q_proj.lora_A             [r, in]
 //   peft.layers.3.self_attn.q_proj.lora_B             [out, r]
+//   peft.layers.3.self_attn.prefix_keys               [prefix_tokens, n_kv_heads * head_dim]
+//   peft.layers.3.self_attn.prefix_values             [prefix_tokens, n_kv_heads * head_dim]
+//     (BERT/RoBERTa: peft.layers.3.attention.self.prefix_keys, ...)
 // They are declared after the backbone, so they follow it in the flat index; a TT layer's
 // cores are declared back to back and are one contiguous run, as tt_linear() reads them.
 #pragma once
@@ -18,6 +21,7 @@
 #include "core/model/config.h"
 #include "core/peft/peft_settings.h"
 #include "core/tensor/param_store.h"
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/tt_linear.h"
 
 namespace zotune {
@@ -40,6 +44,11 @@ inline constexpr int kAdapterPoints = 5;
 cpu::TtShape adapter_down_shape(Architecture arch, int hidden, int bottleneck, int rank);
 cpu::TtShape adapter_up_shape(Architecture arch, int hidden, int bottleneck, int rank);
 
+// The `count` token ids, uniform in [0, vocab_size), whose keys and values initialize the prefix
+// (PrefixInit::RealActivations; MeZO: torch.randint(0, vocab_size, (1, num_prefix))). Drawn by
+// Philox from `seed` on a stream of their own: every rank and replay samples the same tokens.
+std::vector<int32_t> prefix_init_tokens(uint64_t seed, int count, int vocab_size);
+
 class PeftModules {
  public:
   // Declares the modules `settings` asks for into `params` (before ParamStore::allocate()).
@@ -47,8 +56,10 @@ class PeftModules {
   void declare(const PeftSettings& settings, const ModelConfig& config, ParamStore& params);
   // Fills the declared tensors (after the backbone weights are loaded): TT cores N(0,1) /
   // sqrt(r_i) * (1/(in+out))^(1/(2p)), TT biases U(+-1/sqrt(out)) (adazeta.md a.1); LoRA A
-  // Kaiming-uniform (a = sqrt 5: U(+-1/sqrt(in))), B zeros (baselines.md 2). A pure function of
-  // (seed, tensor name order, element index): every rank and replay draw the same values.
+  // Kaiming-uniform (a = sqrt 5: U(+-1/sqrt(in))), B zeros (baselines.md 2); prefix keys and
+  // values N(0, 1) with peft.prefix_init random, zeros with real_act (Model::initialize_peft then
+  // replaces them by the backbone's activations). A pure function of (seed, tensor name order,
+  // element index): every rank and replay draw the same values.
   void initialize(ParamStore& params, uint64_t seed) const;
 
   bool empty() const { return kind_ == PeftKind::None; }
@@ -68,7 +79,26 @@ class PeftModules {
   // out[N, out] += (alpha / r) * (x[N, in] A^T) B^T.
   void lora(int layer, LoraTarget target, float* out, const float* x, int N, const ParamStore& params) const;
 
- private:
+  // ---- Prefix-tuning (MeZO-prefix). The prefix is not a token: it has no position and no cache
+  // slot; every attention call prepends it to the keys and values (cpu::AttentionPrefix), visible
+  // to every query.
+  bool has_prefix() const { return kind_ == PeftKind::Prefix; }
+  int prefix_tokens() const { return has_prefix() ? static_cast<int>(settings_.prefix_tokens) : 0; }
+  // Whether Model::initialize_peft must run the backbone to fill the prefix (peft.prefix_init real_act).
+  bool prefix_from_activations() const { return has_prefix() && settings_.prefix_init == PrefixInit::RealActivations; }
+  // Layer `layer`'s prefix for cpu::attention; empty (len 0) without a prefix or while capturing.
+  cpu::AttentionPrefix attention_prefix(int layer, const ParamStore& params) const;
+  // Real-activation init: while capture is on, attention_prefix() is empty (the backbone runs
+  // plain, as MeZO samples the activations before inserting the prefix) and the forward passes
+  // hand each layer's keys k and values v [N, n_kv_heads * head_dim] of the sampled tokens
+  // (after RoPE; N = prefix_tokens) to capture_prefix, which stores them as that layer's prefix.
+  void set_prefix_capture(bool on);
+  void capture_prefix(int layer, const float* k, const float* v, int N, ParamStore& params);
+  // After a capturing forward: every layer's prefix was recorded (else the engine has no hooks).
+  bool prefix_captured() const;
+
+  // ---- What the device engine's hooks (core/cuda/device_peft.cpp) read: each module's shapes
+  // and the ParamStore view indices of its fp32 tensors.
   struct TtLayer {
     cpu::TtShape shape;
     size_t first_core = 0;  // view index of core 0 (the cores are contiguous)
@@ -82,7 +112,11 @@ class PeftModules {
     size_t a = 0, b = 0;  // view indices: A [r, in], B [out, r]
     int in = 0, out = 0;
   };
+  // The module at (layer, point / target), or null when that site carries none.
+  const Adapter* adapter_at(int layer, AdapterPoint point) const;
+  const Lora* lora_at(int layer, LoraTarget target) const;
 
+ private:
   int adapter_index(int layer, AdapterPoint point) const;
   TtLayer declare_tt(ParamStore& params, const std::string& name, const cpu::TtShape& shape);
   size_t declare_tensor(ParamStore& params, const std::string& name, std::vector<int64_t> shape);
@@ -93,6 +127,13 @@ class PeftModules {
   std::vector<int> adapter_at_;  // [layer * kAdapterPoints + point] -> index into adapters_, -1 = none
   std::vector<Lora> loras_;
   std::vector<int> lora_at_;     // [layer * 4 + target] -> index into loras_, -1 = none
+  struct Prefix {
+    size_t keys = 0, values = 0;  // view indices: [prefix_tokens, kv_width] each
+    int kv_width = 0;             // n_kv_heads * head_dim
+  };
+  std::vector<Prefix> prefixes_;        // one per layer
+  bool capturing_prefix_ = false;
+  std::vector<uint8_t> prefix_recorded_;  // per layer, during a capture
   std::vector<std::string> names_;
   int64_t numel_ = 0;
 };

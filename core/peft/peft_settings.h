@@ -3,7 +3,7 @@
 // (peft_settings() in core/train/run_setup.h); LoadOptions carries the result to every load
 // path, so rank 0, the replicas and replay declare the same tensors.
 // Defaults here are the schema's (core/config/run_config_schema.cpp) and the papers':
-// adapters per shared/papers/adazeta.md a.2, LoRA per baselines.md section 2.
+// adapters per shared/papers/adazeta.md a.2, LoRA and prefix-tuning per baselines.md section 2.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -13,8 +13,9 @@
 
 namespace zotune {
 
-// Prefix-tuning (MeZO-prefix) is not implemented yet.
-enum class PeftKind { None, Lora, Adapter };
+// Prefix: MeZO-prefix (MeZO's prefix.py, no reparameterization), trainable prefix keys and values
+// every real token attends to in every attention layer.
+enum class PeftKind { None, Lora, Adapter, Prefix };
 
 // Where tensorized adapters sit (adazeta.md a.2). code: as AdaZeta's code places them (Llama:
 // pre-adapters on the gate_proj and up_proj inputs and a post-adapter on the down_proj output;
@@ -28,12 +29,20 @@ inline constexpr std::array<std::string_view, 2> kAdapterPlacementNames{"code", 
 enum class LoraTarget { Q, K, V, O };
 inline constexpr std::array<std::string_view, 4> kLoraTargetNames{"q", "k", "v", "o"};
 
+// How the prefix keys and values start. real_act: MeZO's init_by_real_act ("crucial for MeZO"): the
+// plain backbone runs on prefix_tokens tokens drawn uniformly from the vocabulary (from peft.seed)
+// and each layer's keys (after RoPE for Llama) and values of those tokens become the prefix;
+// random: N(0, 1) entries, as MeZO's torch.randn before the re-initialization.
+enum class PrefixInit { RealActivations, Random };
+inline constexpr std::array<std::string_view, 2> kPrefixInitNames{"real_act", "random"};
+
 constexpr std::span<const std::string_view> choice_names(AdapterPlacement) { return kAdapterPlacementNames; }
+constexpr std::span<const std::string_view> choice_names(PrefixInit) { return kPrefixInitNames; }
 constexpr std::span<const std::string_view> choice_names(LoraTarget) { return kLoraTargetNames; }
 
 struct PeftSettings {
   PeftKind kind = PeftKind::None;
-  uint64_t seed = 0;  // seeds the modules' initialization (TT cores and biases, LoRA A)
+  uint64_t seed = 0;  // seeds the modules' initialization (TT cores and biases, LoRA A, prefix tokens)
   // Tensorized adapter a(h) = h + scale * U(ReLU(D(h))), D and U TT layers of rank adapter_rank.
   int64_t adapter_bottleneck = 64;
   int64_t adapter_rank = 5;
@@ -43,6 +52,10 @@ struct PeftSettings {
   int64_t lora_rank = 8;
   double lora_alpha = 16.0;
   std::vector<LoraTarget> lora_targets = {LoraTarget::Q, LoraTarget::V};
+  // Prefix-tuning: prefix_tokens key and value vectors [prefix_tokens, n_kv_heads * head_dim] per
+  // attention layer (MeZO: 5).
+  int64_t prefix_tokens = 5;
+  PrefixInit prefix_init = PrefixInit::RealActivations;
 };
 
 }  // namespace zotune

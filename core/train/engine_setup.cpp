@@ -10,6 +10,7 @@
 
 #ifdef ZOTUNE_HAVE_CUDA
 #include "core/cuda/cuda_model.h"
+#include "core/cuda/device_load.h"
 #include "core/cuda/device_memory.h"
 #include "kernels/cuda/device.cuh"
 #endif
@@ -29,6 +30,17 @@ std::string cpu_description() {
   return "cpu: " + model + " (" + std::to_string(std::thread::hardware_concurrency()) + " threads)";
 }
 
+#ifdef ZOTUNE_HAVE_CUDA
+// The model at model_path read straight onto this rank's GPU (GGUF dequantized there, see
+// core/cuda/device_load.h), with its tokenizer.
+Pretrained load_pretrained_on_device(const std::string& model_path, const LoadOptions& options,
+                                     const cuda::CudaOptions& cuda_options) {
+  LoadReport report;
+  std::unique_ptr<Model> model = cuda::load_model_on_device(model_path, options, cuda_options, &report);
+  return with_tokenizer(model_path, std::move(model), std::move(report));
+}
+#endif
+
 }  // namespace
 
 Pretrained load_on_engine(const std::string& model_path, const LoadOptions& options, const EngineSettings& settings,
@@ -45,7 +57,8 @@ Pretrained load_on_engine(const std::string& model_path, const LoadOptions& opti
   cuda_options.graphs = settings.cuda_graphs;
   if (backend == CommBackend::MPI || comm.size() == 1) {
     if (backend == CommBackend::NCCL) comm.use_nccl(cuda_options.device);
-    Pretrained p = load_pretrained_replicated(model_path, options, comm);
+    if (comm.size() == 1) return load_pretrained_on_device(model_path, options, cuda_options);
+    Pretrained p = load_pretrained_replicated(model_path, options, comm);  // MPI broadcasts host buffers
     p.model = cuda::CudaModel::from_host(std::move(p.model), cuda_options);
     return p;
   }
@@ -56,8 +69,7 @@ Pretrained load_on_engine(const std::string& model_path, const LoadOptions& opti
   std::optional<Pretrained> p;
   if (comm.rank() == 0) {
     try {
-      p.emplace(load_pretrained(model_path, options));
-      p->model = cuda::CudaModel::from_host(std::move(p->model), cuda_options);
+      p.emplace(load_pretrained_on_device(model_path, options, cuda_options));
     } catch (const std::exception& e) {
       error = e.what();
     }
@@ -65,7 +77,8 @@ Pretrained load_on_engine(const std::string& model_path, const LoadOptions& opti
   comm.broadcast(error, 0);
   if (!error.empty()) throw Error(error);
   if (comm.rank() != 0)
-    p.emplace(Pretrained{cuda::CudaModel::uninitialized(load_model_config(model_path, options), options.dtype, cuda_options),
+    p.emplace(Pretrained{cuda::CudaModel::uninitialized(load_model_config(model_path, options), options.dtype, cuda_options,
+                                                        options.peft),
                          load_tokenizer(model_path), LoadReport{}});
   auto& model = static_cast<cuda::CudaModel&>(*p->model);
   for (DType t : {DType::F32, DType::F16, DType::BF16}) {

@@ -1,7 +1,8 @@
 // Putting a run's model on its engine (engine.device): the CPU reference engine, or one GPU
 // per rank. With the NCCL backend rank 0 alone reads the weights and the other ranks receive
 // them GPU to GPU; with MPI every rank receives the host buffers (replicated_load) and
-// uploads them.
+// uploads them. A rank that reads the file itself on the GPU engine (a single rank, or NCCL's
+// rank 0) loads it straight onto its GPU (core/cuda/device_load.h: GGUF dequantized there).
 #pragma once
 #include <optional>
 #include <string>

@@ -19,7 +19,8 @@ TrainableSelection trainable_selection(const TrainableSettings& settings) {
     case TrainableMode::Full: s.mode = TrainableSelection::Mode::Full; break;
     case TrainableMode::Head: s.mode = TrainableSelection::Mode::Head; break;
     case TrainableMode::Lora:
-    case TrainableMode::Adapter: s.mode = TrainableSelection::Mode::Peft; break;
+    case TrainableMode::Adapter:
+    case TrainableMode::Prefix: s.mode = TrainableSelection::Mode::Peft; break;
   }
   for (FrozenGroup g : settings.freeze) {
     switch (g) {
@@ -37,6 +38,7 @@ PeftSettings peft_settings(const RunConfig& config) {
   switch (config.trainable.mode) {
     case TrainableMode::Lora: p.kind = PeftKind::Lora; break;
     case TrainableMode::Adapter: p.kind = PeftKind::Adapter; break;
+    case TrainableMode::Prefix: p.kind = PeftKind::Prefix; break;
     case TrainableMode::Full:
     case TrainableMode::Head: p.kind = PeftKind::None; break;
   }

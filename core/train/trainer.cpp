@@ -128,7 +128,11 @@ StepRecord Trainer::step(uint32_t step) {
       parts[(j * D + row_) * 2] = part.sum;
       parts[(j * D + row_) * 2 + 1] = part.count;
     }
+    // The timer holds the exchange alone: this rank's losses are already on the host, and the
+    // exchange never waits on the model's stream (MPI runs on the host, NCCL on its own stream).
+    const auto reduce_start = std::chrono::steady_clock::now();
     comm_.allreduce_sum(parts);  // the only exchange of the step: O(probes x D) doubles
+    rec.allreduce_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - reduce_start).count();
     std::vector<double> losses(n);
     for (size_t j = 0; j < n; ++j) {
       LossSum total;

@@ -43,6 +43,11 @@ struct StepRecord {
   double lr = 0.0;
   int forward_passes = 0;     // over all ranks
   double ms = 0.0;            // wall time of the step on this rank
+  // Wall time this rank spent inside the step's all-reduce calls (ms, every round summed):
+  // the exchange itself plus the wait for the slowest rank to arrive; with NCCL it includes
+  // the exchange's stream sync (the call returns with the sums on the host). Measured, so not
+  // logged: a rank-invariant log must not carry it (experiments/benchmarks/scaling_bench.cpp).
+  double allreduce_ms = 0.0;
   std::vector<cpu::DirectionTerm> terms;  // the update applied (the replay record)
   float decay_scale = 1.0f;
   std::vector<double> probe_losses;       // every probe loss of the step, rounds concatenated

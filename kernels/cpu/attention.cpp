@@ -8,15 +8,18 @@
 
 namespace zotune::cpu {
 
-// Per (sequence, head): S = scale * Q K^T and O = softmax(S) V as two BLAS products over
-// strided views (no copies), with the masks applied to S in between.
+// Per (sequence, head): S = scale * Q [Kp; K]^T and O = softmax(S) [Vp; V] as BLAS products over
+// strided views (no copies), with the masks applied to S in between. The prefix columns
+// (Kp, Vp: prefix.len rows, never masked) come first in each row of S.
 void attention(float* out, const float* q, const float* k, const float* v, const uint8_t* key_valid,
-               const AttentionShape& s) {
+               const AttentionShape& s, const AttentionPrefix& prefix) {
   const int group = s.n_heads / s.n_kv_heads;
   const int q_row = s.n_heads * s.head_dim;
   const int kv_row = s.n_kv_heads * s.head_dim;
+  const int P = prefix.len;
+  const int width = P + s.kv_len;  // columns of S: prefix keys, then the keys in k
   const float neg_inf = -std::numeric_limits<float>::infinity();
-  std::vector<float> scores(static_cast<size_t>(s.q_len) * s.kv_len);
+  std::vector<float> scores(static_cast<size_t>(s.q_len) * width);
   for (int b = 0; b < s.batch; ++b) {
     const uint8_t* valid = key_valid ? key_valid + b * s.mask_batch_stride : nullptr;
     for (int h = 0; h < s.n_heads; ++h) {
@@ -24,32 +27,41 @@ void attention(float* out, const float* q, const float* k, const float* v, const
       const float* kh = k + b * s.kv_batch_stride + static_cast<int64_t>(h / group) * s.head_dim;
       const float* vh = v + b * s.kv_batch_stride + static_cast<int64_t>(h / group) * s.head_dim;
       float* oh = out + static_cast<int64_t>(b) * s.q_len * q_row + static_cast<int64_t>(h) * s.head_dim;
+      if (P > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.q_len, P, s.head_dim, s.scale, qh, q_row,
+                    prefix.k + static_cast<int64_t>(h / group) * s.head_dim, kv_row, 0.0f, scores.data(), width);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.q_len, s.kv_len, s.head_dim, s.scale, qh, q_row, kh, kv_row,
-                  0.0f, scores.data(), s.kv_len);
+                  0.0f, scores.data() + P, width);
       for (int i = 0; i < s.q_len; ++i) {
         const int qi = s.q_start + i;  // the query's index among the keys
-        float* row = scores.data() + static_cast<size_t>(i) * s.kv_len;
+        float* row = scores.data() + static_cast<size_t>(i) * width;
         float best = neg_inf;
+        for (int j = 0; j < P; ++j)
+          if (row[j] > best) best = row[j];
+        float* keys = row + P;
         for (int j = 0; j < s.kv_len; ++j) {
           const bool visible = (valid == nullptr || valid[j]) && (!s.causal || j <= qi) &&
                                (s.sliding_window <= 0 || qi - j < s.sliding_window);
-          if (!visible) row[j] = neg_inf;
-          if (row[j] > best) best = row[j];
+          if (!visible) keys[j] = neg_inf;
+          if (keys[j] > best) best = keys[j];
         }
-        if (best == neg_inf) {  // sees no key: a zero row (only padding queries get here)
-          for (int j = 0; j < s.kv_len; ++j) row[j] = 0.0f;
+        if (best == neg_inf) {  // sees no key: a zero row (only padding queries without a prefix get here)
+          for (int j = 0; j < width; ++j) row[j] = 0.0f;
           continue;
         }
         float sum = 0.0f;
-        for (int j = 0; j < s.kv_len; ++j) {
+        for (int j = 0; j < width; ++j) {
           row[j] = row[j] == neg_inf ? 0.0f : std::exp(row[j] - best);
           sum += row[j];
         }
         const float inv = 1.0f / sum;
-        for (int j = 0; j < s.kv_len; ++j) row[j] *= inv;
+        for (int j = 0; j < width; ++j) row[j] *= inv;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.q_len, s.head_dim, s.kv_len, 1.0f, scores.data(), s.kv_len,
-                  vh, kv_row, 0.0f, oh, q_row);
+      if (P > 0)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.q_len, s.head_dim, P, 1.0f, scores.data(), width,
+                    prefix.v + static_cast<int64_t>(h / group) * s.head_dim, kv_row, 0.0f, oh, q_row);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.q_len, s.head_dim, s.kv_len, 1.0f, scores.data() + P, width,
+                  vh, kv_row, P > 0 ? 1.0f : 0.0f, oh, q_row);
     }
   }
 }

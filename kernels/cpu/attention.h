@@ -20,11 +20,21 @@ struct AttentionShape {
   float scale = 1.0f;       // usually 1 / sqrt(head_dim)
 };
 
+// Prefix keys and values (MeZO's prefix-tuning): len rows of [n_kv_heads * head_dim] each, shared
+// by every sequence of the batch, placed before the keys in k/v and visible to every query: no
+// causal, padding or sliding-window mask applies to them (MeZO concatenates zeros to the additive
+// mask). len 0 (the default) is plain attention.
+struct AttentionPrefix {
+  const float* k = nullptr;  // [len, n_kv_heads * head_dim]
+  const float* v = nullptr;  // [len, n_kv_heads * head_dim]
+  int len = 0;
+};
+
 // q:   [batch, q_len, n_heads * head_dim]
 // k,v: [batch, (stride), n_kv_heads * head_dim], kv_len rows used per sequence
 // key_valid: [batch, (stride)] 1 for real tokens, 0 for padding; null means all valid
-// out: [batch, q_len, n_heads * head_dim]. A query that sees no key gets zeros.
+// out: [batch, q_len, n_heads * head_dim]. A query that sees no key (and no prefix) gets zeros.
 void attention(float* out, const float* q, const float* k, const float* v, const uint8_t* key_valid,
-               const AttentionShape& s);
+               const AttentionShape& s, const AttentionPrefix& prefix = {});
 
 }  // namespace zotune::cpu

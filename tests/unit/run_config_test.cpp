@@ -327,7 +327,7 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "run.progress", "model.path", "model.dtype", "model.perturbation", "task.name", "task.train", "task.dev",
       "task.test", "task.data_dir", "task.sampling", "task.k", "task.template", "task.loss", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
       "trainable.mode", "trainable.freeze", "peft.seed", "peft.adapter_bottleneck", "peft.adapter_rank",
-      "peft.adapter_scale", "peft.adapter_placement", "peft.lora_rank", "peft.lora_alpha", "peft.lora_targets", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",
+      "peft.adapter_scale", "peft.adapter_placement", "peft.lora_rank", "peft.lora_alpha", "peft.lora_targets", "peft.prefix_tokens", "peft.prefix_init", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",
       "optimizer.weight_decay", "optimizer.direction", "optimizer.queries", "optimizer.one_sided", "optimizer.k",
       "optimizer.m", "optimizer.sigma_p", "optimizer.sigma_e", "optimizer.alpha", "optimizer.noise_floor",
       "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "optimizer.queries_alpha", "optimizer.queries_beta",

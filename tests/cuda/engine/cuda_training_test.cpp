@@ -12,6 +12,7 @@
 #include "core/cuda/cuda_model.h"
 #include "core/log/run_log_reader.h"
 #include "core/train/replay.h"
+#include "core/train/run_setup.h"
 #include "kernels/cuda/device.cuh"
 #include "../../unit/io_test_util.h"
 #include "../../unit/train_test_util.h"
@@ -25,21 +26,24 @@ using test::TempDir;
 const std::string kTinyLm = test::fixture_path("train/tiny_lm");
 const std::string kReviews = std::string(ZOTUNE_SOURCE_DIR) + "/experiments/data/movie_reviews";
 
-std::string run_yaml(const std::string& output, const std::string& optimizer, const std::string& device) {
+// `peft`: extra top-level sections (trainable.mode and peft:) for the PEFT runs.
+std::string run_yaml(const std::string& output, const std::string& optimizer, const std::string& device,
+                     const std::string& peft = "") {
   return "run:\n  seed: 3\n  steps: 24\n  progress: off\n  checksum_every: 0\n  output: " + output + "\n" +
          "model:\n  path: " + kTinyLm + "\n  perturbation: exact\n" +
          "task:\n  name: sst2\n  train: " + kReviews + "/train.tsv\n  test: " + kReviews + "/test.tsv\n" +
          "  num_train: 48\n  num_dev: 24\n  num_test: 40\n  max_length: 48\n" + optimizer +
          "data:\n  batch_size: 8\neval:\n  every: 8\n  patience: 0\n" + "engine:\n  device: " + device +
-         "\n  tf32: false\n";
+         "\n  tf32: false\n" + peft;
 }
 
-void expect_runs_agree(const std::string& optimizer) {
+void expect_runs_agree(const std::string& optimizer, const std::string& peft = "") {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   TempDir dir;
   const std::string cpu_log = (dir.path() / "cpu.h5").string(), gpu_log = (dir.path() / "gpu.h5").string();
-  const TrainOutcome cpu = test::train_quietly(run_yaml(cpu_log, optimizer, "cpu"), dir.path());
-  const TrainOutcome gpu = test::train_quietly(run_yaml(gpu_log, optimizer, "cuda"), dir.path());
+  const std::string gpu_yaml = run_yaml(gpu_log, optimizer, "cuda", peft);
+  const TrainOutcome cpu = test::train_quietly(run_yaml(cpu_log, optimizer, "cpu", peft), dir.path());
+  const TrainOutcome gpu = test::train_quietly(gpu_yaml, dir.path());
   const std::vector<double> cpu_loss = RunLogReader::open(cpu_log).series("loss");
   const std::vector<double> gpu_loss = RunLogReader::open(gpu_log).series("loss");
   ASSERT_EQ(cpu_loss.size(), gpu_loss.size());
@@ -54,6 +58,7 @@ void expect_runs_agree(const std::string& optimizer) {
 
   // Replay of the GPU run on the GPU: the checksum of the final weights, bit for bit.
   LoadOptions opt;
+  opt.peft = peft_settings(parse_run_config(gpu_yaml, (dir.path() / "gpu.yaml").string()));  // the run's modules
   std::unique_ptr<Model> model = cuda::CudaModel::from_host(load_model(kTinyLm, opt), cuda::CudaOptions{});
   const ReplayResult r = replay_run(*model, RunLogReader::open(gpu_log));
   ASSERT_TRUE(r.logged_checksum.has_value());
@@ -66,6 +71,21 @@ TEST(CudaTraining, MezoMatchesTheCpuEngine) {
 
 TEST(CudaTraining, BszoMatchesTheCpuEngine) {
   expect_runs_agree("optimizer:\n  name: bszo\n  lr: 1e-2\n  eps: 1e-3\n");
+}
+
+// MeZO over LoRA alone (r 4 on q and v; B starts at zero, so the first steps move B only).
+TEST(CudaTraining, MezoLoraMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n  weight_decay: 0.01\n",
+                    "trainable:\n  mode: lora\npeft:\n  lora_rank: 4\n  lora_alpha: 8\n  seed: 5\n");
+}
+
+// AdaZeta over TT adapters (code placement) with its query schedule: 48 examples in batches of
+// 8 over 24 steps are 4 epochs, and NUM 5 gives Q = 1, 1, 2, 3 per epoch (beta derived), so
+// the later steps average several directions, each a pair of forwards on the device.
+TEST(CudaTraining, AdazetaAdapterMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: adazeta\n  lr: 3e-2\n  eps: 1e-3\n  weight_decay: 0.01\n"
+                    "  queries_target: 5\n",
+                    "trainable:\n  mode: adapter\npeft:\n  adapter_bottleneck: 8\n  adapter_rank: 3\n  seed: 4\n");
 }
 
 TEST(CudaTraining, NcclNeedsTheCudaEngine) {
