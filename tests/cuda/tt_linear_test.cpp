@@ -20,6 +20,7 @@
 #include "kernels/cuda/matmul.cuh"
 #include "kernels/cuda/tt_linear.cuh"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/unit/random_test_util.h"
 
 namespace zotune {
 namespace {
@@ -27,14 +28,6 @@ namespace {
 using cpu::TtShape;
 using test::DeviceBuffer;
 using test::normalized_error;
-
-std::vector<float> random_vector(size_t n, uint32_t seed, float mean, float scale) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(mean, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 std::vector<float> download(const DeviceBuffer& b) {
   const std::vector<uint8_t> bytes = b.download();
@@ -46,9 +39,9 @@ std::vector<float> download(const DeviceBuffer& b) {
 void run_case(const cuda::Blas& blas, const TtShape& s, int M, bool with_bias, double tol) {
   const int in = s.in(), out = s.out();
   const std::vector<float> cores =
-      random_vector(size_t(s.cores_numel()), 11u + uint32_t(in * 3 + out), 0.2f, 1.0f / std::sqrt(float(s.rank)));
-  const std::vector<float> x = random_vector(size_t(M) * in, 23u + uint32_t(M), 0.3f, 1.0f);
-  const std::vector<float> bias = random_vector(size_t(out), 37u, 0.5f, 2.0f);
+      test::normal_vector(size_t(s.cores_numel()), 11u + uint32_t(in * 3 + out), 0.2f, 1.0f / std::sqrt(float(s.rank)));
+  const std::vector<float> x = test::normal_vector(size_t(M) * in, 23u + uint32_t(M), 0.3f, 1.0f);
+  const std::vector<float> bias = test::normal_vector(size_t(out), 37u, 0.5f, 2.0f);
   std::vector<float> want(size_t(M) * out);
   cpu::tt_linear(want.data(), x.data(), s, cores.data(), with_bias ? bias.data() : nullptr, M);
 

@@ -14,17 +14,10 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/rope.h"
+#include "random_test_util.h"
 
 namespace zotune {
 namespace {
-
-std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f, float offset = 0.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = offset + d(rng);
-  return v;
-}
 
 // Weights stored in `t`; returns the storage and the exactly representable fp32 values.
 std::vector<uint8_t> store_as(const std::vector<float>& v, DType t, std::vector<float>* rounded) {
@@ -51,9 +44,9 @@ INSTANTIATE_TEST_SUITE_P(Weights, PerDtype, ::testing::Values(DType::F32, DType:
 TEST_P(PerDtype, MatmulWithBiasMatchesReference) {
   const int M = 7, K = 33, N = 19;
   std::vector<float> wr, br;
-  auto in = random_vector(M * K, 1);
-  auto wbytes = store_as(random_vector(N * K, 2, 0.3f), GetParam(), &wr);
-  auto bbytes = store_as(random_vector(N, 3), GetParam(), &br);
+  auto in = test::normal_vector(M * K, 1);
+  auto wbytes = store_as(test::normal_vector(N * K, 2, 0.0f, 0.3f), GetParam(), &wr);
+  auto bbytes = store_as(test::normal_vector(N, 3), GetParam(), &br);
   std::vector<float> out(M * N, NAN);
   cpu::matmul(out.data(), in.data(), wbytes.data(), GetParam(), bbytes.data(), GetParam(), M, K, N);
   std::vector<double> ref(M * N);
@@ -69,9 +62,9 @@ TEST_P(PerDtype, MatmulWithBiasMatchesReference) {
 TEST_P(PerDtype, LayerNormAndRmsNormMatchReference) {
   const int R = 5, C = 24;
   std::vector<float> wr, br;
-  auto x = random_vector(R * C, 4, 2.0f, 0.5f);
-  auto wbytes = store_as(random_vector(C, 5, 0.1f, 1.0f), GetParam(), &wr);
-  auto bbytes = store_as(random_vector(C, 6, 0.1f), GetParam(), &br);
+  auto x = test::normal_vector(R * C, 4, 0.5f, 2.0f);
+  auto wbytes = store_as(test::normal_vector(C, 5, 1.0f, 0.1f), GetParam(), &wr);
+  auto bbytes = store_as(test::normal_vector(C, 6, 0.0f, 0.1f), GetParam(), &br);
   std::vector<float> ln(R * C), rms(R * C);
   cpu::layernorm(ln.data(), x.data(), wbytes.data(), bbytes.data(), GetParam(), R, C, 1e-5f);
   cpu::rmsnorm(rms.data(), x.data(), wbytes.data(), GetParam(), R, C, 1e-6f);
@@ -97,7 +90,7 @@ TEST_P(PerDtype, LayerNormAndRmsNormMatchReference) {
 TEST_P(PerDtype, EmbeddingGathersAndAdds) {
   const int V = 11, C = 6;
   std::vector<float> tr;
-  auto tbytes = store_as(random_vector(V * C, 7), GetParam(), &tr);
+  auto tbytes = store_as(test::normal_vector(V * C, 7), GetParam(), &tr);
   std::vector<int32_t> ids = {3, 0, 10, 3};
   std::vector<float> out(ids.size() * C);
   cpu::embedding(out.data(), ids.data(), tbytes.data(), GetParam(), 4, C);
@@ -107,7 +100,7 @@ TEST_P(PerDtype, EmbeddingGathersAndAdds) {
 }
 
 TEST(CpuKernels, ActivationsMatchDefinitions) {
-  auto x = random_vector(64, 8, 2.0f);
+  auto x = test::normal_vector(64, 8, 0.0f, 2.0f);
   auto relu = x, gelu = x, gelu_t = x, silu = x;
   cpu::relu(relu.data(), x.size());
   cpu::gelu_erf(gelu.data(), x.size());
@@ -124,7 +117,7 @@ TEST(CpuKernels, ActivationsMatchDefinitions) {
 
 TEST(CpuKernels, RopeRotatesHalvesByPositionAngle) {
   const int T = 3, H = 2, D = 8;
-  auto x = random_vector(T * H * D, 9);
+  auto x = test::normal_vector(T * H * D, 9);
   auto y = x;
   std::vector<int32_t> pos = {0, 5, 17};
   std::vector<float> inv(D / 2);
@@ -187,9 +180,9 @@ TEST(CpuKernels, AttentionGqaCausalPaddingWindowAndCacheOffset) {
   s.causal = true;
   s.q_start = 4;
   s.scale = 0.4f;
-  auto q = random_vector(s.batch * s.q_len * s.n_heads * s.head_dim, 10);
-  auto k = random_vector(s.batch * s.kv_batch_stride, 11);
-  auto v = random_vector(s.batch * s.kv_batch_stride, 12);
+  auto q = test::normal_vector(s.batch * s.q_len * s.n_heads * s.head_dim, 10);
+  auto k = test::normal_vector(s.batch * s.kv_batch_stride, 11);
+  auto v = test::normal_vector(s.batch * s.kv_batch_stride, 12);
   std::vector<uint8_t> valid(s.batch * 9, 1);
   valid[0] = valid[1] = 0;  // sequence 0 is left-padded by two
   valid[9 + 6] = 0;         // sequence 1's last new token is padding
@@ -204,7 +197,7 @@ TEST(CpuKernels, AttentionGqaCausalPaddingWindowAndCacheOffset) {
 
 TEST(CpuKernels, CrossEntropyAndLogSoftmax) {
   const int R = 3, V = 50;
-  auto logits = random_vector(R * V, 13, 3.0f);
+  auto logits = test::normal_vector(R * V, 13, 0.0f, 3.0f);
   std::vector<int32_t> target = {0, 49, 17};
   std::vector<double> loss(R);
   cpu::cross_entropy(loss.data(), logits.data(), target.data(), R, V);

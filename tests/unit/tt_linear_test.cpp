@@ -17,6 +17,7 @@
 
 #include "core/util/error.h"
 #include "kernels/cpu/tt_linear.h"
+#include "random_test_util.h"
 
 namespace zotune {
 namespace {
@@ -28,17 +29,9 @@ TtShape llama_up() { return {{4, 4, 4, 16, 16, 16}, 3, 5}; }    // 64 -> 4096
 TtShape roberta_down() { return {{8, 8, 16, 8, 8}, 3, 5}; }     // 1024 = 8*8*16 -> 64 = 8*8
 TtShape roberta_up() { return {{8, 8, 16, 8, 8}, 2, 5}; }       // 64 = 8*8 -> 1024 = 16*8*8
 
-std::vector<float> random_vector(size_t n, uint32_t seed, float mean, float scale) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(mean, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
 // Cores of O(1) entries scaled so W's entries stay O(1) too, with a nonzero mean.
 std::vector<float> random_cores(const TtShape& s, uint32_t seed) {
-  return random_vector(static_cast<size_t>(s.cores_numel()), seed, 0.2f, 1.0f / std::sqrt(float(s.rank)));
+  return test::normal_vector(static_cast<size_t>(s.cores_numel()), seed, 0.2f, 1.0f / std::sqrt(float(s.rank)));
 }
 
 double normalized_error(const std::vector<float>& got, const std::vector<double>& want) {
@@ -140,8 +133,8 @@ TEST(TtLinear, LinearIsXTimesDensePlusBias) {
   for (const TtShape& s : {llama_down(), llama_up(), roberta_down(), roberta_up()}) {
     const int M = 7, in = s.in(), out = s.out();
     const std::vector<float> cores = random_cores(s, 101u + uint32_t(in));
-    const std::vector<float> x = random_vector(size_t(M) * in, 202u + uint32_t(out), 0.3f, 1.0f);
-    const std::vector<float> bias = random_vector(size_t(out), 303u, 0.5f, 2.0f);
+    const std::vector<float> x = test::normal_vector(size_t(M) * in, 202u + uint32_t(out), 0.3f, 1.0f);
+    const std::vector<float> bias = test::normal_vector(size_t(out), 303u, 0.5f, 2.0f);
     const std::vector<float> w = cpu::tt_dense(s, cores.data());
     for (const bool with_bias : {true, false}) {
       std::vector<double> want(size_t(M) * out);
