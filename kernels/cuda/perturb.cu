@@ -23,12 +23,12 @@
 // bytes) takes vector loads and stores; tiles that touch a segment boundary (a Philox block
 // may straddle two segments) or an unaligned segment go element by element.
 //
-// Speed (H200, zotune_perturb_bench, one term, OPT-1.3B's 388 tensors): fp32 3.7 TB/s (86% of
-// a device copy), fp16 3.0 TB/s (72%), bf16 2.9 TB/s (78%); on OPT-13B's 1.3e10 values 80-88%.
-// A 16-bit pass is near the point where the Philox work (~90 instructions per Philox block:
-// 10 rounds of two IMAD.WIDE and two LOP3, two Box-Muller pairs on the hardware's
-// approximations) takes as long as moving the bytes, so each further term costs ~1.1 ms per
-// 1e9 parameters. ncu: ~1.0e9 instructions issued for 1.3e9 fp16 values, DRAM at 66% of peak.
+// Speed (H200, zotune_perturb_bench, one term, the models' real tensor tables): OPT-1.3B fp32
+// 86% of a device copy, fp16 83%, bf16 89%; Llama-2-7B 86-92%; OPT-13B 88-95%. A 16-bit pass
+// is near the point where the Philox work (~80 issued instructions per Philox block: 10 rounds
+// of two IMAD.WIDE and two LOP3, less what the head saves, and two Box-Muller pairs on the
+// hardware's approximations) takes as long as moving the bytes, so each further term costs
+// ~1.1 ms per 1e9 parameters.
 
 namespace zotune::cuda {
 namespace {
@@ -118,37 +118,44 @@ __device__ __forceinline__ void block_sums(const TermBlock& tb, uint64_t b, floa
 }
 
 // A whole tile inside one segment with aligned Philox blocks: x points at element 4 * b0 of
-// this thread's first block. All kUnroll loads are issued first, so they are in flight while
-// the Philox work runs. Two shapes of the Philox work, chosen per launch:
-//  - one term with a nonzero coefficient (kOneTerm; the MeZO probe moves): each block is finished (summed, added,
-//    stored) before the next, so one block's sums are live; the kernel stays near 48
-//    registers and 5 CTAs fit an SM, against 2 at 126 registers. H200, fp16, 1.3e9 values:
-//    80% of copy instead of 71%.
+// this thread's first block b0 = block_hi * 2^32 + b0_lo; all blocks of the tile share the high
+// word (the caller checks), so each term's Philox head (philox.h) is computed once per tile.
+// All kUnroll loads come first in the source, so they are in flight while the Philox work
+// runs (ptxas keeps 3 to 6 of them ahead of it at 48 registers). Two shapes of the Philox
+// work, chosen per launch:
+//  - one term with a nonzero coefficient (kOneTerm; the MeZO probe moves): each block is
+//    finished (added, stored) before the next, so one block's values are live; the kernel
+//    stays near 48 registers and 5 CTAs fit an SM, against 2 at 126 registers. H200, fp16,
+//    1.3e9 values: 80% of copy instead of 71%. The term's product goes into the parameter's
+//    value in one fma (x + c z rounded once in fp32, where the sum of several terms is formed
+//    first and rounds once more), which saves the pass 4 adds per block.
 //  - several terms: the term loop is outermost and each term's Philox work runs for all
 //    kUnroll blocks at once (independent chains for the scheduler), at the cost of all
 //    4 * kUnroll sums being live; a block-by-block loop over the terms measured 15% slower.
 template <typename T, DirectionKind kKind, bool kOneTerm>
-__device__ __forceinline__ void tile_vector(T* x, const TermBlock& tb, uint64_t b0, bool decay, float decay_scale) {
+__device__ __forceinline__ void tile_vector(T* x, const TermBlock& tb, uint32_t block_hi, uint32_t b0_lo, bool decay,
+                                            float decay_scale) {
   typename Packed4<T>::type raw[kUnroll];
 #pragma unroll
   for (int k = 0; k < kUnroll; ++k) raw[k] = load4(x + 4 * k * kThreads);
-  const auto finish = [&](int k, const float acc[4]) {
-    float v[4];
+  // The stored values of block k, decayed as the CPU's TrainableSpace::apply does.
+  const auto start = [&](int k, float v[4]) {
     unpack4<T>(raw[k], v);
+    if (decay) {
 #pragma unroll
-    for (int l = 0; l < 4; ++l) {
-      if (decay) v[l] = round_to<T>(v[l] * decay_scale);
-      v[l] += acc[l];
+      for (int l = 0; l < 4; ++l) v[l] = round_to<T>(v[l] * decay_scale);
     }
-    store4(x + 4 * k * kThreads, pack4<T>(v));
   };
   if constexpr (kOneTerm) {
     const cpu::DirectionTerm t = tb.terms[0];
+    const PhiloxHead head = direction_head(t.seed, t.step, t.query, block_hi);
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
-      float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-      direction_axpy(t.seed, t.step, t.query, b0 + uint64_t(k) * kThreads, kKind, t.coeff, acc);
-      finish(k, acc);
+      const Philox4 bits = philox_with_head(head, b0_lo + uint32_t(k * kThreads));
+      float v[4];
+      start(k, v);
+      direction_axpy_bits(bits, kKind, t.coeff, v);
+      store4(x + 4 * k * kThreads, pack4<T>(v));
     }
   } else {
     float acc[kUnroll][4];
@@ -159,12 +166,19 @@ __device__ __forceinline__ void tile_vector(T* x, const TermBlock& tb, uint64_t 
     for (int j = 0; j < tb.n; ++j) {
       const cpu::DirectionTerm t = tb.terms[j];
       if (t.coeff == 0.0f) continue;
+      const PhiloxHead head = direction_head(t.seed, t.step, t.query, block_hi);
 #pragma unroll
       for (int k = 0; k < kUnroll; ++k)
-        direction_axpy(t.seed, t.step, t.query, b0 + uint64_t(k) * kThreads, kKind, t.coeff, acc[k]);
+        direction_axpy_bits(philox_with_head(head, b0_lo + uint32_t(k * kThreads)), kKind, t.coeff, acc[k]);
     }
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k) finish(k, acc[k]);
+    for (int k = 0; k < kUnroll; ++k) {
+      float v[4];
+      start(k, v);
+#pragma unroll
+      for (int l = 0; l < 4; ++l) v[l] += acc[k][l];
+      store4(x + 4 * k * kThreads, pack4<T>(v));
+    }
   }
 }
 
@@ -244,18 +258,22 @@ __device__ __forceinline__ void perturb_pass(const PerturbSegment* segs, int n_s
     const size_t es = dtype_size(seg.dtype);
     // Element 4b of every block b sits at a multiple of 4 elements from x[0]'s Philox block.
     const bool aligned = ((reinterpret_cast<uintptr_t>(seg.data) - seg.first * es) & (4 * es - 1)) == 0;
-    if (aligned && 4 * tile_block >= seg.first && 4 * (tile_block + kTileBlocks) <= segment_end(seg)) {
+    // The tile's blocks share their counter's high word (all but one tile in 2^21 do).
+    const bool one_high_word = uint32_t(tile_block) <= UINT32_MAX - uint32_t(kTileBlocks - 1);
+    if (aligned && one_high_word && 4 * tile_block >= seg.first && 4 * (tile_block + kTileBlocks) <= segment_end(seg)) {
       const bool decay = scaling && seg.decay;
       const int64_t i = int64_t(4 * b0 - seg.first);
+      const uint32_t hi = uint32_t(tile_block >> 32), lo = uint32_t(b0);
       switch (seg.dtype) {
         case DType::F32:
-          tile_vector<float, kKind, kOneTerm>(static_cast<float*>(seg.data) + i, tb, b0, decay, decay_scale);
+          tile_vector<float, kKind, kOneTerm>(static_cast<float*>(seg.data) + i, tb, hi, lo, decay, decay_scale);
           break;
         case DType::F16:
-          tile_vector<__half, kKind, kOneTerm>(static_cast<__half*>(seg.data) + i, tb, b0, decay, decay_scale);
+          tile_vector<__half, kKind, kOneTerm>(static_cast<__half*>(seg.data) + i, tb, hi, lo, decay, decay_scale);
           break;
         case DType::BF16:
-          tile_vector<__nv_bfloat16, kKind, kOneTerm>(static_cast<__nv_bfloat16*>(seg.data) + i, tb, b0, decay, decay_scale);
+          tile_vector<__nv_bfloat16, kKind, kOneTerm>(static_cast<__nv_bfloat16*>(seg.data) + i, tb, hi, lo, decay,
+                                                      decay_scale);
           break;
       }
     } else {
@@ -286,7 +304,9 @@ __global__ void __launch_bounds__(kThreads, min_ctas_per_sm(kOneTerm)) perturb_r
 __global__ void philox_kernel(uint32_t* out, uint64_t seed, uint32_t step, uint32_t query, uint64_t first_block,
                               int64_t n_blocks) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n_blocks; i += int64_t(gridDim.x) * blockDim.x) {
-    const Philox4 r = direction_block(seed, step, query, first_block + static_cast<uint64_t>(i));
+    // Through the head, as the pass computes it (direction_block on the CPU is the reference).
+    const uint64_t b = first_block + static_cast<uint64_t>(i);
+    const Philox4 r = philox_with_head(direction_head(seed, step, query, uint32_t(b >> 32)), uint32_t(b));
     for (int l = 0; l < 4; ++l) out[4 * i + l] = r.v[l];
   }
 }

@@ -54,6 +54,7 @@ void perturb_segments(const PerturbSegment* segments, int n_segments, uint64_t t
 
 // The raw Philox4x32-10 outputs of blocks [first_block, first_block + n_blocks) of direction
 // (seed, step, query) into out (device, 4 * n_blocks uint32): the integer stream, for tests.
+// It is computed as the pass computes it (philox_with_head).
 void philox_blocks(uint32_t* out, uint64_t seed, uint32_t step, uint32_t query, uint64_t first_block,
                    int64_t n_blocks, void* stream = nullptr);
 

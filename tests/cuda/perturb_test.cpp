@@ -66,40 +66,47 @@ struct Case {
 
 TEST(CudaPerturb, FusedTermsMatchTheCpuPerDtype) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
-  const std::vector<cpu::DirectionTerm> terms = {
-      {11, 5, 0, 1e-3f}, {11, 5, 1, -2.5e-3f}, {11, 4, 0, -1e-3f}, {99, 5, 7, 0.0f}, {12, 5, 2, 3e-2f}};
-  for (DirectionKind kind : {DirectionKind::Gaussian, DirectionKind::Rademacher}) {
-    for (const Case c : {Case{1 << 20, 3}, Case{4097, (uint64_t(1) << 34) + 1}, Case{3, 5}}) {
-      std::mt19937 rng(static_cast<uint32_t>(c.n));
-      std::normal_distribution<float> d(0.0f, 0.05f);
-      std::vector<float> base(static_cast<size_t>(c.n));
-      for (float& v : base) v = d(rng) + 0.01f;  // nonzero everywhere: a no-op kernel cannot pass
-      for (DType t : {DType::F32, DType::F16, DType::BF16}) {
-        const size_t bytes = static_cast<size_t>(c.n) * dtype_size(t);
-        std::vector<uint8_t> want(bytes), start(bytes);
-        convert(base.data(), DType::F32, start.data(), t, static_cast<size_t>(c.n));
-        want = start;
-        cpu::perturb(want.data(), t, c.n, c.first, terms.data(), static_cast<int>(terms.size()), kind);
-        uint8_t* dx = device_copy(start);
-        cuda::perturb(dx, t, c.n, c.first, terms.data(), static_cast<int>(terms.size()), kind);
-        const std::vector<uint8_t> got = host_copy(dx, bytes);
-        cudaFree(dx);
-        std::vector<float> got_f(static_cast<size_t>(c.n)), want_f(got_f.size()), start_f(got_f.size());
-        convert(got.data(), t, got_f.data(), DType::F32, got_f.size());
-        convert(want.data(), t, want_f.data(), DType::F32, want_f.size());
-        convert(start.data(), t, start_f.data(), DType::F32, start_f.size());
-        // Tolerance: fp32 relative 1e-5 of the value; fp16/bf16 one storage ulp of it; plus
-        // the documented bound on z times sum |c| (sums that cancel to near zero), and 1e-7
-        // for fp32 rounding of the sum. A wrong direction moves values by ~1e-2.
-        const double rel = relative_tolerance(t);
-        const double abs_tol = 1e-7 + coeff_sum(terms) * kDeviceZAbsError;
-        int64_t bad = 0, changed = 0;
-        for (size_t i = 0; i < got_f.size(); ++i) {
-          changed += want_f[i] != start_f[i];
-          if (std::fabs(got_f[i] - want_f[i]) > rel * std::fabs(want_f[i]) + abs_tol) ++bad;
+  // Several terms (summed, then added) and one term (the one-term kernel shape: fused into the add).
+  const std::vector<std::vector<cpu::DirectionTerm>> term_lists = {
+      {{11, 5, 0, 1e-3f}, {11, 5, 1, -2.5e-3f}, {11, 4, 0, -1e-3f}, {99, 5, 7, 0.0f}, {12, 5, 2, 3e-2f}},
+      {{13, 2, 1, -2e-2f}}};
+  for (const std::vector<cpu::DirectionTerm>& terms : term_lists) {
+    for (DirectionKind kind : {DirectionKind::Gaussian, DirectionKind::Rademacher}) {
+      // (2^32 - 1000) * 4: the first tile's Philox blocks straddle the counter's high word.
+      for (const Case c : {Case{1 << 20, 3}, Case{4097, (uint64_t(1) << 34) + 1}, Case{3, 5},
+                           Case{1 << 16, (uint64_t(1) << 34) - 4000}}) {
+        std::mt19937 rng(static_cast<uint32_t>(c.n));
+        std::normal_distribution<float> d(0.0f, 0.05f);
+        std::vector<float> base(static_cast<size_t>(c.n));
+        for (float& v : base) v = d(rng) + 0.01f;  // nonzero everywhere: a no-op kernel cannot pass
+        for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+          const size_t bytes = static_cast<size_t>(c.n) * dtype_size(t);
+          std::vector<uint8_t> want(bytes), start(bytes);
+          convert(base.data(), DType::F32, start.data(), t, static_cast<size_t>(c.n));
+          want = start;
+          cpu::perturb(want.data(), t, c.n, c.first, terms.data(), static_cast<int>(terms.size()), kind);
+          uint8_t* dx = device_copy(start);
+          cuda::perturb(dx, t, c.n, c.first, terms.data(), static_cast<int>(terms.size()), kind);
+          const std::vector<uint8_t> got = host_copy(dx, bytes);
+          cudaFree(dx);
+          std::vector<float> got_f(static_cast<size_t>(c.n)), want_f(got_f.size()), start_f(got_f.size());
+          convert(got.data(), t, got_f.data(), DType::F32, got_f.size());
+          convert(want.data(), t, want_f.data(), DType::F32, want_f.size());
+          convert(start.data(), t, start_f.data(), DType::F32, start_f.size());
+          // Tolerance: fp32 relative 1e-5 of the value; fp16/bf16 one storage ulp of it; plus
+          // the documented bound on z times sum |c| (sums that cancel to near zero), and 1e-7
+          // for fp32 rounding of the sum. A wrong direction moves values by ~1e-2.
+          const double rel = relative_tolerance(t);
+          const double abs_tol = 1e-7 + coeff_sum(terms) * kDeviceZAbsError;
+          int64_t bad = 0, changed = 0;
+          for (size_t i = 0; i < got_f.size(); ++i) {
+            changed += want_f[i] != start_f[i];
+            if (std::fabs(got_f[i] - want_f[i]) > rel * std::fabs(want_f[i]) + abs_tol) ++bad;
+          }
+          EXPECT_EQ(bad, 0) << dtype_name(t) << " n " << c.n << " first " << c.first << ", " << terms.size()
+                            << " terms";
+          EXPECT_GT(changed, 0) << "the reference moved nothing: the test would pass on a no-op";
         }
-        EXPECT_EQ(bad, 0) << dtype_name(t) << " n " << c.n << " first " << c.first;
-        EXPECT_GT(changed, 0) << "the reference moved nothing: the test would pass on a no-op";
       }
     }
   }

@@ -29,6 +29,22 @@ TEST(Philox, Random123KnownAnswers) {
   }
 }
 
+TEST(Philox, HeadPathEqualsTheFullRoundsBitForBit) {
+  std::mt19937_64 rng(0x4ead);
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t seed = rng(), block = rng();
+    const uint32_t step = static_cast<uint32_t>(rng()), query = static_cast<uint32_t>(rng() % 4 == 0 ? 0 : rng());
+    const Philox4 want = direction_block(seed, step, query, block);
+    const Philox4 got =
+        philox_with_head(direction_head(seed, step, query, static_cast<uint32_t>(block >> 32)), static_cast<uint32_t>(block));
+    for (int l = 0; l < 4; ++l) ASSERT_EQ(got.v[l], want.v[l]) << "block " << block << " word " << l;
+  }
+  // The Random123 all-ones answer through the head.
+  const Philox4 ones = philox_with_head(philox_head(~0u, ~0u, ~0u, ~0u, ~0u), ~0u);
+  EXPECT_EQ(ones.v[0], 0x408f276du);
+  EXPECT_EQ(ones.v[3], 0x6d5451fdu);
+}
+
 TEST(Philox, NormalsHaveStandardMoments) {
   const int64_t n = 10'000'000;
   std::vector<float> z(n);
