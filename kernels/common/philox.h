@@ -44,18 +44,20 @@ ZOTUNE_HD uint32_t mulhilo32(uint32_t a, uint32_t b, uint32_t* hi) {
 inline constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;  // multipliers
 inline constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;  // Weyl key increments
 
-ZOTUNE_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t kM0 = kPhiloxM0, kM1 = kPhiloxM1, kW0 = kPhiloxW0, kW1 = kPhiloxW1;
-  for (int round = 0; round < 10; ++round) {
+// Rounds first .. 9 of Philox4x32-10 on ctr; (k0, k1) is the key of round `first`.
+ZOTUNE_HD Philox4 philox_rounds(Philox4 ctr, uint32_t k0, uint32_t k1, int first) {
+  for (int round = first; round < 10; ++round) {
     uint32_t hi0, hi1;
-    const uint32_t lo0 = mulhilo32(kM0, ctr.v[0], &hi0);
-    const uint32_t lo1 = mulhilo32(kM1, ctr.v[2], &hi1);
+    const uint32_t lo0 = mulhilo32(kPhiloxM0, ctr.v[0], &hi0);
+    const uint32_t lo1 = mulhilo32(kPhiloxM1, ctr.v[2], &hi1);
     ctr = Philox4{{hi1 ^ ctr.v[1] ^ k0, lo1, hi0 ^ ctr.v[3] ^ k1, lo0}};
-    k0 += kW0;
-    k1 += kW1;
+    k0 += kPhiloxW0;
+    k1 += kPhiloxW1;
   }
   return ctr;
 }
+
+ZOTUNE_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) { return philox_rounds(ctr, k0, k1, 0); }
 
 // Philox4x32-10 over many counters (c0, c1, c2, c3) that differ only in c0 (a run of blocks
 // of one direction: c1 = block high word, c2 = step, c3 = query), with the work that does not
@@ -64,46 +66,34 @@ ZOTUNE_HD Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
 // philox4x32_10({c0, c1, c2, c3}, k0, k1) bit for bit; it saves the device pass two of its 20
 // multiply-wides and a logic op per block.
 struct PhiloxHead {
-  uint32_t out2_xor;  // round 1's output 2 = hi(M0 c0) ^ out2_xor; output 3 = lo(M0 c0)
-  uint32_t out0_xor;  // round 2's output 0 = hi(M1 * round 1's output 2) ^ out0_xor
-  uint32_t out2b_xor; // round 2's output 2 = out2b_xor ^ lo(M0 c0); output 3 = out3b
+  uint32_t out2_xor;   // round 1's output 2 = hi(M0 c0) ^ out2_xor; output 3 = lo(M0 c0)
+  uint32_t out0_xor;   // round 2's output 0 = hi(M1 * round 1's output 2) ^ out0_xor
+  uint32_t out2b_xor;  // round 2's output 2 = out2b_xor ^ lo(M0 c0); output 3 = out3b
   uint32_t out3b;
-  uint32_t k0, k1;    // the key of round 3
+  uint32_t k0, k1;     // the key of round 3
 };
 
 ZOTUNE_HD PhiloxHead philox_head(uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
-  constexpr uint32_t kM0 = kPhiloxM0, kM1 = kPhiloxM1, kW0 = kPhiloxW0, kW1 = kPhiloxW1;
   uint32_t hi1;
-  const uint32_t lo1 = mulhilo32(kM1, c2, &hi1);
+  const uint32_t lo1 = mulhilo32(kPhiloxM1, c2, &hi1);
   const uint32_t out0 = hi1 ^ c1 ^ k0;  // round 1's output 0; output 1 = lo1
+  uint32_t hi0b;
+  const uint32_t lo0b = mulhilo32(kPhiloxM0, out0, &hi0b);
   PhiloxHead h;
   h.out2_xor = c3 ^ k1;
-  uint32_t hi0b;
-  const uint32_t lo0b = mulhilo32(kM0, out0, &hi0b);
-  h.out0_xor = lo1 ^ (k0 + kW0);
-  h.out2b_xor = hi0b ^ (k1 + kW1);
+  h.out0_xor = lo1 ^ (k0 + kPhiloxW0);
+  h.out2b_xor = hi0b ^ (k1 + kPhiloxW1);
   h.out3b = lo0b;
-  h.k0 = k0 + 2 * kW0;
-  h.k1 = k1 + 2 * kW1;
+  h.k0 = k0 + 2 * kPhiloxW0;
+  h.k1 = k1 + 2 * kPhiloxW1;
   return h;
 }
 
 ZOTUNE_HD Philox4 philox_with_head(const PhiloxHead& h, uint32_t c0) {
-  constexpr uint32_t kM0 = kPhiloxM0, kM1 = kPhiloxM1, kW0 = kPhiloxW0, kW1 = kPhiloxW1;
-  uint32_t hi0;
-  const uint32_t lo0 = mulhilo32(kM0, c0, &hi0);
-  uint32_t hi1;
-  const uint32_t lo1 = mulhilo32(kM1, hi0 ^ h.out2_xor, &hi1);
-  Philox4 ctr{{hi1 ^ h.out0_xor, lo1, h.out2b_xor ^ lo0, h.out3b}};
-  uint32_t k0 = h.k0, k1 = h.k1;
-  for (int round = 2; round < 10; ++round) {
-    const uint32_t a0 = mulhilo32(kM0, ctr.v[0], &hi0);
-    const uint32_t a1 = mulhilo32(kM1, ctr.v[2], &hi1);
-    ctr = Philox4{{hi1 ^ ctr.v[1] ^ k0, a1, hi0 ^ ctr.v[3] ^ k1, a0}};
-    k0 += kW0;
-    k1 += kW1;
-  }
-  return ctr;
+  uint32_t hi0, hi1;
+  const uint32_t lo0 = mulhilo32(kPhiloxM0, c0, &hi0);               // round 1
+  const uint32_t lo1 = mulhilo32(kPhiloxM1, hi0 ^ h.out2_xor, &hi1);  // round 2
+  return philox_rounds(Philox4{{hi1 ^ h.out0_xor, lo1, h.out2b_xor ^ lo0, h.out3b}}, h.k0, h.k1, 2);
 }
 
 enum class DirectionKind : uint8_t { Gaussian = 0, Rademacher = 1 };
