@@ -157,41 +157,33 @@ struct Q3_K {
   }
 };
 
-// fp16 d, dmin | 12 B 6-bit scales/mins | 128 B 4-bit quants. Chunk c uses quant bytes
-// 32c..32c+31: low nibbles for sub-block 2c, high nibbles for 2c + 1; x = (d * sc) * q - dmin * m.
+// Q4_K and Q5_K alike: fp16 d, dmin | 12 B 6-bit scales/mins | (Q5_K: 32 B high bits qh) |
+// 128 B 4-bit quants starting at byte `quants`. Chunk c uses quant bytes 32c..32c+31: low
+// nibbles for sub-block 2c, high nibbles for 2c + 1; Q5_K adds 16 when bit `sub` of qh[l] is
+// set. x = (d * sc) * q - dmin * m.
+__device__ __forceinline__ float k4_value(const uint8_t* b, int j, int quants, const uint8_t* qh) {
+  const int chunk = j >> 6, within = j & 63, l = within & 31;
+  const int sub = 2 * chunk + (within >> 5);
+  int sc, m;
+  scale_min_k4(sub, b + 4, &sc, &m);
+  const float d1 = __fmul_rn(load_half(b), static_cast<float>(sc));
+  const float m1 = __fmul_rn(load_half(b + 2), static_cast<float>(m));
+  const uint8_t q = b[quants + 32 * chunk + l];
+  const int nibble = within < 32 ? (q & 0xF) : (q >> 4);
+  const int high = (qh != nullptr && ((qh[l] >> sub) & 1)) ? 16 : 0;
+  return __fsub_rn(__fmul_rn(d1, static_cast<float>(nibble + high)), m1);
+}
+
 struct Q4_K {
   static constexpr int kBlock = 256;
   static constexpr size_t kBytes = cpu::kQ4_KBytes;
-  __device__ static float value(const uint8_t* b, int j) {
-    const int chunk = j >> 6, within = j & 63, l = within & 31;
-    const int sub = 2 * chunk + (within >> 5);
-    int sc, m;
-    scale_min_k4(sub, b + 4, &sc, &m);
-    const float d1 = __fmul_rn(load_half(b), static_cast<float>(sc));
-    const float m1 = __fmul_rn(load_half(b + 2), static_cast<float>(m));
-    const uint8_t q = b[16 + 32 * chunk + l];
-    const int nibble = within < 32 ? (q & 0xF) : (q >> 4);
-    return __fsub_rn(__fmul_rn(d1, static_cast<float>(nibble)), m1);
-  }
+  __device__ static float value(const uint8_t* b, int j) { return k4_value(b, j, 16, nullptr); }
 };
 
-// fp16 d, dmin | 12 B scales/mins | 32 B high bits | 128 B low nibbles. As Q4_K, plus 16 when
-// bit `sub` of qh[l] is set.
 struct Q5_K {
   static constexpr int kBlock = 256;
   static constexpr size_t kBytes = cpu::kQ5_KBytes;
-  __device__ static float value(const uint8_t* b, int j) {
-    const int chunk = j >> 6, within = j & 63, l = within & 31;
-    const int sub = 2 * chunk + (within >> 5);
-    int sc, m;
-    scale_min_k4(sub, b + 4, &sc, &m);
-    const float d1 = __fmul_rn(load_half(b), static_cast<float>(sc));
-    const float m1 = __fmul_rn(load_half(b + 2), static_cast<float>(m));
-    const uint8_t q = b[48 + 32 * chunk + l];
-    const int nibble = within < 32 ? (q & 0xF) : (q >> 4);
-    const int high = ((b[16 + l] >> sub) & 1) ? 16 : 0;
-    return __fsub_rn(__fmul_rn(d1, static_cast<float>(nibble + high)), m1);
-  }
+  __device__ static float value(const uint8_t* b, int j) { return k4_value(b, j, 48, b + 16); }
 };
 
 // 128 B low nibbles | 64 B high 2 bits | 16 int8 scales | fp16 d. In half h, group g (0..3)

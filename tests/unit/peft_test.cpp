@@ -24,6 +24,7 @@
 #include "core/train/run_setup.h"
 #include "core/util/error.h"
 #include "io_test_util.h"
+#include "random_test_util.h"
 #include "kernels/cpu/tt_linear.h"
 #include "train_test_util.h"
 #ifdef ZOTUNE_HAVE_CUDA
@@ -133,14 +134,6 @@ TEST(PeftCounts, LoraOnLlama2_7b) {
   EXPECT_EQ(m->params().find("peft.layers.0.self_attn.k_proj.lora_A"), nullptr);
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> x(n);
-  for (float& v : x) v = u(rng);
-  return x;
-}
-
 std::unique_ptr<Model> load_tiny(const PeftSettings& peft) {
   LoadOptions load;
   load.peft = peft;
@@ -166,7 +159,7 @@ TEST(PeftAdapter, ForwardMatchesDenseReference) {
   const float* bd = static_cast<const float*>(ps.data(ps.at(a + "down.bias")));
   const float* bu = static_cast<const float*>(ps.data(ps.at(a + "up.bias")));
   ASSERT_EQ(Wd.size(), static_cast<size_t>(C * b));
-  const std::vector<float> h = random_floats(static_cast<size_t>(N) * C, 5);
+  const std::vector<float> h = test::uniform_vector(static_cast<size_t>(N) * C, 5);
   std::vector<float> got = h;
   ASSERT_TRUE(m->peft().has_adapter(1, AdapterPoint::GateInput));
   m->peft().adapt(1, AdapterPoint::GateInput, got.data(), N, ps);
@@ -275,7 +268,7 @@ TEST(PeftLora, ZeroBIsThePlainModelAndLoraEqualsMergedWeights) {
       const std::string peft_name = "peft.layers." + std::to_string(l) + ".self_attn." + proj;
       const ParamView& A = m->params().at(peft_name + ".lora_A");
       const ParamView& B = m->params().at(peft_name + ".lora_B");
-      const std::vector<float> b = random_floats(static_cast<size_t>(B.numel), 100 + l, 0.3f);
+      const std::vector<float> b = test::uniform_vector(static_cast<size_t>(B.numel), 100 + l, 0.3f);
       std::memcpy(m->params().f32(B), b.data(), b.size() * sizeof(float));
       const ParamView& W = plain->params().at(base_name + ".weight");
       const int64_t out = W.shape[0], in = W.shape[1], r = 4;

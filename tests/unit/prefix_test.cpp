@@ -33,6 +33,7 @@
 #include "core/train/replay.h"
 #include "core/train/run_setup.h"
 #include "io_test_util.h"
+#include "random_test_util.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/matmul.h"
@@ -68,14 +69,6 @@ std::unique_ptr<Model> load_with(const std::string& path, const PeftSettings& pe
   LoadOptions load;
   load.peft = peft;
   return load_model(path, load);
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-scale, scale);
-  std::vector<float> x(n);
-  for (float& v : x) v = u(rng);
-  return x;
 }
 
 std::vector<float> tensor_values(const Model& m, const std::string& name) {
@@ -148,11 +141,12 @@ TEST(PrefixAttention, KernelMatchesNaiveConcatenatedAttention) {
   s.q_start = 4;
   s.scale = 0.4f;
   const int P = 4, kv_row = s.n_kv_heads * s.head_dim;
-  const std::vector<float> q = random_floats(static_cast<size_t>(s.batch) * s.q_len * s.n_heads * s.head_dim, 10, 2.0f);
-  const std::vector<float> k = random_floats(static_cast<size_t>(s.batch) * s.kv_batch_stride, 11, 2.0f);
-  const std::vector<float> v = random_floats(k.size(), 12, 2.0f);
-  const std::vector<float> pk = random_floats(static_cast<size_t>(P) * kv_row, 13, 2.0f);
-  const std::vector<float> pv = random_floats(pk.size(), 14, 2.0f);
+  const std::vector<float> q =
+      test::uniform_vector(static_cast<size_t>(s.batch) * s.q_len * s.n_heads * s.head_dim, 10, 2.0f);
+  const std::vector<float> k = test::uniform_vector(static_cast<size_t>(s.batch) * s.kv_batch_stride, 11, 2.0f);
+  const std::vector<float> v = test::uniform_vector(k.size(), 12, 2.0f);
+  const std::vector<float> pk = test::uniform_vector(static_cast<size_t>(P) * kv_row, 13, 2.0f);
+  const std::vector<float> pv = test::uniform_vector(pk.size(), 14, 2.0f);
   std::vector<uint8_t> valid(static_cast<size_t>(s.batch) * 9, 1);
   valid[0] = valid[1] = 0;  // sequence 0 is left-padded by two
   valid[9 + 6] = 0;         // sequence 1's last new token is padding

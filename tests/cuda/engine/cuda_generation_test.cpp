@@ -25,6 +25,7 @@
 #include "core/util/error.h"
 #include "kernels/cuda/device.cuh"
 #include "../../unit/parity_test_util.h"
+#include "engine_test_util.h"
 
 namespace zotune {
 namespace {
@@ -35,20 +36,10 @@ using test::read_batch;
 using test::RefBatch;
 using test::rel_error;
 
-// The engine tests' tolerances (cuda_model_test.cpp): fp32 with exact GEMMs, fp32 on TF32
-// (attention on fp16 tensor cores), 16-bit activations.
-struct Precision {
-  DType dtype;
-  bool tf32;
-  const char* weights;  // fixture file of these weights
-  double tolerance;     // relative error of logits, device vs CPU and cached vs uncached
-};
-const Precision kPrecisions[] = {
-    {DType::F32, false, "model.safetensors", 1e-5},
-    {DType::F32, true, "model.safetensors", 5e-3},
-    {DType::BF16, true, "model_bf16.safetensors", 2e-2},
-    {DType::F16, true, "model_f16.safetensors", 2e-2},
-};
+// The engine tests' precisions; each tolerance holds for device vs CPU and cached vs uncached.
+using Precision = test::DevicePrecision;
+using test::kDevicePrecisions;
+using test::to_gpu;
 
 std::string precision_name(const Precision& p) {
   return std::string(dtype_name(p.dtype)) + (p.dtype == DType::F32 ? (p.tf32 ? " tf32" : " exact") : "");
@@ -56,13 +47,6 @@ std::string precision_name(const Precision& p) {
 
 bool is_decoder(const ModelConfig& c) {
   return (c.arch == Architecture::OPT || c.arch == Architecture::Llama) && c.head == HeadKind::CausalLM;
-}
-
-std::unique_ptr<cuda::CudaModel> to_gpu(std::unique_ptr<Model> host, bool tf32, bool graphs = true) {
-  cuda::CudaOptions o;
-  o.tf32 = tf32;
-  o.graphs = graphs;
-  return cuda::CudaModel::from_host(std::move(host), o);
 }
 
 // The real tokens of each row of a reference batch (left padding removed): prompts of unequal
@@ -186,7 +170,7 @@ class CudaGeneration : public ::testing::TestWithParam<std::string> {
 // Prefill of left-padded prompts of unequal lengths, then one-token steps, a 3-token chunk and
 // a step where one sequence is padding: (a) and (c) at every precision.
 TEST_P(CudaGeneration, CachedForwardsMatchTheCpuEngineAndTheUncachedForward) {
-  for (const Precision& p : kPrecisions) {
+  for (const Precision& p : kDevicePrecisions) {
     LoadOptions opt;
     opt.dtype = p.dtype;
     std::unique_ptr<Model> cpu = load_model((dir() / p.weights).string(), opt);
@@ -348,7 +332,7 @@ class CudaGenerationRandom : public ::testing::TestWithParam<RandomDecoder> {
 // q_start > 0) and a step with one sequence padding: (a) and (c) at every precision.
 TEST_P(CudaGenerationRandom, CachedForwardsMatchTheCpuEngineAndTheUncachedForward) {
   const RandomDecoder& d = GetParam();
-  for (const Precision& p : kPrecisions) {
+  for (const Precision& p : kDevicePrecisions) {
     std::unique_ptr<Model> cpu = random_decoder(d.config_json, p.dtype, 20261201);
     std::unique_ptr<cuda::CudaModel> gpu = to_gpu(random_decoder(d.config_json, p.dtype, 20261201), p.tf32);
     const ModelConfig& c = cpu->config();

@@ -15,6 +15,7 @@
 #include "kernels/cpu/cross_entropy.h"
 #include "kernels/cuda/device.cuh"
 #include "../../unit/parity_test_util.h"
+#include "engine_test_util.h"
 
 namespace zotune {
 namespace {
@@ -34,10 +35,7 @@ bool is_lm(const Model& m) { return m.config().head == HeadKind::CausalLM || m.c
 std::unique_ptr<cuda::CudaModel> on_gpu(const fs::path& weights, DType dtype, bool tf32, bool graphs = true) {
   LoadOptions opt;
   opt.dtype = dtype;
-  cuda::CudaOptions c;
-  c.tf32 = tf32;
-  c.graphs = graphs;
-  return cuda::CudaModel::from_host(load_model(weights.string(), opt), c);
+  return test::to_gpu(load_model(weights.string(), opt), tf32, graphs);
 }
 
 class CudaParity : public ::testing::TestWithParam<std::string> {

@@ -27,6 +27,7 @@
 #include "kernels/cuda/device.cuh"
 #include "../../unit/io_test_util.h"
 #include "../../unit/parity_test_util.h"
+#include "engine_test_util.h"
 
 namespace zotune {
 namespace {
@@ -36,6 +37,7 @@ using test::parity_cases;
 using test::read_batch;
 using test::RefBatch;
 using test::rel_error;
+using test::to_gpu;
 
 const fs::path kParityDir = test::parity_dir();
 
@@ -131,30 +133,11 @@ class CudaPeftParity : public ::testing::TestWithParam<std::string> {
   fs::path dir() const { return kParityDir / GetParam(); }
 };
 
-std::unique_ptr<cuda::CudaModel> to_gpu(std::unique_ptr<Model> host, bool tf32, bool graphs = true) {
-  cuda::CudaOptions c;
-  c.tf32 = tf32;
-  c.graphs = graphs;
-  return cuda::CudaModel::from_host(std::move(host), c);
-}
-
 // The device forward with `peft` against the CPU engine's with the same modules, per dtype,
 // on each reference batch.
 void expect_peft_logits_match(const fs::path& dir, const std::string& fixture, const PeftCase& c) {
   const SafetensorsArchive ref = SafetensorsArchive::open((dir / "reference.safetensors").string());
-  struct Variant {
-    DType dtype;
-    bool tf32;
-    const char* weights;
-    double tolerance;
-  };
-  const Variant variants[] = {
-      {DType::F32, false, "model.safetensors", 1e-5},
-      {DType::F32, true, "model.safetensors", 5e-3},
-      {DType::BF16, true, "model_bf16.safetensors", 2e-2},
-      {DType::F16, true, "model_f16.safetensors", 2e-2},
-  };
-  for (const Variant& v : variants) {
+  for (const test::DevicePrecision& v : test::kDevicePrecisions) {
     std::unique_ptr<Model> cpu = load_with_peft(dir / v.weights, v.dtype, c.settings);
     std::unique_ptr<cuda::CudaModel> gpu = to_gpu(load_with_peft(dir / v.weights, v.dtype, c.settings), v.tf32);
     ASSERT_EQ(gpu->peft().kind(), c.settings.kind);
