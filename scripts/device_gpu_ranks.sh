@@ -8,14 +8,12 @@ cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu_ranks}
 mkdir -p "$out"
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
-base=$out/bszo_cuda.yaml
-sed 's/steps: 2000/steps: 300/' experiments/runs/quickstart_bszo.yaml > "$base"
-printf 'engine:\n  device: cuda\n  share_gpus: true\n' >> "$base"
-{ cat "$base"; printf 'distributed:\n  backend: nccl\n'; } > "$out/bszo_cuda_nccl.yaml"
+run=experiments/runs/quickstart_bszo.yaml
+cuda=(run.steps=300 engine.device=cuda engine.share_gpus=true)
 mpirun=(mpirun --allow-run-as-root --oversubscribe)
-build-dev/zotune train "$base" --overwrite --output "$out/p1.h5" | tail -2
-"${mpirun[@]}" -np 2 build-dev/zotune train "$base" --overwrite --output "$out/p2.h5" | tail -2
-build-dev/zotune train "$out/bszo_cuda_nccl.yaml" --overwrite --output "$out/nccl.h5" | tail -2
+build-dev/zotune train "$run" "${cuda[@]}" --overwrite --output "$out/p1.h5" | tail -2
+"${mpirun[@]}" -np 2 build-dev/zotune train "$run" "${cuda[@]}" --overwrite --output "$out/p2.h5" | tail -2
+build-dev/zotune train "$run" "${cuda[@]}" distributed.backend=nccl --overwrite --output "$out/nccl.h5" | tail -2
 build-dev/zotune replay "$out/p2.h5" --base tests/fixtures/train/tiny_lm 2>&1 | tail -2
 python3 - "$out" <<'PY'
 import sys, h5py

@@ -15,12 +15,9 @@ mkdir -p "$out"
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
 status=0
 for run in adazeta mezo_lora; do
-  cfg=$out/$run.yaml
-  sed -e "s#^\(  path:\) .*gguf#\1 $model#" -e "s#^\(  data_dir:\) .*#\1 $data#" \
-      ${STEPS:+-e "s#^\(  steps:\) .*#\1 $STEPS#"} "experiments/runs/smollm2_sst2_$run.yaml" > "$cfg"
-  printf 'engine:\n  device: cuda\n' >> "$cfg"
   start=$(date +%s)
-  build-dev/zotune train "$cfg" --overwrite --output "$out/$run.h5" > "$out/$run.log" 2>&1
+  build-dev/zotune train "experiments/runs/smollm2_sst2_$run.yaml" model.path="$model" task.data_dir="$data" \
+    engine.device=cuda ${STEPS:+run.steps=$STEPS} --overwrite --output "$out/$run.h5" > "$out/$run.log" 2>&1
   rc=$?
   echo "$run: rc=$rc, $(( $(date +%s) - start )) s"
   tail -4 "$out/$run.log"

@@ -10,6 +10,7 @@ packages=(
   libopenblas-dev libgtest-dev libyaml-cpp-dev libhdf5-dev libopenmpi-dev openmpi-bin
   nlohmann-json3-dev libcli11-dev
   python3 python3-pip python3-numpy python3-h5py python3-pandas python3-matplotlib
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

@@ -20,6 +20,7 @@ void register_train(CLI::App& app, const std::string& command_line) {
   auto* run_file = new std::string;
   auto* overwrite = new bool(false);
   cmd->add_option("run_file", *run_file, "run file (.yaml); `zotune config --defaults` lists every key")->required();
+  auto* overrides = add_overrides_option(cmd);
   auto* output = new std::string;
   cmd->add_flag("--overwrite", *overwrite, "replace the run's HDF5 log if it exists");
   cmd->add_option("--output", *output, "HDF5 log to write instead of run.output (the same run on other ranks or hosts)");
@@ -32,7 +33,7 @@ void register_train(CLI::App& app, const std::string& command_line) {
     invocation.output = *output;
     RunConfig config;
     try {
-      config = load_run_config(*run_file);
+      config = load_run_config(*run_file, *overrides);
       if (!output->empty()) config.run.output = *output;
     } catch (const Error& e) {
       const std::string log = world.is_root() ? record_unstartable_run(*run_file, e.what(), invocation) : "";
@@ -62,6 +63,7 @@ void register_eval(CLI::App& app) {
   auto* weights = new std::string;
   auto* splits_wanted = new std::string("train,dev,test");
   cmd->add_option("run_file", *run_file, "run file (.yaml)")->required();
+  auto* overrides = add_overrides_option(cmd);
   cmd->add_option("--weights", *weights,
                   "weights to evaluate instead of model.path's (a .safetensors file beside its config.json, as "
                   "run.save and zotune replay --out leave it; the tokenizer still comes from model.path)");
@@ -84,7 +86,7 @@ void register_eval(CLI::App& app) {
       check(shard_count >= 1 && shard_index >= 0 && shard_index < shard_count,
             "--shard: expected I/N with 0 <= I < N, got '" + *shard + "'");
     }
-    const RunConfig config = load_run_config(*run_file);
+    const RunConfig config = load_run_config(*run_file, *overrides);
     const LoadOptions load = task_load_options(config);
     std::unique_ptr<Model> model = load_model(weights->empty() ? config.model.path : *weights, load);
     const Tokenizer tokenizer = load_tokenizer(config.model.path);

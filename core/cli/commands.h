@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "core/tensor/dtype.h"
 
@@ -18,6 +19,11 @@ void register_config(CLI::App& app);
 void register_train(CLI::App& app, const std::string& command_line);
 void register_eval(CLI::App& app);
 void register_replay(CLI::App& app);
+
+void register_grid(CLI::App& app);
+
+// The trailing key=value arguments of train, eval and config (run-file overrides).
+std::vector<std::string>* add_overrides_option(CLI::App* cmd);
 
 // --dtype value to DType, with an error naming the option.
 DType dtype_option(const std::string& value);

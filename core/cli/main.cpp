@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
   zotune::cli::register_train(app, command_line);
   zotune::cli::register_eval(app);
   zotune::cli::register_replay(app);
+  zotune::cli::register_grid(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

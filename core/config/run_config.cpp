@@ -17,6 +17,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/config/run_entries.h"
 #include "core/config/run_config_schema.h"
 #include "core/util/error.h"
 
@@ -354,100 +355,94 @@ const std::vector<std::optional<Value>>& schema_defaults() {
   return defaults;
 }
 
-// ---- The file: sections of keys, checked against the schema.
+// ---- Entries: a layer's sections of keys, flattened and checked for structure.
 
-struct Entry {
-  std::string path;  // dotted
-  YAML::Node key;    // for its mark: errors quote the line of the key
-  YAML::Node value;
-};
+int line_of_node(const YAML::Node& node) { return node.IsDefined() ? line_of(node.Mark()) : 0; }
 
-class RunFileParser {
+std::string key_name(const Reporter& reporter, const YAML::Node& key, std::string_view section) {
+  if (!key.IsScalar()) reporter.fail(key.Mark(), section, "expected a key name, got " + describe(key));
+  return key.Scalar();
+}
+
+// yaml-cpp keeps both copies of a duplicated key; YAML forbids them.
+void reject_duplicate(const Reporter& reporter, std::map<std::string, int>& seen, const std::string& name,
+                      const YAML::Mark& mark, std::string_view what) {
+  auto [it, inserted] = seen.emplace(name, line_of(mark));
+  if (!inserted)
+    reporter.fail(mark, name, "duplicate " + std::string(what) + " (first given on line " + std::to_string(it->second) + ")");
+}
+
+bool is_section(std::string_view name) {
+  return std::any_of(schema::sections().begin(), schema::sections().end(),
+                     [&](const schema::SectionSpec& s) { return s.name == name; });
+}
+
+std::string absolute_folder_of(const std::string& file) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(file, ec);
+  return p.lexically_normal().parent_path().string();
+}
+
+// ---- Resolution: the merged entries checked against the schema into a RunConfig.
+
+class RunResolver {
  public:
-  RunFileParser(const std::string& text, const std::string& source) : text_(text), source_(source), reporter_(source) {}
+  RunResolver(const std::vector<RunEntry>& entries, const std::string& source, std::vector<std::string>* problems)
+      : source_(source), problems_(problems) {
+    // Later entries win; the merged list keeps each key at its first position.
+    std::map<std::string, size_t> index;
+    for (const RunEntry& e : entries) {
+      auto [it, inserted] = index.emplace(e.key, merged_.size());
+      if (inserted)
+        merged_.push_back(e);
+      else
+        merged_[it->second] = e;
+    }
+  }
 
-  RunConfig parse() {
-    collect_entries(load_document());
+  RunConfig resolve() {
     RunConfig config;
     config.source = source_;
-    config.text = text_;
     const OptimizerKind optimizer = chosen_optimizer();
     apply_defaults(config, optimizer);
-    for (const Entry& entry : entries_) apply_entry(config, entry, optimizer);
+    for (const RunEntry& entry : merged_) attempt([&] { apply_entry(config, entry, optimizer); });
     check_required_and_derive(config, optimizer);
     check_cross_key_rules(config);
+    config.text = resolved_text();
+    for (const auto& [key, entry] : given_) config.origins[key] = origin_of(*entry);
     return config;
   }
 
  private:
-  YAML::Node load_document() const {
-    std::vector<YAML::Node> documents;
+  // Runs one check: its Error is thrown, or recorded when every problem is wanted.
+  template <class F>
+  void attempt(F&& check_one) {
+    if (!problems_) return check_one();
     try {
-      documents = YAML::LoadAll(text_);
-    } catch (const YAML::Exception& e) {
-      if (e.mark.is_null()) throw Error(source_ + ": malformed YAML: " + e.msg);
-      throw Error(source_ + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
-                  ": malformed YAML: " + e.msg);
-    }
-    if (documents.size() > 1)
-      reporter_.fail(documents[1].Mark(), "", "a run file holds one YAML document; a second one starts here");
-    if (documents.empty() || documents[0].IsNull()) return YAML::Node(YAML::NodeType::Map);
-    if (!documents[0].IsMap())
-      reporter_.fail(documents[0].Mark(), "",
-                     "expected a mapping of sections (run, model, task, ...), got " + describe(documents[0]));
-    return documents[0];
-  }
-
-  // Flattens section.key entries in file order, rejecting unknown sections, keys that are not
-  // names and duplicates (yaml-cpp keeps both copies of a duplicated key; YAML forbids them).
-  void collect_entries(const YAML::Node& root) {
-    std::map<std::string, int> section_lines;
-    // Pairs are copied out: yaml-cpp's iterators hand out proxies that do not outlive the step.
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      const YAML::Node section_key = it->first, body = it->second;
-      const std::string section = key_name(section_key, "");
-      bool known = std::any_of(schema::sections().begin(), schema::sections().end(),
-                               [&](const schema::SectionSpec& s) { return s.name == section; });
-      if (!known) reporter_.fail(section_key.Mark(), section, "unknown section" + key_hint(suggest_key(section)));
-      reject_duplicate(section_lines, section, section_key.Mark(), "section");
-      section_marks_[section] = section_key.Mark();
-      if (body.IsNull()) continue;  // a section with every key commented out
-      if (!body.IsMap()) reporter_.fail(section_key.Mark(), section, "expected a mapping of keys, got " + describe(body));
-      std::map<std::string, int> key_lines;
-      for (auto kv = body.begin(); kv != body.end(); ++kv) {
-        const YAML::Node key = kv->first, value = kv->second;
-        const std::string path = section + "." + key_name(key, section);
-        reject_duplicate(key_lines, path, key.Mark(), "key");
-        entries_.push_back({path, key, value});
-      }
+      check_one();
+    } catch (const Error& e) {
+      problems_->push_back(e.what());
     }
   }
 
-  std::string key_name(const YAML::Node& key, std::string_view section) const {
-    if (!key.IsScalar()) reporter_.fail(key.Mark(), section, "expected a key name, got " + describe(key));
-    return key.Scalar();
+  static std::string origin_of(const RunEntry& e) {
+    const int line = line_of_node(e.key_node);
+    return line ? e.source + ":" + std::to_string(line) : e.source;
   }
 
-  void reject_duplicate(std::map<std::string, int>& seen, const std::string& name, const YAML::Mark& mark,
-                        std::string_view what) const {
-    auto [it, inserted] = seen.emplace(name, line_of(mark));
-    if (!inserted)
-      reporter_.fail(mark, name, "duplicate " + std::string(what) + " (first given on line " + std::to_string(it->second) + ")");
-  }
-
-  const Entry* find_entry(std::string_view path) const {
-    for (const Entry& e : entries_)
-      if (e.path == path) return &e;
+  const RunEntry* find(std::string_view key) const {
+    for (const RunEntry& e : merged_)
+      if (e.key == key) return &e;
     return nullptr;
   }
 
   // The optimizer decides which keys apply, so it is read before every other key.
-  OptimizerKind chosen_optimizer() const {
+  OptimizerKind chosen_optimizer() {
     size_t spec = 0;
     while (schema::keys()[spec].path != "optimizer.name") ++spec;
-    const Entry* entry = find_entry("optimizer.name");
-    const Value value = entry ? ValueParser(reporter_, schema::keys()[spec], entry->key.Mark()).parse(entry->value)
-                              : *schema_defaults()[spec];
+    Value value = *schema_defaults()[spec];
+    if (const RunEntry* entry = find("optimizer.name"))
+      attempt([&] { value = ValueParser(Reporter(entry->source), schema::keys()[spec], entry->key_node.Mark()).parse(entry->value); });
     return static_cast<OptimizerKind>(std::get<schema::ChoiceIndex>(value).index);
   }
 
@@ -458,74 +453,279 @@ class RunFileParser {
         schema::keys()[i].assign(config, *defaults[i]);
   }
 
-  void apply_entry(RunConfig& config, const Entry& entry, OptimizerKind optimizer) {
+  // A relative path value made absolute against the folder of the file that wrote it.
+  static YAML::Node resolved_path(const RunEntry& entry) {
+    if (entry.base_dir.empty() || !entry.value.IsScalar()) return entry.value;
+    const std::filesystem::path written(entry.value.Scalar());
+    if (written.empty() || written.is_absolute()) return entry.value;
+    YAML::Node out = YAML::Clone(entry.value);
+    out = (std::filesystem::path(entry.base_dir) / written).lexically_normal().string();
+    return out;
+  }
+
+  void apply_entry(RunConfig& config, const RunEntry& entry, OptimizerKind optimizer) {
+    const Reporter reporter(entry.source);
+    const YAML::Mark mark = entry.key_node.Mark();
     const KeySpec* known = nullptr;
     for (const KeySpec& spec : schema::keys()) {
-      if (spec.path != entry.path) continue;
+      if (spec.path != entry.key) continue;
       known = &spec;
       if (!schema::contains(spec.applies_to, optimizer)) continue;
-      spec.assign(config, ValueParser(reporter_, spec, entry.key.Mark()).parse(entry.value));
-      given_marks_[entry.path] = entry.key.Mark();
+      RunEntry in_force = entry;
+      if (spec.is_path) in_force.value = resolved_path(entry);
+      spec.assign(config, ValueParser(reporter, spec, mark).parse(in_force.value));
+      given_[entry.key] = &entry;
+      in_force_.emplace_back(&spec, in_force.value);
       return;
     }
-    if (!known) reporter_.fail(entry.key.Mark(), entry.path, "unknown key" + key_hint(suggest_key(entry.path)));
+    if (!known) reporter.fail(mark, entry.key, "unknown key" + key_hint(suggest_key(entry.key)));
     schema::OptimizerSet owners = 0;
     for (const KeySpec& spec : schema::keys())
-      if (spec.path == entry.path) owners |= spec.applies_to;
-    reporter_.fail(entry.key.Mark(), entry.path,
-                   "does not apply to optimizer '" + std::string(choice_name(optimizer)) + "' (only to " +
-                       join_optimizers(owners) + ")");
+      if (spec.path == entry.key) owners |= spec.applies_to;
+    reporter.fail(mark, entry.key,
+                  "does not apply to optimizer '" + std::string(choice_name(optimizer)) + "' (only to " +
+                      join_optimizers(owners) + ")");
   }
 
-  void check_required_and_derive(RunConfig& config, OptimizerKind optimizer) const {
+  void check_required_and_derive(RunConfig& config, OptimizerKind optimizer) {
     for (const KeySpec& spec : schema::keys()) {
-      if (!schema::contains(spec.applies_to, optimizer) || given_marks_.count(std::string(spec.path))) continue;
+      if (!schema::contains(spec.applies_to, optimizer) || given_.count(std::string(spec.path))) continue;
       if (spec.derive) spec.derive(config);
       if (!spec.required) continue;
-      const std::string section(schema::section_of(spec.path));
-      auto in_section = section_marks_.find(section);
-      if (in_section == section_marks_.end())
-        reporter_.fail(YAML::Mark::null_mark(), spec.path, "required key is missing");
-      reporter_.fail(in_section->second, spec.path, "required key is missing from section '" + section + "'");
+      attempt([&] {
+        // Blame the section where the key belongs, in the last layer that writes the section.
+        const std::string section(schema::section_of(spec.path));
+        for (auto it = merged_.rbegin(); it != merged_.rend(); ++it)
+          if (schema::section_of(it->key) == section)
+            Reporter(it->source).fail(it->section_mark, spec.path,
+                                      "required key is missing from section '" + section + "'");
+        Reporter(source_).fail(YAML::Mark::null_mark(), spec.path, "required key is missing");
+      });
     }
   }
 
-  void check_cross_key_rules(const RunConfig& config) const {
+  void check_cross_key_rules(const RunConfig& config) {
     for (const schema::CrossKeyRule& rule : schema::cross_key_rules()) {
       std::optional<schema::Violation> violation = rule.check(config);
       if (!violation) continue;
-      // Blame the first key of the rule that the file gives, at its line.
-      for (std::string_view key : violation->keys) {
-        auto given = given_marks_.find(std::string(key));
-        if (given != given_marks_.end()) reporter_.fail(given->second, key, violation->message);
-      }
-      reporter_.fail(YAML::Mark::null_mark(), violation->keys.front(), violation->message);
+      attempt([&] {
+        // Blame the first key of the rule that is given, at its line.
+        for (std::string_view key : violation->keys) {
+          auto given = given_.find(std::string(key));
+          if (given != given_.end())
+            Reporter(given->second->source).fail(given->second->key_node.Mark(), key, violation->message);
+        }
+        Reporter(source_).fail(YAML::Mark::null_mark(), violation->keys.front(), violation->message);
+      });
     }
   }
 
-  const std::string& text_;
-  const std::string& source_;
-  Reporter reporter_;
-  std::vector<Entry> entries_;
-  std::map<std::string, YAML::Mark> section_marks_;  // section name -> mark of its key
-  std::map<std::string, YAML::Mark> given_marks_;    // dotted key -> mark of its key, for keys the file sets
+  // ---- The resolved run file: the keys in force, in schema order, one document.
+
+  static std::string quoted(const std::string& text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+          if (c < 0x20 || c == 0x7f) {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02x", c);
+            out += hex;
+          } else {
+            out += static_cast<char>(c);
+          }
+      }
+    }
+    return out + "\"";
+  }
+
+  // Strings are written double-quoted (any text survives); numbers, booleans and choices as
+  // the plain scalars they were checked as, so they read back as written ("1e-3" stays 1e-3).
+  static std::string emit_value(const KeySpec& spec, const YAML::Node& value) {
+    switch (spec.kind) {
+      case ValueKind::String: return " " + quoted(value.Scalar());
+      case ValueKind::StringList: {
+        std::string out;
+        for (const YAML::Node& element : value) out += "\n    - " + quoted(element.Scalar());
+        return out;
+      }
+      case ValueKind::ChoiceList: {
+        std::string out = " [";
+        size_t i = 0;
+        for (const YAML::Node& element : value) out += (i++ ? ", " : "") + element.Scalar();
+        return out + "]";
+      }
+      default: return " " + value.Scalar();
+    }
+  }
+
+  std::string resolved_text() const {
+    std::string out;
+    for (const schema::SectionSpec& section : schema::sections()) {
+      std::string body;
+      for (const KeySpec& spec : schema::keys()) {
+        if (schema::section_of(spec.path) != section.name) continue;
+        for (const auto& [in_spec, value] : in_force_)
+          if (in_spec == &spec) body += "  " + std::string(leaf_of(spec.path)) + ":" + emit_value(spec, value) + "\n";
+      }
+      if (!body.empty()) out += std::string(section.name) + ":\n" + body;
+    }
+    return out;
+  }
+
+  std::string source_;
+  std::vector<std::string>* problems_;
+  std::vector<RunEntry> merged_;
+  std::map<std::string, const RunEntry*> given_;                 // dotted key -> its entry, for keys set
+  std::vector<std::pair<const KeySpec*, YAML::Node>> in_force_;  // the checked values, paths resolved
 };
+
+std::vector<RunEntry> collect_sections(const YAML::Node& root, const std::string& source, const std::string& base_dir,
+                                       bool base_followed);
+
+// The `base:` chain of run_file_entries: `chain` holds the canonical paths being loaded.
+void append_run_file_entries(const std::string& path, std::vector<std::string>& chain, std::vector<RunEntry>& out) {
+  const YAML::Node root = load_yaml_document(read_text_file(path, "run file"), path, "run file");
+  const Reporter reporter(path);
+  if (root.IsMap()) {
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      const YAML::Node key = it->first, value = it->second;
+      if (!key.IsScalar() || key.Scalar() != "base") continue;
+      if (!value.IsScalar() || value.Scalar().empty())
+        reporter.fail(key.Mark(), "base", "expected the path of a run file, got " + describe(value));
+      std::filesystem::path base(value.Scalar());
+      if (base.is_relative()) base = std::filesystem::path(absolute_folder_of(path)) / base;
+      const std::string base_path = base.lexically_normal().string();
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(base_path, ec))
+        reporter.fail(key.Mark(), "base", "no such run file: " + base_path);
+      const std::string canonical = std::filesystem::canonical(base_path, ec).string();
+      if (std::find(chain.begin(), chain.end(), canonical) != chain.end()) {
+        std::string cycle;
+        for (const std::string& p : chain) cycle += p + " -> ";
+        reporter.fail(key.Mark(), "base", "the bases form a cycle: " + cycle + canonical);
+      }
+      chain.push_back(canonical);
+      append_run_file_entries(base_path, chain, out);
+      chain.pop_back();
+    }
+  }
+  for (RunEntry& e : collect_sections(root, path, absolute_folder_of(path), true)) out.push_back(std::move(e));
+}
 
 }  // namespace
 
-RunConfig parse_run_config(const std::string& yaml_text, const std::string& source_name) {
-  return RunFileParser(yaml_text, source_name).parse();
+YAML::Node load_yaml_document(const std::string& text, const std::string& source, const std::string& what) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    if (e.mark.is_null()) throw Error(source + ": malformed YAML: " + e.msg);
+    throw Error(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                ": malformed YAML: " + e.msg);
+  }
+  const Reporter reporter(source);
+  if (documents.size() > 1) reporter.fail(documents[1].Mark(), "", "a " + what + " holds one YAML document; a second one starts here");
+  if (documents.empty() || documents[0].IsNull()) return YAML::Node(YAML::NodeType::Map);
+  if (!documents[0].IsMap())
+    reporter.fail(documents[0].Mark(), "",
+                  "expected a mapping of " + std::string(what == "run file" ? "sections (run, model, task, ...)" : "keys") +
+                      ", got " + describe(documents[0]));
+  return documents[0];
 }
 
-RunConfig load_run_config(const std::string& path) {
+std::string read_text_file(const std::string& path, const std::string& what) {
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such run file");
+  if (!std::filesystem::exists(path, ec)) throw Error(path + ": no such " + what);
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": not a regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the run file");
+  if (!in) throw Error(path + ": cannot open the " + what);
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_run_config(text.str(), path);
+  return text.str();
+}
+
+namespace {
+
+// base_followed: the caller follows a top-level `base` key (a run file); elsewhere it is an error.
+std::vector<RunEntry> collect_sections(const YAML::Node& root, const std::string& source, const std::string& base_dir,
+                                       bool base_followed) {
+  const Reporter reporter(source);
+  std::vector<RunEntry> out;
+  std::map<std::string, int> section_lines;
+  // Pairs are copied out: yaml-cpp's iterators hand out proxies that do not outlive the step.
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const YAML::Node section_key = it->first, body = it->second;
+    const std::string section = key_name(reporter, section_key, "");
+    if (section == "base" && base_followed) continue;
+    if (section == "base") reporter.fail(section_key.Mark(), section, "only a run file may name a base run file");
+    if (!is_section(section)) reporter.fail(section_key.Mark(), section, "unknown section" + key_hint(suggest_key(section)));
+    reject_duplicate(reporter, section_lines, section, section_key.Mark(), "section");
+    if (body.IsNull()) continue;  // a section with every key commented out
+    if (!body.IsMap()) reporter.fail(section_key.Mark(), section, "expected a mapping of keys, got " + describe(body));
+    std::map<std::string, int> key_lines;
+    for (auto kv = body.begin(); kv != body.end(); ++kv) {
+      const YAML::Node key = kv->first, value = kv->second;
+      const std::string path = section + "." + key_name(reporter, key, section);
+      reject_duplicate(reporter, key_lines, path, key.Mark(), "key");
+      out.push_back({path, key, value, source, base_dir, section_key.Mark()});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<RunEntry> section_entries(const YAML::Node& root, const std::string& source, const std::string& base_dir) {
+  return collect_sections(root, source, base_dir, false);
+}
+
+std::vector<RunEntry> run_file_entries(const std::string& path) {
+  std::vector<RunEntry> out;
+  std::error_code ec;
+  std::vector<std::string> chain{std::filesystem::canonical(path, ec).string()};
+  append_run_file_entries(path, chain, out);
+  return out;
+}
+
+RunEntry override_entry(const std::string& assignment) {
+  const std::string source = "command line (" + assignment + ")";
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error(source + ": expected an override dotted.key=value (e.g. optimizer.lr=1e-5)");
+  const std::string key = assignment.substr(0, eq);
+  if (key.find('.') == std::string::npos || key.front() == '.' || key.back() == '.')
+    throw Error(source + ": " + key + ": expected a dotted key section.key" + key_hint(suggest_key(key)));
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw Error(source + ": " + key + ": malformed YAML value: " + e.msg);
+  }
+  if (!value.IsDefined() || value.IsNull()) value = YAML::Node(YAML::NodeType::Null);
+  std::error_code ec;
+  return {key, YAML::Node(key), value, source, std::filesystem::current_path(ec).string()};
+}
+
+RunConfig resolve_run_config(const std::vector<RunEntry>& entries, const std::string& source,
+                             std::vector<std::string>* problems) {
+  return RunResolver(entries, source, problems).resolve();
+}
+
+RunConfig parse_run_config(const std::string& yaml_text, const std::string& source_name) {
+  return resolve_run_config(section_entries(load_yaml_document(yaml_text, source_name, "run file"), source_name, ""),
+                            source_name);
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  std::vector<RunEntry> entries = run_file_entries(path);
+  for (const std::string& o : overrides) entries.push_back(override_entry(o));
+  return resolve_run_config(entries, path);
 }
 
 }  // namespace zotune

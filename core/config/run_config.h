@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -217,14 +218,23 @@ struct RunConfig {
   EvalSettings eval;
   DistributedSettings distributed;
   EngineSettings engine;
-  std::string text;    // the run file verbatim, for the run log
-  std::string source;  // the file name errors were reported against
+  // The resolved run file, what the run log stores: one self-contained YAML document of the keys
+  // set (bases and overrides merged, relative paths made absolute), which parses back to this.
+  std::string text;
+  std::string source;  // the run file (its stem is the default run.name)
+  std::map<std::string, std::string> origins;  // dotted key -> "file:line" (or the override) that set it
 };
 
-// Parses a run file. Throws zotune::Error naming the file, the dotted key and its line for
+// Parses a run file, the run files it names as `base:` (relative to its folder; its own keys win)
+// and command-line overrides "dotted.key=value" (they win over the file). Relative paths are
+// resolved against the folder of the file that writes them, overrides' against the current
+// directory. Throws zotune::Error naming the file (or override), the dotted key and its line for
 // malformed YAML, unknown or duplicate keys, wrong types, out-of-range values, choices not in
-// the list, keys that do not apply to the chosen optimizer and missing required keys.
-RunConfig load_run_config(const std::string& path);
+// the list, keys that do not apply to the chosen optimizer, missing required keys, missing
+// bases and cycles of bases.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
+// A run file's text alone (no base): relative paths stay as written (relative to the current
+// directory). Reads run logs' /config back.
 RunConfig parse_run_config(const std::string& yaml_text, const std::string& source_name);
 
 // One row of the schema, rendered as text (what docs/CONFIG.md shows).

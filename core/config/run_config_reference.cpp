@@ -113,6 +113,26 @@ Errors name the file, the dotted key and its line (`runs/a.yaml:7: optimizer.k: 
 integer, got 'two'`): malformed YAML, unknown keys (with the closest known key), duplicate
 keys, wrong types, values out of range, choices not in the list, keys that do not apply to
 the chosen `optimizer.name`, and missing required keys.
+
+Paths, bases and overrides:
+
+- **Relative paths are relative to the file that writes them**: `model.path`, `task.data_dir`,
+  `task.train`, `task.dev`, `task.test`, `run.output` and `run.save` in a run file (or a grid
+  file) are resolved against that file's folder, so a run file works from any current
+  directory and a copied one keeps pointing at the same files when its paths are absolute or
+  travel with it. Paths given on the command line are relative to the current directory. The
+  default log, `runs/<name>.h5`, is written under the current directory.
+- **`base: other.yaml`** at the top of a run file (relative to its folder) starts from another
+  run file; the file's own keys win. A base may name a base; missing bases and cycles are
+  errors naming the file and line of `base`.
+- **Overrides**: `zotune train RUN.yaml key=value ...` (also `eval` and `config`) sets dotted
+  keys with YAML values (`optimizer.lr=1e-5 task.name=rte trainable.freeze=[norms]`); they win
+  over the file and its bases, and a misspelt key gets the same "did you mean" error.
+- `zotune config RUN.yaml [key=value ...]` checks the merged run and what it names (the model,
+  the task, its data files) and reports every problem at once; `--resolved` prints the resolved
+  run file (one document, bases and overrides merged, paths absolute), which is what the run
+  log stores in `/config`.
+- Grids of runs (axes, zipped groups, seeds, per-value rules): docs/GRIDS.md.
 )";
 
 }  // namespace

@@ -66,13 +66,14 @@ struct KeyOptions {
   bool required = false;
   Bounds bounds{};
   OptimizerSet only = kEveryOptimizer;
+  bool is_path = false;
 };
 
 template <auto Section, auto Field>
 KeySpec key(std::string_view path, KeyOptions o, std::string_view doc) {
   using T = FieldType<Section, Field>;
   return KeySpec{path,       kind_of<T>(), choices_of<T>(), o.bounds, o.default_yaml, o.derived_default, o.derive,
-                 o.required, o.only,       doc,             &assign_field<Section, Field>};
+                 o.required, o.only,       doc,             &assign_field<Section, Field>, o.is_path};
 }
 
 constexpr Bounds at_least(double v) { return {v, std::nullopt, false, false}; }
@@ -113,9 +114,9 @@ const std::vector<KeySpec>& key_table() {
       key<&R::run, &Run::seed>("run.seed", {.default_yaml = "0"},
                                "seeds the perturbation directions (Philox key) and the minibatch order"),
       key<&R::run, &Run::steps>("run.steps", {.default_yaml = "1000", .bounds = at_least(1)}, "optimizer steps"),
-      key<&R::run, &Run::output>("run.output", {.derived_default = "`runs/<name>.h5`", .derive = derive_run_output},
+      key<&R::run, &Run::output>("run.output", {.derived_default = "`runs/<name>.h5`", .derive = derive_run_output, .is_path = true},
                                  "HDF5 log file, written by rank 0"),
-      key<&R::run, &Run::save>("run.save", {},
+      key<&R::run, &Run::save>("run.save", {.is_path = true},
                                "safetensors file for the trained weights (Hugging Face names, model.dtype), written by "
                                "rank 0 after the last step, with the model's config.json and tokenizer.json copied "
                                "beside it when none are there; not given = not saved (the log replays them: zotune replay)"),
@@ -128,7 +129,7 @@ const std::vector<KeySpec>& key_table() {
       key<&R::run, &Run::progress>("run.progress", {.default_yaml = "auto"},
                                    "auto: an updating line on a terminal, plain lines otherwise; off: no progress output"),
       // model
-      key<&R::model, &Mdl::path>("model.path", {.required = true},
+      key<&R::model, &Mdl::path>("model.path", {.required = true, .is_path = true},
                                  "Hugging Face model directory (config.json, safetensors, tokenizer.json) or .gguf file"),
       key<&R::model, &Mdl::dtype>("model.dtype", {.default_yaml = "f32"},
                                   "storage dtype of the weights; arithmetic is fp32"),
@@ -139,16 +140,16 @@ const std::vector<KeySpec>& key_table() {
                                          "replicas drift: use it with one rank)"),
       // task
       key<&R::task, &Tsk::name>("task.name", {.required = true}, "the task (prompt template, labels, metric)"),
-      key<&R::task, &Tsk::data_dir>("task.data_dir", {},
+      key<&R::task, &Tsk::data_dir>("task.data_dir", {.is_path = true},
                                     "folder holding the task's files under their usual names (the layout of "
                                     "`shared/data`: `SST-2/train.tsv`, `RTE/val.jsonl`, ...); task.train, task.dev and "
                                     "task.test override single files"),
-      key<&R::task, &Tsk::train>("task.train", {},
+      key<&R::task, &Tsk::train>("task.train", {.is_path = true},
                                  "training data file (lm: one example per line); train and dev are sampled from it"),
-      key<&R::task, &Tsk::dev>("task.dev", {},
+      key<&R::task, &Tsk::dev>("task.dev", {.is_path = true},
                                "dev data file (model selection, early stopping); not given: dev is sampled from "
                                "task.train, as MeZO does"),
-      key<&R::task, &Tsk::test>("task.test", {},
+      key<&R::task, &Tsk::test>("task.test", {.is_path = true},
                                 "test data file (the protocol's test split: the official validation file for "
                                 "GLUE/SuperGLUE tasks)"),
       key<&R::task, &Tsk::sampling>("task.sampling", {.default_yaml = "sizes"},

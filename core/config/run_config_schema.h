@@ -63,6 +63,9 @@ struct KeySpec {
   OptimizerSet applies_to = kEveryOptimizer;
   std::string_view doc;
   void (*assign)(RunConfig&, const Value&);  // stores a parsed value into its field
+  // A file or folder: a relative value is resolved against the folder of the file that writes
+  // it (a value from the command line: against the current directory).
+  bool is_path = false;
 };
 
 struct SectionSpec {

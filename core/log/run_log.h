@@ -5,7 +5,9 @@
 // File layout (format_version 1; every name is part of the contract, readable by h5py):
 //
 //   /                  attributes format = "zotune-run-log" (string), format_version = 1 (int64)
-//   /config            scalar string dataset: the run's YAML text verbatim
+//   /config            scalar string dataset: the resolved run file (RunConfig::text: one YAML
+//                      document, bases and overrides merged, paths absolute); a run file that
+//                      did not parse: its text verbatim
 //   /provenance        group; string attributes zotune_version, git_revision, hostnames (comma
 //                      list), devices (comma list), started_utc (ISO 8601, e.g.
 //                      2025-03-01T12:00:00Z), command_line; int64 attribute ranks

@@ -13,8 +13,8 @@ fails:
   nan-loss           the error names step and probe, the log keeps every step before it
 
 Every run writes into --work (a folder of the build tree), never into the source tree.
-Run files from tests/train name models relative to the source tree (--repo); the script
-writes variants of them into --work with absolute paths and their own run.output.
+Run files name models relative to their own folder, as zotune resolves them; the script
+writes variants into --work that name the run file as their base and set their own keys.
 Needs h5py and numpy; the rest is the standard library.
 """
 import argparse
@@ -53,23 +53,16 @@ def require(condition, message):
 
 
 def run_file_variant(template, dest, settings):
-    """Writes `template` to `dest` with each dotted key of `settings` set (replaced in place
-    when the file has it, added at the top of its section otherwise). Handles the two-level
-    block style our run files use; that is all it is for."""
-    lines = open(template, encoding="utf-8").read().splitlines()
+    """Writes a run file `dest` that names `template` as its base and sets each dotted key of
+    `settings` (relative paths in it are relative to `dest`'s folder, the template's own to
+    the template's)."""
+    sections = {}
     for dotted, value in settings.items():
         section, key = dotted.split(".")
-        header = next((i for i, line in enumerate(lines) if line.rstrip() == section + ":"), None)
-        if header is None:
-            lines += [section + ":", f"  {key}: {value}"]
-            continue
-        end = next((i for i in range(header + 1, len(lines)) if lines[i] and not lines[i].startswith((" ", "#"))), len(lines))
-        pattern = re.compile(rf"^  {re.escape(key)}:(\s|$)")
-        at = next((i for i in range(header + 1, end) if pattern.match(lines[i])), None)
-        if at is None:
-            lines.insert(header + 1, f"  {key}: {value}")
-        else:
-            lines[at] = f"  {key}: {value}"
+        sections.setdefault(section, []).append(f"  {key}: {value}")
+    lines = [f"base: {os.path.abspath(template)}"]
+    for section, keys in sections.items():
+        lines += [section + ":"] + keys
     with open(dest, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     return dest
@@ -89,8 +82,9 @@ def model_path_of(run_file):
 
 
 def resolved_model_path(run_file, repo):
+    """model.path as zotune resolves it: relative to the run file's folder."""
     path = model_path_of(run_file)
-    return path if os.path.isabs(path) else os.path.join(repo, path)
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(run_file)), path))
 
 
 def mpi_launcher(args, ranks):
@@ -358,7 +352,10 @@ def failed_run(args, run_file, log_path, ranks=1):
     require(str(s.get("status", "")).startswith("failed: "), f"{log_path}: /summary status {s.get('status')!r}")
     message = s["status"][len("failed: "):]
     require(message in done.stderr, f"{log_path}: the logged failure {message!r} is not the printed error")
-    require(config_text == open(run_file, encoding="utf-8").read(), f"{log_path}: /config is not the run file's text")
+    # A run file that parses is logged resolved (bases merged, paths absolute); one that does not, verbatim.
+    resolved = run_zotune(args, ["config", run_file, "--resolved"], 1)
+    expected = resolved.stdout if resolved.returncode == 0 else open(run_file, encoding="utf-8").read()
+    require(config_text == expected, f"{log_path}: /config is neither the resolved run file nor its text")
     return message
 
 
@@ -374,7 +371,7 @@ def check_malformed_run_file(args):
 def check_missing_model(args):
     stem = os.path.splitext(os.path.basename(args.run_file))[0]
     model = model_path_of(args.run_file)
-    require(not os.path.exists(os.path.join(args.work, model)), f"{model} exists in {args.work}: the test needs it absent")
+    require(not os.path.exists(resolved_model_path(args.run_file, args.repo)), f"{model} exists: the test needs it absent")
     message = failed_run(args, args.run_file, os.path.join(args.work, "runs", stem + ".h5"))
     require(model in message, f"the error {message!r} does not name the model path {model!r}")
     print(f"exit code 1, runs/{stem}.h5 status 'failed: {message}'")

@@ -1,0 +1,276 @@
+#include "core/grid/grid_executor.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "core/grid/grid_state.h"
+#include "core/train/run_check.h"
+#include "core/util/error.h"
+
+namespace zotune {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+struct Child {
+  pid_t pid = 0;
+  const GridRun* run = nullptr;
+  size_t slot = 0;
+  std::chrono::steady_clock::time_point started;
+};
+
+std::string clock_text(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+// The child: its own process group (the executor signals the group: mpirun and its ranks),
+// killed with the executor (PR_SET_PDEATHSIG), output to <name>.out, threads and GPUs of its slot.
+[[noreturn]] void exec_run(const GridRun& run, const std::vector<std::string>& argv, const std::string& gpus,
+                           int threads) {
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  const int fd = open(run.out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) {
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+  }
+  const int devnull = open("/dev/null", O_RDONLY);
+  if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+  if (!gpus.empty()) setenv("CUDA_VISIBLE_DEVICES", gpus.c_str(), 1);
+  const std::string t = std::to_string(threads);
+  setenv("OMP_NUM_THREADS", t.c_str(), 1);
+  setenv("OPENBLAS_NUM_THREADS", t.c_str(), 1);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execvp(args[0], args.data());
+  std::fprintf(stderr, "zotune grid: cannot start %s: %s\n", args[0], std::strerror(errno));
+  _exit(127);
+}
+
+class Executor {
+ public:
+  Executor(const Grid& grid, const GridRunOptions& o) : grid_(grid), o_(o) {}
+
+  int run() {
+    select_runs();
+    if (todo_.empty()) {
+      std::fprintf(o_.progress, "grid %s: nothing to run (%zu completed, %zu running elsewhere)\n", grid_.name.c_str(),
+                   done_, elsewhere_);
+      return 0;
+    }
+    std::filesystem::create_directories(grid_.output_dir);
+    install_signal_handlers();
+    std::fprintf(o_.progress, "grid %s: %zu runs to train (%zu completed, %zu running elsewhere), %d at a time; logs in %s\n",
+                 grid_.name.c_str(), todo_.size(), done_, elsewhere_, o_.jobs, grid_.output_dir.c_str());
+    size_t next = 0;
+    while ((next < todo_.size() || !children_.empty()) && !g_stop_signal) {
+      while (next < todo_.size() && children_.size() < static_cast<size_t>(o_.jobs) && !g_stop_signal)
+        start(*todo_[next++]);
+      reap(true);
+    }
+    if (g_stop_signal) return stop_all();
+    print_progress("");
+    return failed_ ? 1 : 0;
+  }
+
+ private:
+  void select_runs() {
+    std::vector<std::string> changed;
+    for (const GridRun& run : grid_.runs) {
+      if (o_.index && run.index != *o_.index) continue;
+      const RunStatus status = read_run_status(run);
+      switch (status.state) {
+        case RunState::Completed: ++done_; break;
+        case RunState::Running: ++elsewhere_; break;
+        case RunState::Changed:
+          if (!o_.rerun_changed) {
+            changed.push_back(run.name);
+            break;
+          }
+          [[fallthrough]];
+        default: todo_.push_back(&run);
+      }
+    }
+    // What the runs to train name must exist: every problem at once, before any run starts.
+    std::vector<std::string> problems;
+    for (const GridRun* run : todo_) {
+      std::vector<std::string> mine;
+      check_run_inputs(run->config, mine);
+      for (const std::string& p : mine)
+        if (std::find(problems.begin(), problems.end(), p) == problems.end()) problems.push_back(p);
+    }
+    if (!problems.empty()) {
+      std::string all;
+      for (const std::string& p : problems) all += "\n  " + p;
+      throw Error(grid_.path + ": the runs to train name what does not exist:" + all);
+    }
+    if (!changed.empty()) {
+      std::string names;
+      for (size_t i = 0; i < changed.size() && i < 5; ++i) names += (i ? ", " : "") + changed[i];
+      if (changed.size() > 5) names += ", ...";
+      throw Error(grid_.path + ": " + std::to_string(changed.size()) +
+                  " completed run(s) were trained with another configuration than the grid gives now (" + names +
+                  "); pass --rerun-changed to train them again, or give the grid another output folder");
+    }
+  }
+
+  void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaction(sig, &sa, nullptr);
+  }
+
+  // Slot s of jobs gets GPUs round robin, P consecutive ones when there are enough for every slot.
+  std::string gpus_of(size_t slot) const {
+    if (o_.gpus.empty()) return "";
+    const size_t n = o_.gpus.size(), per = static_cast<size_t>(o_.ranks);
+    std::string out;
+    if (n >= per * static_cast<size_t>(o_.jobs)) {
+      for (size_t i = 0; i < per; ++i) out += (i ? "," : "") + o_.gpus[slot * per + i];
+    } else {
+      out = o_.gpus[slot % n];
+    }
+    return out;
+  }
+
+  size_t free_slot() const {
+    for (size_t s = 0;; ++s)
+      if (std::none_of(children_.begin(), children_.end(), [&](const Child& c) { return c.slot == s; })) return s;
+  }
+
+  void start(const GridRun& run) {
+    // The run file is the resolved configuration; zotune train logs that same text.
+    { std::ofstream(run.run_file, std::ios::binary) << run.config.text; }
+    std::vector<std::string> argv;
+    if (o_.ranks > 1) {
+      argv = {o_.mpirun, "-np", std::to_string(o_.ranks)};
+      if (geteuid() == 0) argv.push_back("--allow-run-as-root");
+      argv.push_back("--oversubscribe");
+    }
+    argv.insert(argv.end(), {o_.zotune, "train", run.run_file, "--overwrite"});
+    const size_t slot = free_slot();
+    const int cores = o_.cores > 0 ? o_.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = std::max(1, cores / (o_.jobs * o_.ranks));
+    const std::string gpus = gpus_of(slot);
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(grid_.path + ": cannot start run " + run.name + ": fork failed");
+    if (pid == 0) exec_run(run, argv, gpus, threads);
+    setpgid(pid, pid);  // also here: no window where a signal to the group misses the child
+    write_pid_file(run, pid);
+    children_.push_back({pid, &run, slot, std::chrono::steady_clock::now()});
+    print_progress("started " + std::to_string(run.index) + " " + run.name + (gpus.empty() ? "" : " on GPU " + gpus));
+  }
+
+  // Waits for one child (block) or collects those already done.
+  void reap(bool block) {
+    while (!children_.empty()) {
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+      if (pid == 0) return;
+      if (pid < 0) {
+        if (errno == EINTR) return;  // a signal: the loop looks at it
+        return;
+      }
+      auto it = std::find_if(children_.begin(), children_.end(), [&](const Child& c) { return c.pid == pid; });
+      if (it == children_.end()) continue;
+      const Child child = *it;
+      children_.erase(it);
+      remove_pid_file(*child.run);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.started).count();
+      if (g_stop_signal) return;
+      const RunStatus run_status = read_run_status(*child.run);
+      std::string what;
+      if (run_status.state == RunState::Completed) {
+        ++done_, ++finished_here_, seconds_here_ += seconds;
+        what = "completed";
+      } else {
+        ++failed_;
+        what = std::string(run_state_name(run_status.state)) +
+               (run_status.message.empty() ? "" : ": " + run_status.message.substr(0, 200)) + " (exit status " +
+               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + "; output in " +
+               child.run->out_file + ")";
+      }
+      print_progress(std::to_string(child.run->index) + " " + child.run->name + " " + what + " in " + clock_text(seconds));
+      if (block) return;
+    }
+  }
+
+  int stop_all() {
+    const int sig = g_stop_signal;
+    std::fprintf(o_.progress, "grid %s: signal %d: stopping %zu running run(s)\n", grid_.name.c_str(), sig, children_.size());
+    for (const Child& c : children_) kill(-c.pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!children_.empty()) {
+      int status = 0;
+      const pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid > 0) {
+        auto it = std::find_if(children_.begin(), children_.end(), [&](const Child& c) { return c.pid == pid; });
+        if (it != children_.end()) remove_pid_file(*it->run), children_.erase(it);
+        continue;
+      }
+      if (std::chrono::steady_clock::now() > deadline)
+        for (const Child& c : children_) kill(-c.pid, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::fprintf(o_.progress, "grid %s: stopped; run it again to finish the grid\n", grid_.name.c_str());
+    return 128 + sig;
+  }
+
+  void print_progress(const std::string& event) {
+    const size_t total = todo_.size() + done_before();
+    const size_t left = todo_.size() - finished_here_ - failed_ - children_.size();
+    std::string eta;
+    if (finished_here_ > 0 && (left + children_.size()) > 0) {
+      const double per_run = seconds_here_ / static_cast<double>(finished_here_);
+      eta = ", ETA " + clock_text(per_run * static_cast<double>(left + children_.size()) / o_.jobs);
+    }
+    std::fprintf(o_.progress, "grid %s: %zu/%zu done, %zu running, %zu failed, %zu left%s%s%s\n", grid_.name.c_str(), done_,
+                 total, children_.size(), failed_, left, eta.c_str(), event.empty() ? "" : "  | ", event.c_str());
+    std::fflush(o_.progress);
+  }
+
+  size_t done_before() const { return done_ - finished_here_ + elsewhere_; }
+
+  const Grid& grid_;
+  const GridRunOptions& o_;
+  std::vector<const GridRun*> todo_;
+  std::vector<Child> children_;
+  size_t done_ = 0, elsewhere_ = 0, failed_ = 0, finished_here_ = 0;
+  double seconds_here_ = 0;
+};
+
+}  // namespace
+
+int run_grid(const Grid& grid, const GridRunOptions& options) {
+  check(options.jobs >= 1, "--jobs: must be >= 1");
+  check(options.ranks >= 1, "--ranks: must be >= 1");
+  check(!options.index || *options.index < grid.runs.size(),
+        grid.path + ": --index " + std::to_string(options.index.value_or(0)) + " is not a run of the grid (0 to " +
+            std::to_string(grid.runs.size() - 1) + ")");
+  return Executor(grid, options).run();
+}
+
+}  // namespace zotune

@@ -1,0 +1,23 @@
+// What `zotune config RUN.yaml` and the grid executor check before a run starts: every schema
+// problem of the merged keys, then whether what the run names exists (the model, the task, its
+// data files). All problems at once, each naming the file (or override), key and line.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/config/run_entries.h"
+
+namespace zotune {
+
+struct RunCheck {
+  RunConfig config;                   // what did parse (defaults where a value was refused)
+  std::vector<std::string> problems;  // empty: the run can start
+};
+
+// Whether what a parsed run names exists: the model, the task, its data files.
+void check_run_inputs(const RunConfig& config, std::vector<std::string>& problems);
+
+// schema_only: skip the existence checks (a grid is listed without its models present).
+RunCheck check_run(const std::vector<RunEntry>& entries, const std::string& source, bool schema_only = false);
+
+}  // namespace zotune
