@@ -471,11 +471,10 @@ class RunResolver {
       if (spec.path != entry.key) continue;
       known = &spec;
       if (!schema::contains(spec.applies_to, optimizer)) continue;
-      RunEntry in_force = entry;
-      if (spec.is_path) in_force.value = resolved_path(entry);
-      spec.assign(config, ValueParser(reporter, spec, mark).parse(in_force.value));
+      const YAML::Node value = spec.is_path ? resolved_path(entry) : entry.value;
+      spec.assign(config, ValueParser(reporter, spec, mark).parse(value));
       given_[entry.key] = &entry;
-      in_force_.emplace_back(&spec, in_force.value);
+      in_force_[&spec] = value;
       return;
     }
     if (!known) reporter.fail(mark, entry.key, "unknown key" + key_hint(suggest_key(entry.key)));
@@ -566,14 +565,12 @@ class RunResolver {
 
   std::string resolved_text() const {
     std::string out;
-    for (const schema::SectionSpec& section : schema::sections()) {
-      std::string body;
-      for (const KeySpec& spec : schema::keys()) {
-        if (schema::section_of(spec.path) != section.name) continue;
-        for (const auto& [in_spec, value] : in_force_)
-          if (in_spec == &spec) body += "  " + std::string(leaf_of(spec.path)) + ":" + emit_value(spec, value) + "\n";
-      }
-      if (!body.empty()) out += std::string(section.name) + ":\n" + body;
+    std::string_view section;
+    for (const KeySpec& spec : schema::keys()) {  // in section order
+      auto value = in_force_.find(&spec);
+      if (value == in_force_.end()) continue;
+      if (schema::section_of(spec.path) != section) section = schema::section_of(spec.path), out += std::string(section) + ":\n";
+      out += "  " + std::string(leaf_of(spec.path)) + ":" + emit_value(spec, value->second) + "\n";
     }
     return out;
   }
@@ -582,11 +579,35 @@ class RunResolver {
   std::vector<std::string>* problems_;
   std::vector<RunEntry> merged_;
   std::map<std::string, const RunEntry*> given_;                 // dotted key -> its entry, for keys set
-  std::vector<std::pair<const KeySpec*, YAML::Node>> in_force_;  // the checked values, paths resolved
+  std::map<const KeySpec*, YAML::Node> in_force_;  // the checked values, paths resolved
 };
 
+// base_followed: the caller follows a top-level `base` key (a run file); elsewhere it is an error.
 std::vector<RunEntry> collect_sections(const YAML::Node& root, const std::string& source, const std::string& base_dir,
-                                       bool base_followed);
+                                       bool base_followed) {
+  const Reporter reporter(source);
+  std::vector<RunEntry> out;
+  std::map<std::string, int> section_lines;
+  // Pairs are copied out: yaml-cpp's iterators hand out proxies that do not outlive the step.
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const YAML::Node section_key = it->first, body = it->second;
+    const std::string section = key_name(reporter, section_key, "");
+    if (section == "base" && base_followed) continue;
+    if (section == "base") reporter.fail(section_key.Mark(), section, "only a run file may name a base run file");
+    if (!is_section(section)) reporter.fail(section_key.Mark(), section, "unknown section" + key_hint(suggest_key(section)));
+    reject_duplicate(reporter, section_lines, section, section_key.Mark(), "section");
+    if (body.IsNull()) continue;  // a section with every key commented out
+    if (!body.IsMap()) reporter.fail(section_key.Mark(), section, "expected a mapping of keys, got " + describe(body));
+    std::map<std::string, int> key_lines;
+    for (auto kv = body.begin(); kv != body.end(); ++kv) {
+      const YAML::Node key = kv->first, value = kv->second;
+      const std::string path = section + "." + key_name(reporter, key, section);
+      reject_duplicate(reporter, key_lines, path, key.Mark(), "key");
+      out.push_back({path, key, value, source, base_dir, section_key.Mark()});
+    }
+  }
+  return out;
+}
 
 // The `base:` chain of run_file_entries: `chain` holds the canonical paths being loaded.
 void append_run_file_entries(const std::string& path, std::vector<std::string>& chain, std::vector<RunEntry>& out) {
@@ -650,36 +671,6 @@ std::string read_text_file(const std::string& path, const std::string& what) {
   return text.str();
 }
 
-namespace {
-
-// base_followed: the caller follows a top-level `base` key (a run file); elsewhere it is an error.
-std::vector<RunEntry> collect_sections(const YAML::Node& root, const std::string& source, const std::string& base_dir,
-                                       bool base_followed) {
-  const Reporter reporter(source);
-  std::vector<RunEntry> out;
-  std::map<std::string, int> section_lines;
-  // Pairs are copied out: yaml-cpp's iterators hand out proxies that do not outlive the step.
-  for (auto it = root.begin(); it != root.end(); ++it) {
-    const YAML::Node section_key = it->first, body = it->second;
-    const std::string section = key_name(reporter, section_key, "");
-    if (section == "base" && base_followed) continue;
-    if (section == "base") reporter.fail(section_key.Mark(), section, "only a run file may name a base run file");
-    if (!is_section(section)) reporter.fail(section_key.Mark(), section, "unknown section" + key_hint(suggest_key(section)));
-    reject_duplicate(reporter, section_lines, section, section_key.Mark(), "section");
-    if (body.IsNull()) continue;  // a section with every key commented out
-    if (!body.IsMap()) reporter.fail(section_key.Mark(), section, "expected a mapping of keys, got " + describe(body));
-    std::map<std::string, int> key_lines;
-    for (auto kv = body.begin(); kv != body.end(); ++kv) {
-      const YAML::Node key = kv->first, value = kv->second;
-      const std::string path = section + "." + key_name(reporter, key, section);
-      reject_duplicate(reporter, key_lines, path, key.Mark(), "key");
-      out.push_back({path, key, value, source, base_dir, section_key.Mark()});
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::vector<RunEntry> section_entries(const YAML::Node& root, const std::string& source, const std::string& base_dir) {
   return collect_sections(root, source, base_dir, false);

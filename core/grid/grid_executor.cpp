@@ -74,7 +74,8 @@ class Executor {
 
   int run() {
     select_runs();
-    if (todo_.empty()) {
+    done_before_ = done_;
+    if (queue_.empty()) {
       std::fprintf(o_.progress, "grid %s: nothing to run (%zu completed, %zu running elsewhere)\n", grid_.name.c_str(),
                    done_, elsewhere_);
       return 0;
@@ -82,12 +83,12 @@ class Executor {
     std::filesystem::create_directories(grid_.output_dir);
     install_signal_handlers();
     std::fprintf(o_.progress, "grid %s: %zu runs to train (%zu completed, %zu running elsewhere), %d at a time; logs in %s\n",
-                 grid_.name.c_str(), todo_.size(), done_, elsewhere_, o_.jobs, grid_.output_dir.c_str());
+                 grid_.name.c_str(), queue_.size(), done_, elsewhere_, o_.jobs, grid_.output_dir.c_str());
     size_t next = 0;
-    while ((next < todo_.size() || !children_.empty()) && !g_stop_signal) {
-      while (next < todo_.size() && children_.size() < static_cast<size_t>(o_.jobs) && !g_stop_signal)
-        start(*todo_[next++]);
-      reap(true);
+    while ((next < queue_.size() || !children_.empty()) && !g_stop_signal) {
+      while (next < queue_.size() && children_.size() < static_cast<size_t>(o_.jobs) && !g_stop_signal)
+        start(*queue_[next++]);
+      reap_one();
     }
     if (g_stop_signal) return stop_all();
     print_progress("");
@@ -109,12 +110,12 @@ class Executor {
             break;
           }
           [[fallthrough]];
-        default: todo_.push_back(&run);
+        default: queue_.push_back(&run);
       }
     }
     // What the runs to train name must exist: every problem at once, before any run starts.
     std::vector<std::string> problems;
-    for (const GridRun* run : todo_) {
+    for (const GridRun* run : queue_) {
       std::vector<std::string> mine;
       check_run_inputs(run->config, mine);
       for (const std::string& p : mine)
@@ -184,38 +185,37 @@ class Executor {
     print_progress("started " + std::to_string(run.index) + " " + run.name + (gpus.empty() ? "" : " on GPU " + gpus));
   }
 
-  // Waits for one child (block) or collects those already done.
-  void reap(bool block) {
-    while (!children_.empty()) {
-      int status = 0;
-      const pid_t pid = waitpid(-1, &status, block ? 0 : WNOHANG);
-      if (pid == 0) return;
-      if (pid < 0) {
-        if (errno == EINTR) return;  // a signal: the loop looks at it
-        return;
-      }
-      auto it = std::find_if(children_.begin(), children_.end(), [&](const Child& c) { return c.pid == pid; });
-      if (it == children_.end()) continue;
-      const Child child = *it;
-      children_.erase(it);
-      remove_pid_file(*child.run);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.started).count();
-      if (g_stop_signal) return;
-      const RunStatus run_status = read_run_status(*child.run);
-      std::string what;
-      if (run_status.state == RunState::Completed) {
-        ++done_, ++finished_here_, seconds_here_ += seconds;
-        what = "completed";
-      } else {
-        ++failed_;
-        what = std::string(run_state_name(run_status.state)) +
-               (run_status.message.empty() ? "" : ": " + run_status.message.substr(0, 200)) + " (exit status " +
-               std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + "; output in " +
-               child.run->out_file + ")";
-      }
-      print_progress(std::to_string(child.run->index) + " " + child.run->name + " " + what + " in " + clock_text(seconds));
-      if (block) return;
+  // The child of `pid`, no longer tracked, its pid file removed.
+  Child take_child(pid_t pid) {
+    auto it = std::find_if(children_.begin(), children_.end(), [&](const Child& c) { return c.pid == pid; });
+    if (it == children_.end()) return {};
+    const Child child = *it;
+    children_.erase(it);
+    remove_pid_file(*child.run);
+    return child;
+  }
+
+  // Waits for one run to end and reports it; returns early on a signal (the loop looks at it).
+  void reap_one() {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid <= 0) return;
+    const Child child = take_child(pid);
+    if (!child.run || g_stop_signal) return;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - child.started).count();
+    const RunStatus run_status = read_run_status(*child.run);
+    std::string what;
+    if (run_status.state == RunState::Completed) {
+      ++done_, ++finished_here_, seconds_here_ += seconds;
+      what = "completed";
+    } else {
+      ++failed_;
+      what = std::string(run_state_name(run_status.state)) +
+             (run_status.message.empty() ? "" : ": " + run_status.message.substr(0, 200)) + " (exit status " +
+             std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + "; output in " +
+             child.run->out_file + ")";
     }
+    print_progress(std::to_string(child.run->index) + " " + child.run->name + " " + what + " in " + clock_text(seconds));
   }
 
   int stop_all() {
@@ -227,8 +227,7 @@ class Executor {
       int status = 0;
       const pid_t pid = waitpid(-1, &status, WNOHANG);
       if (pid > 0) {
-        auto it = std::find_if(children_.begin(), children_.end(), [&](const Child& c) { return c.pid == pid; });
-        if (it != children_.end()) remove_pid_file(*it->run), children_.erase(it);
+        take_child(pid);
         continue;
       }
       if (std::chrono::steady_clock::now() > deadline)
@@ -240,8 +239,8 @@ class Executor {
   }
 
   void print_progress(const std::string& event) {
-    const size_t total = todo_.size() + done_before();
-    const size_t left = todo_.size() - finished_here_ - failed_ - children_.size();
+    const size_t total = queue_.size() + done_before_ + elsewhere_;
+    const size_t left = queue_.size() - finished_here_ - failed_ - children_.size();
     std::string eta;
     if (finished_here_ > 0 && (left + children_.size()) > 0) {
       const double per_run = seconds_here_ / static_cast<double>(finished_here_);
@@ -252,13 +251,11 @@ class Executor {
     std::fflush(o_.progress);
   }
 
-  size_t done_before() const { return done_ - finished_here_ + elsewhere_; }
-
   const Grid& grid_;
   const GridRunOptions& o_;
-  std::vector<const GridRun*> todo_;
+  std::vector<const GridRun*> queue_;
   std::vector<Child> children_;
-  size_t done_ = 0, elsewhere_ = 0, failed_ = 0, finished_here_ = 0;
+  size_t done_ = 0, done_before_ = 0, elsewhere_ = 0, failed_ = 0, finished_here_ = 0;
   double seconds_here_ = 0;
 };
 
