@@ -67,6 +67,7 @@ void Communicator::use_nccl(int device) {
 
 void Communicator::allreduce_sum(std::vector<double>& values) {
   bytes_reduced_ += values.size() * sizeof(double);
+  ++collective_calls_;
 #ifdef ZOTUNE_HAVE_NCCL
   if (nccl_) {
     nccl_->allreduce_sum(values);
@@ -80,6 +81,7 @@ void Communicator::allreduce_sum(std::vector<double>& values) {
 
 void Communicator::broadcast(void* data, size_t bytes, int root) {
   bytes_broadcast_ += bytes;
+  ++collective_calls_;
   if (size_ > 1) mpi_broadcast_bytes(data, bytes, root);
 }
 
@@ -93,6 +95,7 @@ void Communicator::broadcast(std::string& text, int root) {
 void Communicator::broadcast_device(void* device_ptr, size_t bytes, int root) {
   check(root >= 0 && root < size_, "broadcast_device: root " + std::to_string(root) + " is not a rank of " + std::to_string(size_));
   bytes_broadcast_ += bytes;
+  ++collective_calls_;
 #ifdef ZOTUNE_HAVE_NCCL
   if (nccl_) {
     nccl_->broadcast(device_ptr, bytes, root);
@@ -120,6 +123,8 @@ void Communicator::broadcast_device(void* device_ptr, size_t bytes, int root) {
 }
 
 std::vector<uint64_t> Communicator::allgather(uint64_t value) {
+  bytes_gathered_ += static_cast<uint64_t>(size_) * sizeof(uint64_t);
+  ++collective_calls_;
 #ifdef ZOTUNE_HAVE_NCCL
   if (nccl_) return nccl_->allgather(value);
 #endif
@@ -131,6 +136,7 @@ std::vector<uint64_t> Communicator::allgather(uint64_t value) {
 }
 
 void Communicator::barrier() {
+  ++collective_calls_;
 #ifdef ZOTUNE_HAVE_MPI
   if (size_ > 1) MPI_Barrier(MPI_COMM_WORLD);
 #endif

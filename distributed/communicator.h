@@ -1,7 +1,8 @@
 // Communicator: what the training loop needs from the process group, and nothing more:
 // an all-reduce of a short vector of doubles (the probe losses), a broadcast of raw bytes
 // (initial weights), and an all-gather of one 64-bit word (replica checksums). Every
-// call counts the bytes it moves, so a test can show they do not grow with model size.
+// collective, whatever its kind, is counted (calls and payload bytes), so a test can show
+// what crosses between ranks during a step and that it does not grow with model size.
 // Built without MPI, or run as one process, it is a single rank and moves nothing.
 //
 // With `distributed.backend: nccl` the same calls go through an attached NcclExchange
@@ -51,12 +52,19 @@ class Communicator {
 
   uint64_t bytes_reduced() const { return bytes_reduced_; }    // all-reduce payload, this rank
   uint64_t bytes_broadcast() const { return bytes_broadcast_; }  // host and device broadcasts
+  uint64_t bytes_gathered() const { return bytes_gathered_; }    // all-gather results (8 bytes x ranks each)
+  // Every collective this rank took part in (all-reduce, broadcast of any kind, all-gather,
+  // barrier), and the sum of the three byte counts above.
+  uint64_t collective_calls() const { return collective_calls_; }
+  uint64_t bytes_exchanged() const { return bytes_reduced_ + bytes_broadcast_ + bytes_gathered_; }
 
  private:
   int rank_ = 0;
   int size_ = 1;
   uint64_t bytes_reduced_ = 0;
   uint64_t bytes_broadcast_ = 0;
+  uint64_t bytes_gathered_ = 0;
+  uint64_t collective_calls_ = 0;
   std::shared_ptr<NcclExchange> nccl_;
 };
 

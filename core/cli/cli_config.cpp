@@ -27,7 +27,8 @@ void register_config(CLI::App& app) {
   auto* file_option = cmd->add_option("run_file", *run_file, "run file (.yaml) to check");
   auto* overrides = add_overrides_option(cmd);
   cmd->add_flag("--resolved", *resolved,
-                "print the resolved run file (bases and overrides merged, paths absolute: what the run log stores)");
+                "print the resolved run file (bases and overrides merged, paths absolute: what the run log stores), "
+                "then every default in force, global or per-method, with its source, as YAML comments");
   defaults_flag->excludes(file_option);
   cmd->callback([=] {
     if (*defaults) {
@@ -48,6 +49,7 @@ void register_config(CLI::App& app) {
     const RunConfig& c = checked.config;
     if (*resolved) {
       std::fputs(c.text.c_str(), stdout);
+      std::fputs(c.defaults_text.c_str(), stdout);  // comments: the text still parses to the same run
       return;
     }
     std::printf("%s: ok: run '%s', %lld steps, optimizer %s, model %s, task %s\n", run_file->c_str(), c.run.name.c_str(),

@@ -7,10 +7,12 @@
 #include "core/cli/commands.h"
 #include "core/config/run_config.h"
 #include "core/model/pretrained.h"
+#include "core/train/engine_setup.h"
 #include "core/train/evaluation.h"
 #include "core/train/run_training.h"
 #include "core/train/task_setup.h"
 #include "core/util/error.h"
+#include "distributed/communicator.h"
 #include "distributed/world.h"
 
 namespace zotune::cli {
@@ -49,7 +51,7 @@ void register_train(CLI::App& app, const std::string& command_line) {
     if (out.initial_dev && out.best_dev)
       std::printf("dev %s before %.6f, selected %.6f (the weights after step %lld)\n", out.metric.c_str(),
                   *out.initial_dev, *out.best_dev, static_cast<long long>(*out.selected_step));
-    if (out.test) std::printf("test %s %.6f (selected weights)\n", out.metric.c_str(), *out.test);
+    if (out.test) std::printf("test %s %.6f (selected weights)\n", out.test_metric.c_str(), *out.test);
     std::printf("parameter checksum %s\n", checksum_hex(out.checksum).c_str());
     std::printf("run log: %s\n  look at it: zotune show %s   (or analysis/zotune_log.py, h5py)\n", out.log_path.c_str(),
                 out.log_path.c_str());
@@ -88,8 +90,21 @@ void register_eval(CLI::App& app) {
     }
     const RunConfig config = load_run_config(*run_file, *overrides);
     const LoadOptions load = task_load_options(config);
-    std::unique_ptr<Model> model = load_model(weights->empty() ? config.model.path : *weights, load);
-    const Tokenizer tokenizer = load_tokenizer(config.model.path);
+    // The run's engine (engine.device): a GPU evaluates as training would. Replayed weights
+    // (--weights) load on the host, their tokenizer coming from model.path.
+    const auto load_scored_model = [&]() -> Pretrained {
+      if (!weights->empty()) {
+        check(config.engine.device == EngineDevice::CPU,
+              "zotune eval --weights: replayed weights are scored on the CPU engine; set engine.device=cpu");
+        return Pretrained{load_model(*weights, load), load_tokenizer(config.model.path), {}};
+      }
+      Communicator single = Communicator::world();
+      check(single.size() == 1, "zotune eval runs as one process (use --shard I/N to share a split)");
+      return load_on_engine(config.model.path, load, config.engine, CommBackend::MPI, single);
+    };
+    const Pretrained scored = load_scored_model();
+    Model* const model = scored.model.get();
+    const Tokenizer& tokenizer = scored.tokenizer;
     const TaskSplits splits = make_task_splits(config, tokenizer, model->config());
     std::printf("task %s\n", splits.description.c_str());
     const int chunk = static_cast<int>(config.data.batch_size);

@@ -21,6 +21,8 @@ void register_eval(CLI::App& app);
 void register_replay(CLI::App& app);
 
 void register_grid(CLI::App& app);
+// zotune prompts RUN.yaml: a split's first examples as the loss reads them (cli_prompts.cpp).
+void register_prompts(CLI::App& app);
 
 // The trailing key=value arguments of train, eval and config (run-file overrides).
 std::vector<std::string>* add_overrides_option(CLI::App* cmd);

@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   zotune::cli::register_eval(app);
   zotune::cli::register_replay(app);
   zotune::cli::register_grid(app);
+  zotune::cli::register_prompts(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

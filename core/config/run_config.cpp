@@ -34,6 +34,8 @@ std::string SigmaSetting::text() const {
   return buf;
 }
 
+std::string AutoCount::text() const { return automatic ? "auto" : std::to_string(value); }
+
 namespace {
 
 namespace schema = run_config_schema;
@@ -233,6 +235,12 @@ class ValueParser {
         if (node.Tag() == "!") fail("expected 'auto' or a number, got " + describe(node));
         return SigmaSetting{false, number(text, "'auto' or a number")};
       }
+      case ValueKind::AutoInteger: {
+        std::string text = scalar(node, "'auto' or an integer", key_mark_, spec_.path);
+        if (text == "auto") return AutoCount{true, 0};
+        if (node.Tag() != "?") fail("expected 'auto' or an integer, got " + describe(node));
+        return AutoCount{false, integer<int64_t>(node, text)};
+      }
     }
     fail("has a value kind the parser does not know");  // unreachable: every kind is handled above
   }
@@ -355,6 +363,48 @@ const std::vector<std::optional<Value>>& schema_defaults() {
   return defaults;
 }
 
+// The index of a key in schema::keys(); the key must exist.
+size_t spec_index(std::string_view path) {
+  for (size_t i = 0; i < schema::keys().size(); ++i)
+    if (schema::keys()[i].path == path) return i;
+  throw Error("run_config_schema.cpp: no key '" + std::string(path) + "'");
+}
+
+// The per-method defaults as Values, parsed once like schema_defaults; a row that names an
+// unknown key, a key that does not apply to its methods, or a bad value is a schema bug and
+// throws on first use (every run file then fails with this message; a unit test parses one).
+struct ParsedMethodDefault {
+  const schema::MethodDefault* row;
+  size_t spec;
+  Value value;
+};
+const std::vector<ParsedMethodDefault>& parsed_method_defaults() {
+  static const std::vector<ParsedMethodDefault> parsed = [] {
+    const Reporter reporter("run_config_schema.cpp (a per-method default)");
+    std::vector<ParsedMethodDefault> out;
+    // Rows for every trainable.mode first: a mode-specific row applied later wins.
+    for (bool restricted : {false, true}) {
+      for (const schema::MethodDefault& row : schema::method_defaults()) {
+        if ((row.modes != schema::kEveryTrainableMode) != restricted) continue;
+        const size_t spec = spec_index(row.key);
+        const KeySpec& key = schema::keys()[spec];
+        if ((row.methods & key.applies_to) != row.methods)
+          throw Error("run_config_schema.cpp: the per-method default of " + std::string(row.key) + " for " +
+                      schema::describe_methods(row) + " names an optimizer the key does not apply to");
+        if (row.key == "trainable.mode" && restricted)
+          throw Error("run_config_schema.cpp: a per-method default of trainable.mode cannot depend on trainable.mode");
+        out.push_back({&row, spec, ValueParser(reporter, key, YAML::Mark::null_mark()).parse(YAML::Load(std::string(row.value_yaml)))});
+      }
+    }
+    return out;
+  }();
+  return parsed;
+}
+
+bool method_default_applies(const schema::MethodDefault& row, OptimizerKind optimizer, TrainableMode mode) {
+  return schema::contains(row.methods, optimizer) && schema::contains_mode(row.modes, mode);
+}
+
 // ---- Entries: a layer's sections of keys, flattened and checked for structure.
 
 int line_of_node(const YAML::Node& node) { return node.IsDefined() ? line_of(node.Mark()) : 0; }
@@ -404,11 +454,15 @@ class RunResolver {
     RunConfig config;
     config.source = source_;
     const OptimizerKind optimizer = chosen_optimizer();
+    const TrainableMode mode = chosen_trainable_mode(optimizer);
     apply_defaults(config, optimizer);
+    apply_method_defaults(config, optimizer, mode);
     for (const RunEntry& entry : merged_) attempt([&] { apply_entry(config, entry, optimizer); });
+    imply_sizes_sampling(config);
     check_required_and_derive(config, optimizer);
     check_cross_key_rules(config);
     config.text = resolved_text();
+    config.defaults_text = defaults_text(optimizer);
     for (const auto& [key, entry] : given_) config.origins[key] = origin_of(*entry);
     return config;
   }
@@ -446,11 +500,46 @@ class RunResolver {
     return static_cast<OptimizerKind>(std::get<schema::ChoiceIndex>(value).index);
   }
 
-  void apply_defaults(RunConfig& config, OptimizerKind optimizer) const {
+  // Mode-specific per-method defaults need the trainable mode before the other keys: the
+  // run's value, else the method's default (AdaZeta: adapter), else the global one.
+  TrainableMode chosen_trainable_mode(OptimizerKind optimizer) {
+    const size_t spec = spec_index("trainable.mode");
+    Value value = *schema_defaults()[spec];
+    for (const ParsedMethodDefault& d : parsed_method_defaults())
+      if (d.spec == spec && schema::contains(d.row->methods, optimizer)) value = d.value;
+    if (const RunEntry* entry = find("trainable.mode"))
+      attempt([&] { value = ValueParser(Reporter(entry->source), schema::keys()[spec], entry->key_node.Mark()).parse(entry->value); });
+    return static_cast<TrainableMode>(std::get<schema::ChoiceIndex>(value).index);
+  }
+
+  void apply_defaults(RunConfig& config, OptimizerKind optimizer) {
     const auto& defaults = schema_defaults();
     for (size_t i = 0; i < schema::keys().size(); ++i)
-      if (defaults[i] && schema::contains(schema::keys()[i].applies_to, optimizer))
+      if (defaults[i] && schema::contains(schema::keys()[i].applies_to, optimizer)) {
         schema::keys()[i].assign(config, *defaults[i]);
+        default_in_force_[i] = {std::string(schema::keys()[i].default_yaml), "default"};
+      }
+  }
+
+  void apply_method_defaults(RunConfig& config, OptimizerKind optimizer, TrainableMode mode) {
+    for (const ParsedMethodDefault& d : parsed_method_defaults()) {
+      if (!method_default_applies(*d.row, optimizer, mode)) continue;
+      schema::keys()[d.spec].assign(config, d.value);
+      default_in_force_[d.spec] = {std::string(d.row->value_yaml),
+                                   schema::describe_methods(*d.row) + " default: " + std::string(d.row->source)};
+    }
+  }
+
+  // Split sizes given without a sampling: the run asks for those sizes (task.sampling sizes),
+  // not the method's per-task sizes, which would ignore them.
+  void imply_sizes_sampling(RunConfig& config) {
+    if (given_.count("task.sampling")) return;
+    for (const char* key : {"task.num_train", "task.num_dev", "task.num_test"}) {
+      if (!given_.count(key)) continue;
+      config.task.sampling = TaskSampling::Sizes;
+      default_in_force_[spec_index("task.sampling")] = {"sizes", std::string("implied: the run gives ") + key};
+      return;
+    }
   }
 
   // A relative path value made absolute against the folder of the file that wrote it.
@@ -575,8 +664,27 @@ class RunResolver {
     return out;
   }
 
+  // The defaults in force, as comment lines under their sections (schema order), for the keys
+  // that apply to the optimizer and that the run does not set.
+  std::string defaults_text(OptimizerKind optimizer) const {
+    std::string out;
+    std::string_view section;
+    for (size_t i = 0; i < schema::keys().size(); ++i) {
+      const KeySpec& spec = schema::keys()[i];
+      const auto d = default_in_force_.find(i);
+      if (d == default_in_force_.end() || given_.count(std::string(spec.path)) ||
+          !schema::contains(spec.applies_to, optimizer))
+        continue;
+      if (out.empty()) out = "# Defaults in force (keys the run does not set), with where each comes from:\n";
+      if (schema::section_of(spec.path) != section) section = schema::section_of(spec.path), out += "# " + std::string(section) + ":\n";
+      out += "#   " + std::string(leaf_of(spec.path)) + ": " + d->second.first + "  # " + d->second.second + "\n";
+    }
+    return out;
+  }
+
   std::string source_;
   std::vector<std::string>* problems_;
+  std::map<size_t, std::pair<std::string, std::string>> default_in_force_;  // key index -> (YAML value, origin)
   std::vector<RunEntry> merged_;
   std::map<std::string, const RunEntry*> given_;                 // dotted key -> its entry, for keys set
   std::map<const KeySpec*, YAML::Node> in_force_;  // the checked values, paths resolved

@@ -76,6 +76,12 @@ inline constexpr std::array<std::string_view, 3> kTaskLossNames{"auto", "candida
 enum class EvalSelect { Metric, Loss };
 inline constexpr std::array<std::string_view, 2> kEvalSelectNames{"metric", "loss"};
 
+// How a step's minibatch is drawn (core/train/task.h): epoch = the Hugging Face trainer's
+// dataloader (a seeded shuffle per epoch, batches taken in order, the last one partial);
+// independent = every step draws data.batch_size distinct examples afresh.
+enum class MinibatchSampler { Epoch, Independent };
+inline constexpr std::array<std::string_view, 2> kMinibatchSamplerNames{"epoch", "independent"};
+
 // choice_names(E{}) finds the names array of a choice enum (by argument-dependent lookup).
 constexpr std::span<const std::string_view> choice_names(ProgressStyle) { return kProgressStyleNames; }
 constexpr std::span<const std::string_view> choice_names(PerturbationMode) { return kPerturbationModeNames; }
@@ -92,6 +98,7 @@ constexpr std::span<const std::string_view> choice_names(TemplateChoice) { retur
 constexpr std::span<const std::string_view> choice_names(TaskLoss) { return kTaskLossNames; }
 constexpr std::span<const std::string_view> choice_names(EvalSelect) { return kEvalSelectNames; }
 constexpr std::span<const std::string_view> choice_names(SparseMask) { return kSparseMaskNames; }
+constexpr std::span<const std::string_view> choice_names(MinibatchSampler) { return kMinibatchSamplerNames; }
 
 // The spelling of a choice as written in a run file, e.g. choice_name(OptimizerKind::BSZOB) == "bszo-b".
 template <class E>
@@ -106,6 +113,14 @@ struct SigmaSetting {
 
   double resolve(uint64_t trainable_params) const;
   std::string text() const;  // "auto" or the value, as a run file would write it
+};
+
+// "auto" or a positive integer (task.max_length): auto is resolved where the model is known.
+struct AutoCount {
+  bool automatic = true;
+  int64_t value = 0;  // when !automatic
+
+  std::string text() const;  // "auto" or the integer, as a run file would write it
 };
 
 // The structs below hold no defaults of their own: parse_run_config fills every field from the
@@ -140,7 +155,7 @@ struct TaskSettings {
   TaskLoss loss = TaskLoss::Auto;
   int64_t num_train = 0, num_dev = 0, num_test = 0;  // examples sampled per split
   uint64_t data_seed = 0;          // seeds the split sampling (independent of run.seed)
-  int64_t max_length = 0;          // tokens per example
+  AutoCount max_length;            // tokens per example; auto: see resolved_max_length (core/train/sequence_length.h)
   std::vector<std::string> texts;  // inline toy corpus; empty = not given
 };
 
@@ -187,6 +202,7 @@ struct OptimizerSettings {
 
 struct DataSettings {
   int64_t batch_size = 0;  // examples per minibatch (per query, all data-parallel ranks together)
+  MinibatchSampler sampler = MinibatchSampler::Epoch;
 };
 
 struct EvalSettings {
@@ -223,6 +239,9 @@ struct RunConfig {
   std::string text;
   std::string source;  // the run file (its stem is the default run.name)
   std::map<std::string, std::string> origins;  // dotted key -> "file:line" (or the override) that set it
+  // The keys in force that the run does not set, as YAML comment lines ("#   eps: 1e-4  # bszo
+  // default: <source>"), in schema order: what `zotune config --resolved` prints after `text`.
+  std::string defaults_text;
 };
 
 // Parses a run file, the run files it names as `base:` (relative to its folder; its own keys win)
@@ -245,6 +264,8 @@ struct RunConfigKey {
   std::string allowed;     // range or choices
   std::string applies_to;  // optimizer names, or empty for every optimizer
   std::string doc;
+  // The per-method defaults of this key: "methods[+mode]: value (source)", table order.
+  std::vector<std::string> method_defaults;
 };
 std::vector<RunConfigKey> run_config_keys();
 

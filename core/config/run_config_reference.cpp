@@ -36,6 +36,7 @@ std::string type_name(ValueKind kind) {
     case ValueKind::ChoiceList: return "list of choices";
     case ValueKind::StringList: return "list of strings";
     case ValueKind::Sigma: return "`auto` or number";
+    case ValueKind::AutoInteger: return "`auto` or integer";
   }
   return "";
 }
@@ -51,6 +52,7 @@ std::string allowed(const KeySpec& spec) {
     case ValueKind::ChoiceList: return "each of " + code_list(spec.choices) + " at most once";
     case ValueKind::StringList: return "at least " + schema::format_number(spec.bounds.min.value_or(0)) + " non-empty item(s)";
     case ValueKind::Sigma: return "`auto`, or a number " + schema::describe_bounds(spec.bounds);
+    case ValueKind::AutoInteger: return "`auto`, or an integer " + schema::describe_bounds(spec.bounds);
   }
   return "";
 }
@@ -139,9 +141,14 @@ Paths, bases and overrides:
 
 std::vector<RunConfigKey> run_config_keys() {
   std::vector<RunConfigKey> out;
-  for (const KeySpec& spec : schema::keys())
-    out.push_back({std::string(spec.path), type_name(spec.kind), default_value(spec), allowed(spec), applies_to(spec),
-                   std::string(spec.doc)});
+  for (const KeySpec& spec : schema::keys()) {
+    RunConfigKey row{std::string(spec.path), type_name(spec.kind), default_value(spec), allowed(spec), applies_to(spec),
+                     std::string(spec.doc), {}};
+    for (const schema::MethodDefault& d : schema::method_defaults())
+      if (d.key == spec.path)
+        row.method_defaults.push_back(schema::describe_methods(d) + ": " + code(d.value_yaml) + " (" + std::string(d.source) + ")");
+    out.push_back(std::move(row));
+  }
   return out;
 }
 
@@ -155,10 +162,30 @@ std::string run_config_reference() {
     for (const RunConfigKey& row : rows) {
       if (schema::section_of(row.path) != section.name) continue;
       std::string doc = row.applies_to.empty() ? row.doc : "*" + row.applies_to + " only:* " + row.doc;
-      md += "| " + code(row.path) + " | " + cell(row.type) + " | " + cell(row.default_value) + " | " + cell(row.allowed) +
+      // The global default, then each method's own (sources in the per-method table below).
+      std::string defaults = row.default_value;
+      for (const schema::MethodDefault& d : schema::method_defaults())
+        if (d.key == row.path) defaults += "; " + schema::describe_methods(d) + ": " + code(d.value_yaml);
+      md += "| " + code(row.path) + " | " + cell(row.type) + " | " + cell(defaults) + " | " + cell(row.allowed) +
             " | " + cell(doc) + " |\n";
     }
   }
+  md += "\n## Per-method defaults\n\n"
+        "A run takes the global default of a key (the tables above: MeZO's values, from its large_models/mezo.sh "
+        "and run.py), then, for its `optimizer.name` (and `trainable.mode` where a row names one), the value below, "
+        "then what the run file, its bases and the overrides set. So a run file that names only the model, the task "
+        "and the method runs what that method's code ran. `zotune config RUN.yaml --resolved` prints every default "
+        "in force with its source. MeZO-Adam, HiZOO and LOZO take BSZO's port of them (AeonianQuill/BSZO "
+        "trainer.py and scripts), the code behind the BSZO tables they are compared in; their own launchers differ "
+        "(HiZOO.sh: eps 1e-3, eval every 2,000 steps, dev-loss selection; LOZO's lozo.sh: eps 1e-3, eval every "
+        "4,000). Sparse-MeZO's code was not retrievable and its paper follows MeZO's setting: it keeps the global "
+        "defaults. `model.dtype` stays `f32` for every method: the papers' precision depends on the model (MeZO "
+        "fp16; BSZO fp32, fp16 or bf16 by model; AdaZeta bf16 backbone), so a run sets it. Sources are the notes "
+        "in shared/papers/*.md, which cite the papers' sections and scripts.\n\n"
+        "| method | key | default | source |\n| --- | --- | --- | --- |\n";
+  for (const schema::MethodDefault& d : schema::method_defaults())
+    md += "| " + cell(schema::describe_methods(d)) + " | " + code(d.key) + " | " + code(d.value_yaml) + " | " +
+          cell(std::string(d.source)) + " |\n";
   md += "\n## Rules across keys\n\n";
   for (const schema::CrossKeyRule& rule : schema::cross_key_rules()) md += "- " + std::string(rule.doc) + "\n";
   return md;

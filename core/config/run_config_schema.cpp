@@ -1,5 +1,7 @@
 // The run-file schema: every key with its default, bounds or choices and meaning, in one
-// table. BSZO defaults follow shared/papers/bszo.md a.4; MeZO's follow baselines.md section 1.
+// table, and the per-method defaults (method_defaults) with their sources. The global defaults
+// are MeZO's (shared/papers/baselines.md sections 1 and 8: large_models/mezo.sh and run.py);
+// every other method's differing values are rows of kMethodDefaults.
 #include "core/config/run_config_schema.h"
 
 #include <cmath>
@@ -32,6 +34,7 @@ constexpr ValueKind kind_of() {
   else if constexpr (std::is_enum_v<T>) return ValueKind::Choice;
   else if constexpr (IsEnumVector<T>::value) return ValueKind::ChoiceList;
   else if constexpr (std::is_same_v<T, std::vector<std::string>>) return ValueKind::StringList;
+  else if constexpr (std::is_same_v<T, AutoCount>) return ValueKind::AutoInteger;
   else {
     static_assert(std::is_same_v<T, SigmaSetting>, "no value kind for this field type");
     return ValueKind::Sigma;
@@ -90,6 +93,11 @@ constexpr OptimizerSet kHiZOO = 1u << static_cast<unsigned>(OptimizerKind::HiZOO
 constexpr OptimizerSet kLOZO = 1u << static_cast<unsigned>(OptimizerKind::LOZO);
 constexpr OptimizerSet kSparseMeZO = 1u << static_cast<unsigned>(OptimizerKind::SparseMeZO);
 constexpr Bounds closed_open(double lo, double hi) { return {lo, hi, false, true}; }
+constexpr OptimizerSet kBSZO = 1u << static_cast<unsigned>(OptimizerKind::BSZO);
+constexpr OptimizerSet kBSZOB = 1u << static_cast<unsigned>(OptimizerKind::BSZOB);
+// The baselines as BSZO's trainer.py ran them (its Tables 1 and 3): MeZO-Adam, HiZOO, LOZO.
+constexpr OptimizerSet kBSZOPorts = kMeZOAdam | kHiZOO | kLOZO;
+constexpr TrainableModeSet mode_only(TrainableMode mode) { return 1u << static_cast<unsigned>(mode); }
 
 // Derived defaults, applied in table order (run.output reads run.name).
 void derive_run_name(RunConfig& c) {
@@ -113,7 +121,8 @@ const std::vector<KeySpec>& key_table() {
                                "names the run and its log file"),
       key<&R::run, &Run::seed>("run.seed", {.default_yaml = "0"},
                                "seeds the perturbation directions (Philox key) and the minibatch order"),
-      key<&R::run, &Run::steps>("run.steps", {.default_yaml = "1000", .bounds = at_least(1)}, "optimizer steps"),
+      key<&R::run, &Run::steps>("run.steps", {.default_yaml = "20000", .bounds = at_least(1)},
+                                "optimizer steps (global default: MeZO's 20,000, large_models/mezo.sh)"),
       key<&R::run, &Run::output>("run.output", {.derived_default = "`runs/<name>.h5`", .derive = derive_run_output, .is_path = true},
                                  "HDF5 log file, written by rank 0"),
       key<&R::run, &Run::save>("run.save", {.is_path = true},
@@ -135,9 +144,13 @@ const std::vector<KeySpec>& key_table() {
                                   "storage dtype of the weights; arithmetic is fp32"),
       key<&R::model, &Mdl::perturbation>("model.perturbation", {.default_yaml = "exact"},
                                          "exact: every probe starts from a snapshot of the trainable weights, so replicas "
-                                         "stay bit-identical and replay is exact (one extra copy of them); inplace: perturb "
-                                         "and restore in place, as the papers ran (no copy, but rounding residues make "
-                                         "replicas drift: use it with one rank)"),
+                                         "stay bit-identical and replay is exact (one extra copy of them); reference: the "
+                                         "papers' code's arithmetic (directions rounded to the parameter dtype, every "
+                                         "perturb, restore and update term its own in-place pass with one rounding, in the "
+                                         "official order; HiZOO's and MeZO-Adam's state in the dtype): 16-bit runs drift as "
+                                         "the papers' did, one rank only; inplace: in place with fused fp32-direction passes "
+                                         "(no copy, fewer passes; neither exact nor the papers' rounding; one rank only). "
+                                         "docs/PRECISION.md: what each mode reproduces, measured drift"),
       // task
       key<&R::task, &Tsk::name>("task.name", {.required = true}, "the task (prompt template, labels, metric)"),
       key<&R::task, &Tsk::data_dir>("task.data_dir", {.is_path = true},
@@ -152,11 +165,14 @@ const std::vector<KeySpec>& key_table() {
       key<&R::task, &Tsk::test>("task.test", {.is_path = true},
                                 "test data file (the protocol's test split: the official validation file for "
                                 "GLUE/SuperGLUE tasks)"),
-      key<&R::task, &Tsk::sampling>("task.sampling", {.default_yaml = "sizes"},
+      key<&R::task, &Tsk::sampling>("task.sampling", {.default_yaml = "mezo"},
                                     "sizes: task.num_train / num_dev / num_test as given; mezo: MeZO's per-task sizes "
-                                    "(CB and COPA dev 100); bszo: BSZO's Table 6 sizes; k-shot: LM-BFF's task.k "
-                                    "examples per class for train and for dev (seeds 13, 21, 42, 87, 100 as "
-                                    "task.data_seed); all with MeZO's seeded permutation of the train file"),
+                                    "(1000 / 500 / 1000; CB and COPA dev 100; large_models/mezo.sh, baselines.md 8.1); "
+                                    "bszo: BSZO's Table 6 sizes (MeZO's for a task Table 6 does not list); k-shot: "
+                                    "LM-BFF's task.k examples per class for train and for dev (seeds 13, 21, 42, 87, "
+                                    "100 as task.data_seed); all with MeZO's seeded permutation of the train file. "
+                                    "Not given: `sizes` when the run gives task.num_train, num_dev or num_test, else "
+                                    "the method's default"),
       key<&R::task, &Tsk::k>("task.k", {.default_yaml = "16", .bounds = at_least(1)},
                              "k-shot: examples per class in train and in dev (LM-BFF: 16 or 512)"),
       key<&R::task, &Tsk::template_family>("task.template", {.default_yaml = "auto"},
@@ -176,8 +192,15 @@ const std::vector<KeySpec>& key_table() {
                                     "test examples sampled (MeZO protocol: 1000)"),
       key<&R::task, &Tsk::data_seed>("task.data_seed", {.default_yaml = "0"},
                                      "seeds the sampling of the splits, independently of `run.seed`"),
-      key<&R::task, &Tsk::max_length>("task.max_length", {.default_yaml = "256", .bounds = closed(1, 1 << 20)},
-                                      "maximum tokens per example"),
+      key<&R::task, &Tsk::max_length>(
+          "task.max_length", {.default_yaml = "auto", .bounds = closed(2, 1 << 20)},
+          "maximum tokens per example (longer ones are cut: decoders keep the end and BOS, encoders the start); "
+          "generation tasks give max_new_tokens of it to the answer, as MeZO does. auto: 2048 for decoder "
+          "templates and the lm task (MeZO large_models/run.py `max_length`, baselines.md 8.2); LM-BFF's 128, 256 "
+          "for mnli, snli, rte and qnli, for the lm-bff and head templates (medium_models/run_fewshot.sh, "
+          "baselines.md 9); the model's position limit for bszo-mlm (BSZO's run.py keeps MeZO's 2048, which no "
+          "RoBERTa input of its tasks reaches); always capped at the model's position limit (RoBERTa: 512). A "
+          "number above that limit is an error naming it"),
       key<&R::task, &Tsk::texts>("task.texts", {.bounds = at_least(1)},
                                  "inline corpus for a toy language-modelling task, one string per example"),
       // trainable
@@ -228,20 +251,26 @@ const std::vector<KeySpec>& key_table() {
                                      "lozo: low-rank U V^T perturbations of every matrix; sparse-mezo: MeZO on masked "
                                      "directions"),
       key<&R::optimizer, &Opt::lr>("optimizer.lr", {.default_yaml = "1e-6", .bounds = greater_than(0)},
-                                   "learning rate"),
+                                   "learning rate (global default: MeZO's full-parameter 1e-6, paper Table 16, "
+                                   "large_models/mezo.sh)"),
       key<&R::optimizer, &Opt::eps>("optimizer.eps", {.default_yaml = "1e-3", .bounds = greater_than(0)},
-                                    "perturbation scale epsilon (MeZO: 1e-3; the BSZO paper ran every method at 1e-4)"),
+                                    "perturbation scale epsilon (global default: MeZO's 1e-3, paper Table 16; the "
+                                    "BSZO paper ran every method at 1e-4)"),
       key<&R::optimizer, &Opt::schedule>("optimizer.schedule", {.default_yaml = "constant"},
                                          "learning rate: constant, or linear decay to 0 at `run.steps`"),
       key<&R::optimizer, &Opt::weight_decay>("optimizer.weight_decay", {.default_yaml = "0.0", .bounds = at_least(0)},
-                                             "weight decay lambda: `theta -= lr * lambda * theta`; MeZO skips biases and norms"),
+                                             "weight decay lambda: `theta -= lr * lambda * theta`; MeZO skips biases and "
+                                             "norms (global default: MeZO's 0, large_models/mezo.sh)"),
       key<&R::optimizer, &Opt::direction>("optimizer.direction", {.default_yaml = "gaussian"},
                                           "each element of a direction z: N(0, 1), or a random sign"),
       // optimizer: MeZO
       key<&R::optimizer, &Opt::queries>("optimizer.queries", {.default_yaml = "1", .bounds = at_least(1), .only = kMeZO},
                                         "directions averaged per step (n-SPSA)"),
-      key<&R::optimizer, &Opt::one_sided>("optimizer.one_sided", {.default_yaml = "false", .only = kMeZO},
-                                          "forward difference `(L(theta + eps z) - L(theta)) / eps` instead of the central one"),
+      key<&R::optimizer, &Opt::one_sided>("optimizer.one_sided", {.default_yaml = "false", .only = kMeZO | kBSZOFamily},
+                                          "forward difference `(L(theta + eps z) - L(theta)) / eps` instead of the central "
+                                          "`(L(theta + eps z) - L(theta - eps z)) / 2 eps`; bszo, bszo-b: the code's "
+                                          "bayesian_one_sided (false: 2 forwards per fresh observation, f0 still measured "
+                                          "and logged as the code does)"),
       // optimizer: BSZO, BSZO-B
       key<&R::optimizer, &Opt::k>("optimizer.k", {.default_yaml = "2", .bounds = closed(1, 256), .only = kBSZOFamily},
                                   "subspace dimension: random directions per step"),
@@ -319,15 +348,30 @@ const std::vector<KeySpec>& key_table() {
                                      "per step (AdaZeta's code, R-MeZO)"),
       // data, eval, distributed
       key<&R::data, &DataSettings::batch_size>("data.batch_size", {.default_yaml = "16", .bounds = at_least(1)},
-                                               "examples per minibatch; every query of a step sees the same minibatch"),
-      key<&R::eval, &EvalSettings::every>("eval.every", {.default_yaml = "500", .bounds = at_least(0)},
-                                          "steps between dev evaluations (0 = never)"),
-      key<&R::eval, &EvalSettings::select>("eval.select", {.default_yaml = "metric"},
-                                           "what best-dev selection and early stopping compare: the task's metric "
-                                           "(accuracy or F1, as BSZO selects) or the dev loss (MeZO's Trainer default; "
-                                           "the lm task has only the loss)"),
-      key<&R::eval, &EvalSettings::patience>("eval.patience", {.default_yaml = "8", .bounds = at_least(0)},
-                                             "evaluations without dev improvement before stopping (0 = no early stopping)"),
+                                               "examples per minibatch; every query of a step sees the same minibatch "
+                                               "(16 in every paper's decoder runs)"),
+      key<&R::data, &DataSettings::sampler>(
+          "data.sampler", {.default_yaml = "epoch"},
+          "epoch: as the Hugging Face trainer's dataloader (all the papers' code): each epoch a seeded shuffle of the "
+          "training examples (a function of run.seed and the epoch alone), cut into batches of data.batch_size in "
+          "order, the last one partial (drop_last false); step s is in epoch floor(s / ceil(n / batch_size)). "
+          "independent: every step draws data.batch_size distinct examples afresh, keyed by (run.seed, step)"),
+      key<&R::eval, &EvalSettings::every>("eval.every", {.default_yaml = "4000", .bounds = at_least(0)},
+                                          "steps between dev evaluations (0 = never); the evaluated checkpoints are the "
+                                          "selection's candidates (global default: MeZO's 4,000 = 1/5 of 20,000 steps, "
+                                          "large_models/mezo.sh)"),
+      key<&R::eval, &EvalSettings::select>("eval.select", {.default_yaml = "loss"},
+                                           "what best-dev selection and early stopping compare: the dev loss (lower is "
+                                           "better; the Hugging Face trainer's load_best_model_at_end default metric, "
+                                           "which MeZO and AdaZeta use) or the task's metric (accuracy or F1, higher is "
+                                           "better, as BSZO's trainer selects; the lm task has only the loss). As in "
+                                           "that trainer, the candidates are the checkpoints evaluated every eval.every "
+                                           "steps: neither the untrained weights (step 0 is evaluated for the log only) "
+                                           "nor final weights off the eval.every grid; a run with no evaluated "
+                                           "checkpoint keeps its final weights"),
+      key<&R::eval, &EvalSettings::patience>("eval.patience", {.default_yaml = "0", .bounds = at_least(0)},
+                                             "evaluations without dev improvement before stopping (0 = no early stopping, "
+                                             "the Hugging Face trainer's default, as MeZO and AdaZeta run)"),
       key<&R::distributed, &DistributedSettings::data_parallel>(
           "distributed.data_parallel", {.default_yaml = "1", .bounds = at_least(1)},
           "ranks that split one query's minibatch (the 2-D query x data layout)"),
@@ -347,6 +391,74 @@ const std::vector<KeySpec>& key_table() {
   };
   return table;
 }
+
+// ---- Per-method defaults (run_config_schema.h MethodDefault). The global defaults above are
+// MeZO's full-parameter values; a row gives another method's value where it differs, or states
+// a method's value explicitly where the issue asks for it. Sources are the notes in
+// shared/papers/*.md, which cite the papers' sections and launch scripts. The baselines
+// MeZO-Adam, HiZOO and LOZO take the values of BSZO's port (AeonianQuill/BSZO trainer.py and
+// its scripts), because BSZO's Tables 1 and 3 are the tables zotune compares them in; their own
+// launchers differ (HiZOO.sh: eps 1e-3, eval every 2,000, dev-loss selection, alpha constant0;
+// LOZO's lozo.sh: eps 1e-3, eval every 4,000). Sparse-MeZO's code was not retrievable: its
+// paper says its setting follows MeZO, so it keeps the global (MeZO) defaults.
+constexpr std::string_view kBszoEps = "bszo.md a.4 and Tables 7-10: eps 1e-4 for every method (scripts `--zo_eps=1e-4`)";
+constexpr std::string_view kBszoSteps = "bszo.md a.4, b: max 20,000 steps (paper and scripts)";
+constexpr std::string_view kBszoEvery = "bszo.md a.4, b: evaluate on dev every 500 steps (scripts)";
+constexpr std::string_view kBszoSelect = "bszo.md b: best dev accuracy checkpoint kept (BSZO trainer.py)";
+constexpr std::string_view kBszoPatience =
+    "bszo.md a.4, b: early stopping after 8 evaluations without dev improvement (4,000 steps; Tables 7-10)";
+constexpr std::string_view kBszoSampling = "bszo.md b: Table 6 split sizes (SST-2 1000/500, COPA 300/100, WSC 450/100, CB 200/50)";
+
+constexpr MethodDefault kMethodDefaults[] = {
+    // MeZO with PEFT modules (baselines.md 2; MeZO paper Table 16, OPT-13B grids).
+    {kMeZO, mode_only(TrainableMode::Lora), "optimizer.lr", "1e-4",
+     "baselines.md 2: MeZO paper Table 16, MeZO (LoRA) lr grid {1e-4, 5e-5}: its first value"},
+    {kMeZO, mode_only(TrainableMode::Lora), "optimizer.eps", "1e-2", "baselines.md 2: MeZO paper Table 16, MeZO (LoRA) eps 1e-2"},
+    {kMeZO, mode_only(TrainableMode::Prefix), "optimizer.lr", "1e-2",
+     "baselines.md 2: MeZO paper Table 16, MeZO (prefix) lr grid {1e-2, 1e-3}: its first value"},
+    {kMeZO, mode_only(TrainableMode::Prefix), "optimizer.eps", "1e-1",
+     "baselines.md 2: MeZO paper Table 16, MeZO (prefix) eps 1e-1"},
+    // BSZO and BSZO-B (bszo.md a.4, b).
+    {kBSZOFamily, kEveryTrainableMode, "optimizer.lr", "1e-6",
+     "bszo.md a.4: the lr scripts/run_roberta_large_best_lr.sh selected for SST-2, RTE, CB and WIC (RoBERTa-large; "
+     "its OPT-13B and Mistral-7B runs selected 5e-8 to 5e-7)"},
+    {kBSZOFamily, kEveryTrainableMode, "optimizer.eps", "1e-4", kBszoEps},
+    {kBSZOFamily, kEveryTrainableMode, "run.steps", "20000", kBszoSteps},
+    {kBSZOFamily, kEveryTrainableMode, "eval.every", "500", kBszoEvery},
+    {kBSZOFamily, kEveryTrainableMode, "eval.select", "metric", kBszoSelect},
+    {kBSZOFamily, kEveryTrainableMode, "eval.patience", "8", kBszoPatience},
+    {kBSZOFamily, kEveryTrainableMode, "task.sampling", "bszo", kBszoSampling},
+    {kBSZOFamily, kEveryTrainableMode, "optimizer.one_sided", "true",
+     "bszo.md a.1, a.4: one-sided differences (paper Def. 3.4; the scripts pass bayesian_one_sided, whose run.py "
+     "default is false)"},
+    {kBSZOB, kEveryTrainableMode, "model.perturbation", "reference",
+     "bszo.md a.3 (RNG detail), d.6: the official v4 optimizer perturbs, restores and updates in place in the "
+     "parameter dtype, and its fresh re-measurement differs from BSZO's cached one only through that arithmetic"},
+    // AdaZeta (adazeta.md a.2, a.6: the Llama-2-7B launcher run_all_large_exp.sh).
+    {kAdaZeta, kEveryTrainableMode, "trainable.mode", "adapter",
+     "adazeta.md a.2: AdaZeta trains tensorized (TT) adapters, the backbone frozen"},
+    {kAdaZeta, kEveryTrainableMode, "optimizer.lr", "1e-4", "adazeta.md a.6: launcher run_all_large_exp.sh, lr 1e-4"},
+    {kAdaZeta, kEveryTrainableMode, "optimizer.eps", "1e-3", "adazeta.md a.6: launcher, eps 1e-3"},
+    {kAdaZeta, kEveryTrainableMode, "optimizer.weight_decay", "0.01", "adazeta.md a.6: launcher, weight decay 0.01"},
+    {kAdaZeta, kEveryTrainableMode, "run.steps", "10000", "adazeta.md a.4, a.6: launcher STEPS=10000"},
+    {kAdaZeta, kEveryTrainableMode, "eval.every", "200", "adazeta.md a.6: launcher, eval every 200 steps"},
+    // MeZO-Adam, HiZOO, LOZO as BSZO ran them (baselines.md 3, 4, 6; bszo.md Tables 7-10).
+    {kMeZOAdam, kEveryTrainableMode, "optimizer.lr", "1e-5",
+     "bszo.md Tables 7-10: the middle of BSZO's MeZO-Adam grid {1e-4, 5e-5, 1e-5, 5e-6, 1e-6} (OPT-1.3B, OPT-13B); "
+     "the selected value is not published"},
+    {kHiZOO, kEveryTrainableMode, "optimizer.lr", "1e-6",
+     "bszo.md Tables 7-10: in BSZO's HiZOO grid {1e-5, 5e-6, 1e-6, 5e-7, 1e-7}, its middle; also HiZOO's README "
+     "OPT-13B example (baselines.md 4)"},
+    {kLOZO, kEveryTrainableMode, "optimizer.lr", "1e-6",
+     "baselines.md 6: LOZO README OPT-13B range {1e-6, 1e-7}, its first value; the top of BSZO's LOZO grid (bszo.md "
+     "Tables 7-10)"},
+    {kBSZOPorts, kEveryTrainableMode, "optimizer.eps", "1e-4", kBszoEps},
+    {kBSZOPorts, kEveryTrainableMode, "run.steps", "20000", kBszoSteps},
+    {kBSZOPorts, kEveryTrainableMode, "eval.every", "500", kBszoEvery},
+    {kBSZOPorts, kEveryTrainableMode, "eval.select", "metric", kBszoSelect},
+    {kBSZOPorts, kEveryTrainableMode, "eval.patience", "8", kBszoPatience},
+    {kBSZOPorts, kEveryTrainableMode, "task.sampling", "bszo", kBszoSampling},
+};
 
 constexpr SectionSpec kSections[] = {
     {"run", "the run as a whole: name, seed, length, logging"},
@@ -409,6 +521,20 @@ constexpr CrossKeyRule kCrossKeyRules[] = {
 std::span<const SectionSpec> sections() { return kSections; }
 std::span<const KeySpec> keys() { return key_table(); }
 std::span<const CrossKeyRule> cross_key_rules() { return kCrossKeyRules; }
+std::span<const MethodDefault> method_defaults() { return kMethodDefaults; }
+
+std::string describe_methods(const MethodDefault& row) {
+  std::string out;
+  for (size_t i = 0; i < kOptimizerKindNames.size(); ++i)
+    if (contains(row.methods, static_cast<OptimizerKind>(i))) out += (out.empty() ? "" : ", ") + std::string(kOptimizerKindNames[i]);
+  if (row.modes != kEveryTrainableMode) {
+    std::string modes;
+    for (size_t i = 0; i < kTrainableModeNames.size(); ++i)
+      if (contains_mode(row.modes, static_cast<TrainableMode>(i))) modes += (modes.empty() ? "" : ", ") + std::string(kTrainableModeNames[i]);
+    out += " (trainable.mode " + modes + ")";
+  }
+  return out;
+}
 
 std::string_view section_of(std::string_view path) { return path.substr(0, path.find('.')); }
 

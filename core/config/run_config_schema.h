@@ -26,6 +26,7 @@ enum class ValueKind {
   ChoiceList,  // a YAML list of distinct choices
   StringList,  // a YAML list of non-empty strings
   Sigma,       // "auto" or a number
+  AutoInteger, // "auto" or an integer
 };
 
 // A parsed value, before it is stored in RunConfig.
@@ -36,7 +37,7 @@ struct ChoiceIndices {
   std::vector<size_t> indices;
 };
 using Value = std::variant<int64_t, uint64_t, double, bool, std::string, ChoiceIndex, ChoiceIndices,
-                           std::vector<std::string>, SigmaSetting>;
+                           std::vector<std::string>, SigmaSetting, AutoCount>;
 
 // Bounds of a number (Integer, Number, Sigma) or of a list's length (StringList).
 struct Bounds {
@@ -68,6 +69,24 @@ struct KeySpec {
   bool is_path = false;
 };
 
+// A default that depends on the method: for the optimizers in `methods` (and, when `modes` is
+// not every mode, only with those trainable.mode values) `key` defaults to `value_yaml` instead
+// of its KeySpec::default_yaml. RunResolver applies the global defaults, then these rows (rows
+// without a mode restriction first, so a mode-specific row wins), then the run's entries.
+// `source` says where the value comes from: a paper section or launch script and line, as
+// cited in shared/papers/*.md.
+using TrainableModeSet = unsigned;  // bit i = TrainableMode i
+inline constexpr TrainableModeSet kEveryTrainableMode = (1u << kTrainableModeNames.size()) - 1;
+constexpr bool contains_mode(TrainableModeSet set, TrainableMode mode) { return (set >> static_cast<unsigned>(mode)) & 1u; }
+
+struct MethodDefault {
+  OptimizerSet methods;
+  TrainableModeSet modes;
+  std::string_view key;
+  std::string_view value_yaml;
+  std::string_view source;
+};
+
 struct SectionSpec {
   std::string_view name;
   std::string_view doc;
@@ -88,6 +107,9 @@ struct CrossKeyRule {
 std::span<const SectionSpec> sections();
 std::span<const KeySpec> keys();  // in section order, the order docs/CONFIG.md lists them
 std::span<const CrossKeyRule> cross_key_rules();
+std::span<const MethodDefault> method_defaults();
+// "bszo, bszo-b" or "mezo (trainable.mode lora)": who a MethodDefault row is for.
+std::string describe_methods(const MethodDefault& row);
 
 // The section part of a dotted path ("optimizer" for "optimizer.k").
 std::string_view section_of(std::string_view path);

@@ -47,6 +47,10 @@ class DeviceParamEngine final : public ParamEngine {
                      static_cast<int>(terms.size()), kind, decay_scale, model_.stream());
   }
 
+  void apply_in_dtype(const cpu::DirectionTerm& term, DirectionKind kind) override {
+    perturb_segments_in_dtype(segments_.as<PerturbSegment>(), n_segments_, space_.size(), term, kind, model_.stream());
+  }
+
   // Optimizers with their own parameter passes (MeZO-Adam, HiZOO, LOZO, Sparse-MeZO) have a
   // host implementation only; refused here, before anything touches the device.
   bool supports_tensor_passes() const override { return false; }

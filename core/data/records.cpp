@@ -262,33 +262,55 @@ std::string scalar_text(const JsonNode& node, const std::string& key) {
   return v.dump();
 }
 
-// One DROP answer object as strings: its spans if any, else its number, else its date as the
-// non-empty parts of "day month year" joined by spaces; empty when all three are empty.
-json drop_answer_strings(const JsonNode& answer) {
+// Hugging Face's drop.py build_answers(answers): the gold strings of a list of DROP answer
+// objects, flattened in order: per answer its number if non-empty, else its date as
+// " ".join([day, month, year]).strip() (empty parts kept, so {day 9, year 2021} is "9  2021")
+// if any part is non-empty, then its spans. An answer that is both number and date, number and
+// spans, or date and spans, or a list that yields nothing, is HF's AnswerParsingError: the
+// message is returned in *error and the result is empty (HF then skips the question).
+json hf_drop_build_answers(const JsonNode& qa, const std::string& key, bool single, std::string* error) {
+  std::vector<JsonNode> answers;
+  if (single) {
+    answers.push_back(qa.object_at(key));
+  } else {
+    const ordered_json& list = qa.array_at(key);
+    for (size_t k = 0; k < list.size(); ++k) answers.push_back(qa.element(key, k));
+  }
   json out = json::array();
-  if (const ordered_json* spans = answer.find("spans")) {
-    check(spans->is_array(), answer.where() + ": key 'spans' is " + std::string(spans->type_name()) +
-                                 ", expected an array");
-    for (const auto& s : *spans) {
-      check(s.is_string(), answer.where() + ": 'spans' holds " + s.dump() + ", expected strings");
-      out.push_back(s.get<std::string>());
+  for (const JsonNode& answer : answers) {
+    const std::string number = answer.find("number") != nullptr ? scalar_text(answer, "number") : "";
+    std::string day, month, year;
+    if (answer.find("date") != nullptr) {
+      const JsonNode date = answer.object_at("date");
+      if (date.find("day") != nullptr) day = scalar_text(date, "day");
+      if (date.find("month") != nullptr) month = scalar_text(date, "month");
+      if (date.find("year") != nullptr) year = scalar_text(date, "year");
     }
-    if (!out.empty()) return out;
-  }
-  if (answer.find("number") != nullptr) {
-    const std::string number = scalar_text(answer, "number");
-    if (!number.empty()) return json::array({number});
-  }
-  if (answer.find("date") != nullptr) {
-    const JsonNode date = answer.object_at("date");
-    std::string text;
-    for (const char* part : {"day", "month", "year"}) {
-      if (date.find(part) == nullptr) continue;
-      const std::string value = scalar_text(date, part);
-      if (!value.empty()) text += (text.empty() ? "" : " ") + value;
+    const bool has_date = !day.empty() || !month.empty() || !year.empty();
+    std::vector<std::string> spans;
+    if (const ordered_json* s = answer.find("spans")) {
+      check(s->is_array(), answer.where() + ": key 'spans' is " + std::string(s->type_name()) + ", expected an array");
+      for (const auto& v : *s) {
+        check(v.is_string(), answer.where() + ": 'spans' holds " + v.dump() + ", expected strings");
+        spans.push_back(v.get<std::string>());
+      }
     }
-    if (!text.empty()) out.push_back(text);
+    if (!number.empty()) {
+      if (has_date) { *error = "both number and date"; return json::array(); }
+      if (!spans.empty()) { *error = "both number and text"; return json::array(); }
+      out.push_back(number);
+    } else if (has_date) {
+      if (!spans.empty()) { *error = "both date and text"; return json::array(); }
+      // Python: " ".join(self).strip() -- ASCII spaces joined; strip() only removes the
+      // whitespace the empty parts leave at the ends (DROP's date parts hold no other).
+      std::string text = day + " " + month + " " + year;
+      const size_t a = text.find_first_not_of(" \t\n\r\f\v");
+      text = a == std::string::npos ? "" : text.substr(a, text.find_last_not_of(" \t\n\r\f\v") - a + 1);
+      out.push_back(text);
+    }
+    for (const std::string& span : spans) out.push_back(span);
   }
+  if (out.empty()) *error = "empty answer";
   return out;
 }
 
@@ -510,14 +532,16 @@ std::vector<Record> read_drop_json(const std::string& path) {
       r.fields["passage_id"] = passage_id;
       r.fields["passage"] = passage;
       r.fields["question"] = qa.string_at("question");
-      r.fields["answers"] = drop_answer_strings(qa.object_at("answer"));
-      // The dev set's extra annotations, each as strings like "answers"; absent in train.
-      if (qa.find("validated_answers") != nullptr) {
-        const ordered_json& validated = qa.array_at("validated_answers");
-        json all = json::array();
-        for (size_t k = 0; k < validated.size(); ++k) all.push_back(drop_answer_strings(qa.element("validated_answers", k)));
-        r.fields["validated_answers"] = std::move(all);
-      }
+      // HF's train split reads build_answers([answer]), its validation split
+      // build_answers(validated_answers); both are kept, null where HF's parser fails.
+      auto put = [&](const std::string& key, const std::string& field, bool single) {
+        std::string error;
+        json answers = hf_drop_build_answers(qa, key, single, &error);
+        r.fields[field] = error.empty() ? std::move(answers) : json(nullptr);
+        if (!error.empty()) r.fields[field + "_error"] = error;
+      };
+      put("answer", "answers", true);
+      if (qa.find("validated_answers") != nullptr) put("validated_answers", "validated_answers", false);
       rows.push_back(std::move(r));
     }
   }

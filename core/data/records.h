@@ -42,11 +42,16 @@ std::vector<Record> read_jsonl(const std::string& path);
 std::vector<Record> read_squad_json(const std::string& path);
 
 // DROP-style JSON ({passage_id: {"passage", "qa_pairs": [{"query_id", "question",
-// "answer": {"number", "date", "spans"}}]}}): one record per question with fields "id",
-// "passage_id", "passage", "question", "answers" (array of strings: the spans if any, else the
-// number, else the date's non-empty "day month year" parts joined by spaces), and, when the
-// question has "validated_answers" (the dev set), "validated_answers": one such array each.
-// Passages in file order; `where` is the line of the question's '{'.
+// "answer": {"number", "date", "spans"}, "validated_answers": [...]}]}}): one record per
+// question with fields "id", "passage_id", "passage", "question", and the gold strings as
+// Hugging Face's drop.py builds answers_spans (build_answers): "answers" from [answer] (what
+// HF's train split holds) and, when the question has "validated_answers" (the dev set),
+// "validated_answers" from that list (what HF's validation split holds), each flattened in
+// order: per answer its number, or its date " ".join([day, month, year]).strip(), then its
+// spans. Where HF's parser raises AnswerParsingError (an answer that is both number and date,
+// number and spans or date and spans, or nothing at all) the field is null and
+// "<field>_error" says why; HF drops such questions. Passages in file order; `where` is the
+// line of the question's '{'.
 std::vector<Record> read_drop_json(const std::string& path);
 
 // TREC's original "COARSE:fine question" lines: fields "coarse", "fine", "question".

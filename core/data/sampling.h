@@ -61,7 +61,8 @@ struct SplitSizes {
   int64_t num_train = 1000, num_dev = 500, num_test = 1000;
 };
 SplitSizes mezo_split_sizes(const std::string& task);
-SplitSizes bszo_split_sizes(const std::string& task);  // Table 6; throws for a task it does not list
+// Table 6; a task it does not list gets mezo_split_sizes (throws for a task neither knows).
+SplitSizes bszo_split_sizes(const std::string& task);
 
 // LM-BFF's k-shot data (MeZO medium_models/tools/generate_k_shot_data.py, mode k-shot-1k-test;
 // baselines.md 9): np.random.seed(seed), shuffle the train rows, group them by label in order

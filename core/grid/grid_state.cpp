@@ -88,7 +88,8 @@ RunStatus read_run_status(const GridRun& run) {
                                  ? std::get<std::string>(status->second)
                                  : "";
     if (text == "completed") {
-      out.state = log.config_text() == run.config.text ? RunState::Completed : RunState::Changed;
+      // The log holds the resolved run file and the defaults it took: new defaults change a run too.
+      out.state = log.config_text() == run.config.text + run.config.defaults_text ? RunState::Completed : RunState::Changed;
     } else if (text.rfind("failed: ", 0) == 0) {
       out.state = RunState::Failed;
       out.message = text.substr(8);

@@ -1,6 +1,8 @@
 #include "core/optim/bszo.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "core/util/error.h"
 
@@ -55,21 +57,36 @@ void Bszo::begin_step(uint32_t step, double lr) {
   cached_.assign(opt_.k, 0.0);
   observed_.clear();
   tau_ = 0;
-  pending_axis_ = -1;
+  pending_axes_.clear();
   forward_passes_ = 0;
   phase_ = Phase::Start;
 }
 
-int Bszo::largest_variance_axis() const {
-  // Coordinate observations keep Σ diagonal, so its top eigenvector is the axis of the
-  // largest diagonal entry (the first one on ties).
-  int best = 0;
-  for (int i = 1; i < opt_.k; ++i)
-    if (post_.cov[static_cast<size_t>(i) * opt_.k + i] > post_.cov[static_cast<size_t>(best) * opt_.k + best]) best = i;
-  return best;
+int Bszo::top_eigenvector_axis(const std::vector<double>& d_in) {
+  // dsteqr's closing sort: for i = 0 .. n-2, find the smallest of d[i..] (strictly smaller
+  // replaces, so the first of equal minima wins) and swap it into place with its column.
+  std::vector<double> d = d_in;
+  std::vector<int> column(d.size());
+  for (size_t i = 0; i < d.size(); ++i) column[i] = static_cast<int>(i);
+  for (size_t i = 0; i + 1 < d.size(); ++i) {
+    size_t k = i;
+    double p = d[i];
+    for (size_t j = i + 1; j < d.size(); ++j)
+      if (d[j] < p) k = j, p = d[j];
+    if (k != i) {
+      d[k] = d[i];
+      d[i] = p;
+      std::swap(column[i], column[k]);
+    }
+  }
+  return column.back();
 }
 
-int Bszo::next_axis() const { return opt_.adaptive_sampling ? largest_variance_axis() : tau_ % opt_.k; }
+int Bszo::largest_variance_axis() const {
+  std::vector<double> diagonal(opt_.k);
+  for (int i = 0; i < opt_.k; ++i) diagonal[i] = post_.cov[static_cast<size_t>(i) * opt_.k + i];
+  return top_eigenvector_axis(diagonal);
+}
 
 void Bszo::apply_observation(int axis, double y) {
   std::vector<double> d(opt_.k, 0.0);
@@ -84,29 +101,48 @@ void Bszo::apply_observation(int axis, double y) {
   ++tau_;
 }
 
-std::vector<Probe> Bszo::next_probes() {
+void Bszo::push_observation_probes(std::vector<Probe>& probes, int axis) const {
   const float eps = static_cast<float>(opt_.eps);
+  const uint32_t q = static_cast<uint32_t>(axis);
+  probes.push_back(Probe{{{opt_.seed, step_, q, eps}}, axis});
+  if (!opt_.one_sided) probes.push_back(Probe{{{opt_.seed, step_, q, -eps}}, axis});
+}
+
+double Bszo::difference(const std::vector<double>& losses, size_t at) const {
+  // fp64 on the host from the fp32 losses, as the code's loss.item() arithmetic.
+  return opt_.one_sided ? (losses[at] - f0_) / opt_.eps : (losses[at] - losses[at + 1]) / (2.0 * opt_.eps);
+}
+
+std::vector<Probe> Bszo::next_probes() {
   if (phase_ == Phase::Start) {
-    // L(θ) and the k axis probes are independent: one round, k+1 groups.
+    // L(θ) and the observations that do not depend on the posterior are independent: one
+    // round. The k axes; without adaptive sampling every observation (axis τ mod k).
     std::vector<Probe> probes;
     probes.push_back(Probe{{}, opt_.k});
-    for (int i = 0; i < opt_.k; ++i) probes.push_back(Probe{{{opt_.seed, step_, static_cast<uint32_t>(i), eps}}, i});
+    const int fixed = opt_.adaptive_sampling ? opt_.k : opt_.m;
+    for (int t = 0; t < fixed; ++t) {
+      push_observation_probes(probes, t % opt_.k);
+      pending_axes_.push_back(t % opt_.k);
+    }
     phase_ = Phase::Coordinates;
     return probes;
   }
   if (phase_ == Phase::Remeasure && tau_ < opt_.m) {
     if (!opt_.fresh_remeasure) {
-      // BSZO: the cached difference of the chosen axis, no forward pass.
+      // BSZO: the cached difference of the top eigenvector's axis, no forward pass.
       while (tau_ < opt_.m) {
-        const int axis = next_axis();
+        const int axis = largest_variance_axis();
         apply_observation(axis, cached_[axis]);
       }
       phase_ = Phase::Done;
       return {};
     }
-    const int axis = next_axis();
-    pending_axis_ = axis;
-    return {Probe{{{opt_.seed, step_, static_cast<uint32_t>(axis), eps}}, axis}};
+    // BSZO-B: a fresh measurement along +e_j (its sign as eigh returns it).
+    const int axis = largest_variance_axis();
+    pending_axes_ = {axis};
+    std::vector<Probe> probes;
+    push_observation_probes(probes, axis);
+    return probes;
   }
   phase_ = Phase::Done;
   return {};
@@ -114,17 +150,24 @@ std::vector<Probe> Bszo::next_probes() {
 
 void Bszo::observe(const std::vector<double>& losses) {
   forward_passes_ += static_cast<int>(losses.size());
+  const size_t per = opt_.one_sided ? 1 : 2;
   if (phase_ == Phase::Coordinates) {
-    check(static_cast<int>(losses.size()) == opt_.k + 1, "bszo: expected k+1 losses");
+    check(losses.size() == 1 + per * pending_axes_.size(), "bszo: expected " +
+                                                              std::to_string(1 + per * pending_axes_.size()) +
+                                                              " losses, got " + std::to_string(losses.size()));
     f0_ = losses[0];
-    for (int i = 0; i < opt_.k; ++i) cached_[i] = (losses[i + 1] - f0_) / opt_.eps;
-    for (int i = 0; i < opt_.k && tau_ < opt_.m; ++i) apply_observation(i, cached_[i]);
-    phase_ = Phase::Remeasure;
+    for (size_t t = 0; t < pending_axes_.size(); ++t) {
+      const int axis = pending_axes_[t];
+      cached_[axis] = difference(losses, 1 + per * t);
+      apply_observation(axis, cached_[axis]);
+    }
+    pending_axes_.clear();
+    phase_ = opt_.adaptive_sampling ? Phase::Remeasure : Phase::Done;
     return;
   }
-  check(phase_ == Phase::Remeasure && pending_axis_ >= 0 && losses.size() == 1, "bszo: unexpected losses");
-  apply_observation(pending_axis_, (losses[0] - f0_) / opt_.eps);
-  pending_axis_ = -1;
+  check(phase_ == Phase::Remeasure && pending_axes_.size() == 1 && losses.size() == per, "bszo: unexpected losses");
+  apply_observation(pending_axes_[0], difference(losses, 0));
+  pending_axes_.clear();
 }
 
 StepUpdate Bszo::finish() {

@@ -1,11 +1,26 @@
-// BSZO and BSZO-B (Feng & Huang 2026; ../shared/papers/bszo.md a.3): a Bayesian estimate
-// of the gradient's projection g̃ = Bᵀg on k seeded directions, B = [z_1..z_k], from m
-// one-sided difference observations fused by sequential Kalman updates, then
-// θ ← θ − η Σ_i μ_i z_i. Observations 1..k measure the coordinate axes (one forward each,
-// plus one for L(θ)); observation τ > k re-measures the axis of largest posterior variance:
-// from the cache (BSZO, no forward) or with a fresh forward (BSZO-B). The observation noise
-// σ_e follows an EMA of squared prior residuals, floored at a fraction of its start value,
-// and persists across steps; μ and Σ restart from the prior every step.
+// BSZO and BSZO-B (Feng & Huang 2026; ../shared/papers/bszo.md a.3; official code
+// AeonianQuill/BSZO bszo_optimizer_v3.py = BSZO, v4 = BSZO-B): a Bayesian estimate of the
+// gradient's projection g̃ = Bᵀg on k seeded directions, B = [z_1..z_k], from m difference
+// observations fused by sequential Kalman updates, then θ ← θ − η Σ_i μ_i z_i.
+// Every step measures f0 = L(θ) (the logged loss; the code computes it in both difference
+// modes). Observation τ (0-based):
+//  - τ < k: axis τ, a fresh measurement;
+//  - τ >= k, adaptive sampling: the top eigenvector of Σ. Σ is exactly diagonal after axis
+//    updates, and numpy's eigh (LAPACK dsyevd) returns +e_j exactly, j the column its
+//    selection sort leaves last (the largest Σ_jj; among ties not always the first or last:
+//    top_eigenvector_axis). BSZO re-uses axis j's cached difference (no forward); BSZO-B
+//    measures along +e_j with a fresh forward. +e_j is the direction axis j was measured in,
+//    so BSZO-B's measurement evaluates the same point on the same minibatch: under exact
+//    perturbation it returns the cached value bit for bit (BSZO-B = BSZO + one forward); it
+//    differs only through the in-place rounding residues of the earlier probes
+//    (model.perturbation: reference) and the GPU's nondeterministic kernels (docs/PRECISION.md);
+//  - τ >= k, no adaptive sampling (the ablation): axis τ mod k with a fresh forward in both
+//    variants, replacing that axis's cached value, as both official versions do.
+// Differences: one-sided y = (L(θ + εBd) − f0)/ε (the paper; 1 forward per fresh
+// observation), or central y = (L(θ + εBd) − L(θ − εBd))/2ε (the code's
+// bayesian_one_sided=False; 2 forwards each, f0 still measured and logged).
+// The observation noise σ_e follows an EMA of squared prior residuals, floored at a fraction
+// of its start value, and persists across steps; μ and Σ restart from the prior every step.
 #pragma once
 #include <vector>
 
@@ -24,6 +39,7 @@ struct BszoOptions {
   double noise_floor = 0.1;  // σ_e >= noise_floor * initial σ_e
   bool adaptive_noise = true;
   bool adaptive_sampling = true;
+  bool one_sided = true;         // false: central differences (bayesian_one_sided=False)
   bool fresh_remeasure = false;  // BSZO-B
 };
 
@@ -53,11 +69,21 @@ class Bszo final : public ZoOptimizer {
   const GaussianPosterior& posterior() const { return post_; }
 
  private:
-  // Applies observation τ (1-based) along axis `axis` with difference y.
+  // Applies the next observation along axis `axis` with difference y.
   void apply_observation(int axis, double y);
+  // The probes of one fresh observation along axis `axis` (1 one-sided, 2 central).
+  void push_observation_probes(std::vector<Probe>& probes, int axis) const;
+  // y of one fresh observation from its losses (1 one-sided, 2 central) at losses[at].
+  double difference(const std::vector<double>& losses, size_t at) const;
+
+ public:
+  // The axis of Σ's top eigenvector as numpy.linalg.eigh returns it for a diagonal Σ: LAPACK
+  // sorts the eigenvalues ascending by selection sort with swaps (dsteqr), and the column it
+  // leaves last is +e_j (checked against numpy for k up to 69, ties included).
+  static int top_eigenvector_axis(const std::vector<double>& diagonal);
+
+ private:
   int largest_variance_axis() const;
-  // The axis observation tau_+1 (> k) re-measures: largest variance, or round robin.
-  int next_axis() const;
 
   BszoOptions opt_;
   double rho_;      // EMA of squared residuals (persists across steps)
@@ -66,10 +92,10 @@ class Bszo final : public ZoOptimizer {
   double lr_ = 0.0;
   GaussianPosterior post_;
   double f0_ = 0.0;
-  std::vector<double> cached_;  // Y[i]: the axis-i difference of this step
+  std::vector<double> cached_;  // Y[i]: the axis-i difference of this step (the latest)
   std::vector<double> observed_;  // every y used, in order (logged)
   int tau_ = 0;                 // observations applied so far
-  int pending_axis_ = -1;       // BSZO-B: the axis being re-measured by the outstanding probe
+  std::vector<int> pending_axes_;  // the axes of the outstanding round's observations, in order
   int forward_passes_ = 0;
   enum class Phase { Start, Coordinates, Remeasure, Done } phase_ = Phase::Start;
 };

@@ -27,20 +27,25 @@ std::vector<Probe> Hizoo::next_probes() {
   asked_ = true;
   std::vector<Probe> probes;
   probes.push_back(Probe{{}, 1});  // ℓ0 on its own group: another rank can take it
-  for (const float sign : {1.0f, -1.0f}) {
+  // Exact: each probe from the unperturbed weights. Reference: increments in place, the
+  // second from the first probe's point (-2 eps), as the official code moves.
+  for (const float sign : {1.0f, reference_ ? -2.0f : -1.0f}) {
     const float coeff = sign * static_cast<float>(opt_.eps);
     const uint64_t seed = opt_.seed;
     const uint32_t step = step_;
     const DirectionKind kind = opt_.kind;
+    const bool reference = reference_;
     Probe p;
     p.group = 0;
     // Reads Σ, never writes it: a probe runs on one rank only.
-    p.pass = [this, coeff, seed, step, kind](size_t, const TrainableTensor& t, float* x) {
+    p.pass = [this, coeff, seed, step, kind, reference](size_t, const TrainableTensor& t, float* x) {
       const int64_t n = t.view->numel;
       check(t.first + static_cast<uint64_t>(n) <= sigma_.size(), "hizoo: tensor " + t.view->name +
                                                                     " lies outside the Hessian buffer");
       std::vector<float> z(static_cast<size_t>(n));
       cpu::direction(z.data(), n, t.first, seed, step, 0, kind);
+      if (reference)
+        for (float& v : z) v = cpu::round_to_dtype(v, t.view->dtype);
       const float* s = sigma_.data() + t.first;
       for (int64_t i = 0; i < n; ++i) x[i] += coeff * z[i] / std::sqrt(s[i]);
     };
@@ -63,13 +68,26 @@ StepUpdate Hizoo::finish() {
   const uint32_t step = step_;
   const DirectionKind kind = opt_.kind;
   StepUpdate u;
-  u.pass = [this, keep, sample, step_c, step_decay, seed, step, kind](size_t, const TrainableTensor& t, float* x) {
+  const bool reference = reference_;
+  const float restore = static_cast<float>(opt_.eps);
+  u.pass = [this, keep, sample, step_c, step_decay, seed, step, kind, reference, restore](size_t, const TrainableTensor& t,
+                                                                                       float* x) {
     const int64_t n = t.view->numel;
     check(t.first + static_cast<uint64_t>(n) <= sigma_.size(), "hizoo: tensor " + t.view->name +
                                                                   " lies outside the Hessian buffer");
     std::vector<float> z(static_cast<size_t>(n));
     cpu::direction(z.data(), n, t.first, seed, step, 0, kind);
     float* s = sigma_.data() + t.first;
+    if (reference) {
+      const DType dt = t.view->dtype;
+      for (int64_t i = 0; i < n; ++i) {
+        const float zr = cpu::round_to_dtype(z[i], dt);
+        x[i] = cpu::round_to_dtype(x[i] + restore * zr / std::sqrt(s[i]), dt);  // back from θ − ε z ⊘ √Σ (old Σ)
+        s[i] = cpu::round_to_dtype(keep * s[i] + sample * (s[i] * zr * zr), dt);
+        x[i] -= step_c * zr / std::sqrt(s[i]) + step_decay * x[i];  // rounded once by the engine
+      }
+      return;
+    }
     for (int64_t i = 0; i < n; ++i) {
       s[i] = keep * s[i] + sample * (s[i] * z[i] * z[i]);
       x[i] -= step_c * z[i] / std::sqrt(s[i]) + step_decay * x[i];

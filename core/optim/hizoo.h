@@ -33,6 +33,11 @@ class Hizoo final : public ZoOptimizer {
   void observe(const std::vector<double>& losses) override;
   StepUpdate finish() override;
   bool uses_tensor_passes() const override { return true; }
+  // The reference arithmetic: Σ and z in the parameter's dtype (rounded after every update:
+  // the official code allocates Σ like the parameter, and in fp16 (1 − α)Σ = Σ for α < 5e-4,
+  // baselines.md 4), probes applied in place as increments (+ε z ⊘ √Σ, then −2ε z ⊘ √Σ, then
+  // +ε z ⊘ √Σ restoring before the update), each rounded once into the dtype.
+  bool use_reference_arithmetic() override { return reference_ = true; }
 
   const std::vector<float>& hessian() const { return sigma_; }
 
@@ -43,6 +48,7 @@ class Hizoo final : public ZoOptimizer {
   bool asked_ = false;
   std::vector<double> losses_;  // ℓ0, ℓ⁺, ℓ⁻
   std::vector<float> sigma_;
+  bool reference_ = false;
 };
 
 }  // namespace zotune

@@ -47,8 +47,9 @@ StepUpdate MezoAdam::finish() {
   const uint32_t step = step_;
   const DirectionKind kind = opt_.kind;
   StepUpdate u;
-  u.pass = [this, cf, b1, b2, adam_eps, wd, step_size, bias2_sqrt, seed, step, kind](size_t, const TrainableTensor& t,
-                                                                                     float* x) {
+  const bool reference = reference_;
+  u.pass = [this, cf, b1, b2, adam_eps, wd, step_size, bias2_sqrt, seed, step, kind, reference](
+               size_t, const TrainableTensor& t, float* x) {
     const int64_t n = t.view->numel;
     check(t.first + static_cast<uint64_t>(n) <= m_.size(), "mezo-adam: tensor " + t.view->name +
                                                                 " lies outside the moment buffers (trainable space changed)");
@@ -57,6 +58,19 @@ StepUpdate MezoAdam::finish() {
     float* m = m_.data() + t.first;
     float* v = v_.data() + t.first;
     const float decay = t.weight_decay ? wd : 0.0f;
+    if (reference) {
+      const DType dt = t.view->dtype;
+      auto rd = [dt](float v) { return cpu::round_to_dtype(v, dt); };
+      for (int64_t i = 0; i < n; ++i) {
+        float g = rd(cf * rd(z[i]));
+        if (decay != 0.0f) g = rd(g + rd(decay * x[i]));
+        m[i] = rd(m[i] + (1.0f - b1) * (g - m[i]));
+        v[i] = rd(rd(b2 * v[i]) + (1.0f - b2) * g * g);
+        const float denom = rd(rd(rd(std::sqrt(v[i])) / bias2_sqrt) + adam_eps);
+        x[i] = rd(x[i] - step_size * m[i] / denom);
+      }
+      return;
+    }
     for (int64_t i = 0; i < n; ++i) {
       const float g = cf * z[i] + decay * x[i];
       m[i] = b1 * m[i] + (1.0f - b1) * g;

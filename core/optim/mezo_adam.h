@@ -6,7 +6,12 @@
 //   m_i ← β1 m_i + (1 − β1) g_i,   v_i ← β2 v_i + (1 − β2) g_i²
 //   θ_i ← θ_i − (η / (1 − β1^t)) m_i / (sqrt(v_i) / sqrt(1 − β2^t) + ε_adam)
 // m and v are fp32 buffers over the whole trainable space (8 bytes per trainable parameter,
-// beside the exact mode's snapshot). The probes are plain seeded directions; the update is a
+// beside the exact mode's snapshot). Under model.perturbation: reference they hold values of
+// the parameter dtype, rounded at torch's op boundaries (use_reference_arithmetic):
+//   g = rd(c rd(z)) (+ rd(λ θ), rounded),  m = rd(lerp(m, g, 1 − β1)),  v = rd(rd(β2 v) + (1 − β2) g²),
+//   d = rd(rd(rd(sqrt v) / sqrt(1 − β2^t)) + ε_adam),  θ = rd(θ − (η / (1 − β1^t)) m / d)
+// (rd = round to the dtype; the op sequence of torch's foreach Adam: lerp_, mul_, addcmul_,
+// sqrt, div_, add_, addcdiv_); in fp16 the small terms vanish, as the papers found. The probes are plain seeded directions; the update is a
 // TensorPass (host engine only), so the log has no /updates rows and replay re-runs the
 // recurrence from the logged probe losses (replay_optimizer, core/train/trainer.h).
 #pragma once
@@ -36,6 +41,10 @@ class MezoAdam final : public ZoOptimizer {
   void observe(const std::vector<double>& losses) override;
   StepUpdate finish() override;
   bool uses_tensor_passes() const override { return true; }
+  // The reference arithmetic: z, the gradient, both moments and every intermediate tensor of
+  // torch.optim.Adam's step rounded to the parameter's dtype where torch rounds them (the
+  // moments live in the parameter dtype, as BSZO's zo_adam allocates them).
+  bool use_reference_arithmetic() override { return reference_ = true; }
 
   const std::vector<float>& first_moment() const { return m_; }
   const std::vector<float>& second_moment() const { return v_; }
@@ -47,6 +56,7 @@ class MezoAdam final : public ZoOptimizer {
   bool asked_ = false;
   std::vector<double> losses_;
   int64_t t_ = 0;  // Adam updates taken
+  bool reference_ = false;
   std::vector<float> m_, v_;
 };
 

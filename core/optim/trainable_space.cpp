@@ -76,6 +76,11 @@ void TrainableSpace::apply(ParamStore& params, const std::vector<cpu::DirectionT
   }
 }
 
+void TrainableSpace::apply_in_dtype(ParamStore& params, const cpu::DirectionTerm& term, DirectionKind kind) const {
+  for (const TrainableTensor& t : tensors_)
+    cpu::perturb_in_dtype(params.data(*t.view), t.view->dtype, t.view->numel, t.first, term, kind);
+}
+
 size_t TrainableSpace::bytes() const {
   size_t b = 0;
   for (const TrainableTensor& t : tensors_) b += static_cast<size_t>(t.view->numel) * dtype_size(t.view->dtype);

@@ -46,6 +46,10 @@ class TrainableSpace {
   void apply(ParamStore& params, const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind,
              float decay_scale = 1.0f) const;
 
+  // One term in the papers' arithmetic (model.perturbation: reference): every trainable
+  // tensor gets params += term.coeff * round_dtype(z), rounded once (cpu::perturb_in_dtype).
+  void apply_in_dtype(ParamStore& params, const cpu::DirectionTerm& term, DirectionKind kind) const;
+
   // Bytes of every trainable tensor, in order (snapshots for the exact perturbation mode).
   size_t bytes() const;
   void copy_out(const ParamStore& params, std::vector<uint8_t>& out) const;

@@ -59,6 +59,11 @@ class ZoOptimizer {
   // and model.perturbation: exact (a pass reads the unperturbed weights), and their log has
   // no /updates rows, so replay re-runs them on the logged probe losses (replay_optimizer).
   virtual bool uses_tensor_passes() const { return false; }
+  // model.perturbation: reference (core/train/weight_moves.h). Optimizers whose steps are
+  // seeded directions need nothing (true). Those with TensorPasses switch to the papers'
+  // arithmetic here (probe passes as increments from the previous probe's point, directions
+  // and state in the parameter dtype) and return true; false = not available (refused).
+  virtual bool use_reference_arithmetic() { return !uses_tensor_passes(); }
 };
 
 }  // namespace zotune

@@ -7,6 +7,7 @@
 #include "core/model/generate.h"
 #include "core/tasks/prompt_task_forward.h"
 #include "core/tasks/squad_f1.h"
+#include "core/tasks/templates_tables.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
 
@@ -34,22 +35,18 @@ double cross_entropy(const std::vector<double>& scores, int gold) {
 
 int argmax(const std::vector<double>& x) { return static_cast<int>(std::max_element(x.begin(), x.end()) - x.begin()); }
 
-// Python's str.strip() on the ASCII whitespace a decoded answer ends in.
-std::string strip(const std::string& s) {
-  const char* ws = " \t\n\r\f\v";
-  const size_t a = s.find_first_not_of(ws);
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(ws) - a + 1);
-}
-
 }  // namespace
 
 GenerationConfig generation_config(const Tokenizer& tokenizer, int max_new_tokens) {
   GenerationConfig g;
   g.max_new_tokens = max_new_tokens;
-  if (tokenizer.eos_id() >= 0) g.stop_ids.push_back(tokenizer.eos_id());
-  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id)
-    if (id != tokenizer.eos_id() && tokenizer.decode({id}).find('\n') != std::string::npos) g.stop_ids.push_back(id);
+  // MeZO run.py: eos_token_id=[tokenizer.encode("\n", add_special_tokens=False)[-1],
+  // tokenizer.eos_token_id]. Only that one newline id stops: a merged token such as "\n\n" or
+  // ".\n" does not (SentencePiece vocabularies encode "\n" as ["▁", "<0x0A>"]: the last is kept).
+  const std::vector<int32_t> newline = tokenizer.encode("\n", /*add_special_tokens=*/false);
+  check(!newline.empty(), "generation: the tokenizer encodes \"\\n\" as no tokens; MeZO's stop token is undefined");
+  g.stop_ids.push_back(newline.back());
+  if (tokenizer.eos_id() >= 0 && tokenizer.eos_id() != newline.back()) g.stop_ids.push_back(tokenizer.eos_id());
   g.decode = [&tokenizer](const std::vector<int32_t>& ids) { return tokenizer.decode(ids, /*skip_special_tokens=*/true); };
   return g;
 }
@@ -254,10 +251,10 @@ Evaluation PromptTask::evaluate(Model& model, const std::vector<int>& examples) 
           greedy_continuations(model, prompts, options_.pad_id, options_.max_batch_sequences, gen);
       for (size_t i = 0; i < selected.size(); ++i) {
         Prediction& p = ev.predictions[i];
-        std::string text = g.decode(tokens[i]);
-        text = text.substr(0, text.find('\n'));  // the answer line (npos keeps it all)
-        p.text = strip(text);
-        p.score = squad_max_f1(p.text, selected[i]->answers);
+        // MeZO: decode(outputs[input_len:], skip_special_tokens=True).strip() -- the whole
+        // continuation (stop token included), Python-stripped; then metrics.py's f1.
+        p.text = templates_detail::py_strip(g.decode(tokens[i]));
+        p.score = mezo_f1(p.text, selected[i]->answers);
       }
       break;
     }

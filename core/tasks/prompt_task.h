@@ -18,8 +18,10 @@
 //  - CandidateLM: accuracy of argmax_c s_c (first on ties); correct when it is in `correct`
 //    (ReCoRD: any of the gold entities).
 //  - MaskedLM / ClassificationHead: accuracy of the argmax of the class logits.
-//  - Generation: greedy decoding with the KV cache (GenerationConfig), the text before the
-//    first newline, stripped; SQuAD v1.1 token F1, max over gold answers (squad_f1.h).
+//  - Generation: greedy decoding with the KV cache (GenerationConfig), the whole decoded
+//    continuation stripped (MeZO keeps text after a merged newline token too); MeZO's
+//    metrics.py f1 (squad_f1.h mezo_f1: SQuAD token F1, max over gold answers, with its
+//    "no answer" / "CANNOTANSWER" exact-match case).
 //
 // Forward passes go in chunks of at most max_batch_sequences sequences; only the rows a
 // loss reads are projected onto the vocabulary (prompt_task_forward.h).
@@ -50,10 +52,10 @@ struct GenerationConfig {
   std::function<std::string(const std::vector<int32_t>&)> decode;  // new tokens -> UTF-8 text
 };
 
-// MeZO's decoding for `tokenizer`: stop at EOS or at any token whose text holds a newline
-// (MeZO stops at encode("\n")[-1]; vocabularies with merged tokens such as ".\n" or "\n\n"
-// would otherwise run past the line), decode skipping special tokens. The decode function
-// refers to `tokenizer`, which must outlive the config.
+// MeZO's decoding for `tokenizer` (large_models/run.py Framework.forward): stop on EOS or on
+// the id of the last token of encode("\n") without special tokens -- that one id only, as
+// MeZO does, so tokens such as "\n\n" or ".\n" do not stop it -- and decode skipping special
+// tokens. The decode function refers to `tokenizer`, which must outlive the config.
 GenerationConfig generation_config(const Tokenizer& tokenizer, int max_new_tokens = 50);
 
 struct PromptTaskOptions {

@@ -159,4 +159,11 @@ double squad_max_exact_match(std::string_view prediction, const std::vector<std:
   return best;
 }
 
+double mezo_f1(std::string_view prediction, const std::vector<std::string>& ground_truths) {
+  check_answers(ground_truths);
+  if (ground_truths[0] == "CANNOTANSWER" || ground_truths[0] == "no answer")
+    return squad_normalize(ground_truths[0]) == squad_normalize(prediction) ? 1.0 : 0.0;
+  return squad_max_f1(prediction, ground_truths);
+}
+
 }  // namespace zotune::tasks

@@ -31,4 +31,9 @@ double squad_exact_match(std::string_view prediction, std::string_view ground_tr
 double squad_max_f1(std::string_view prediction, const std::vector<std::string>& ground_truths);
 double squad_max_exact_match(std::string_view prediction, const std::vector<std::string>& ground_truths);
 
+// MeZO's metrics.py f1(pred, gold): when gold[0] is "CANNOTANSWER" or "no answer" (QuAC's and
+// MeZO's SQuAD v2 marker of an unanswerable question), 1 if the normalized prediction equals
+// the normalized gold[0], else 0; otherwise squad_max_f1. No gold answers is an error.
+double mezo_f1(std::string_view prediction, const std::vector<std::string>& ground_truths);
+
 }  // namespace zotune::tasks

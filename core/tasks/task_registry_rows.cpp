@@ -1,10 +1,13 @@
 // Data rows -> tasks::Example: one table row per (task, file layout) says which row fields
 // become which example fields and how label values map to class indices (HF numbering).
 // MultiRC and ReCoRD rows hold several examples each and are expanded by their own code below.
+// BoolQ and WSC rows are first turned into the rows of the Hugging Face datasets MeZO loads
+// (hf_conversions.h); DROP's gold answers are HF's answers_spans (records.h).
 #include <algorithm>
 #include <set>
 #include <utility>
 
+#include "core/tasks/hf_conversions.h"
 #include "core/tasks/task_registry.h"
 #include "core/util/error.h"
 
@@ -17,6 +20,7 @@ enum class Expand {
   Row,      // one row = one example
   MultiRC,  // one row = a paragraph: one example per (question, answer)
   ReCoRD,   // one row = a passage: one example per query
+  Drop,     // one row = a question, gold = HF's answers_spans; rows HF's parser rejects are dropped
 };
 
 struct RowSpec {
@@ -62,7 +66,7 @@ const std::vector<RowSpec> kRows = {
     {"multirc", Layout::Jsonl, {}, "label", {}, {}, {}, "", Expand::MultiRC},
     {"record", Layout::Jsonl, {}, "", {}, {}, {}, "", Expand::ReCoRD},
     {"squad", Layout::SquadJson, {{"title", "title"}, {"context", "context"}, {"question", "question"}}, "", {}, {}, {}, "answers"},
-    {"drop", Layout::DropJson, {{"passage", "passage"}, {"question", "question"}}, "", {}, {}, {}, "answers"},
+    {"drop", Layout::DropJson, {{"passage", "passage"}, {"question", "question"}}, "", {}, {}, {}, "", Expand::Drop},
     {"snli", Layout::Jsonl, {{"premise", "sentence1"}, {"hypothesis", "sentence2"}}, "gold_label", kNli3, {"-"}},
     {"mnli", Layout::Jsonl, {{"premise", "sentence1"}, {"hypothesis", "sentence2"}}, "gold_label", kNli3, {"-"}},
     {"mnli", Layout::GlueTsv, {{"premise", "sentence1"}, {"hypothesis", "sentence2"}}, "gold_label", kNli3, {"-"}},
@@ -156,6 +160,9 @@ Example row_example(const TaskSpec& task, const RowSpec& spec, const data::Recor
   }
   if (!spec.answers_key.empty()) {
     ex.answers = string_array(row.fields, spec.answers_key, where);
+    // SQuAD v2.0's unanswerable questions: MeZO's SQuADv2Dataset makes the gold ['no answer'],
+    // which its f1 scores by exact match (squad_f1.h mezo_f1). v1.1 files have none.
+    if (ex.answers.empty() && task.name == "squad") ex.answers = {"no answer"};
     check(!ex.answers.empty(), where + ": no gold answer");
   }
   return ex;
@@ -202,8 +209,13 @@ std::vector<size_t> code_point_offsets(const std::string& s) {
 
 // SuperGLUE ReCoRD: passage{text, entities[{start, end}]}, qas[{query, answers[{text}]}], as
 // HF's super_glue "record" reads it: entity text = text[start:end+1] (characters, end
-// inclusive), options = the distinct entity texts (HF keeps a set, in no fixed order; here in
-// order of first occurrence), correct = the options among the answers' texts.
+// inclusive); options = the distinct entity texts, sorted (HF 1.0.2: sorted(set); 1.0.3 keeps
+// an unsorted set, whose order depends on Python's string hashing: the same members); answers
+// = sorted(set(answer texts)) (_get_record_answers). correct lists the options' indices in the
+// answers' sorted order, so correct[0] is MeZO's training gold
+// candidates.index(correct_candidate[0]) (run.py _convert). Sorting compares UTF-8 bytes,
+// which orders like Python's code points. An answer that is not an entity is an Error (MeZO's
+// candidates.index would raise).
 void expand_record(const TaskSpec& task, const data::Record& row, std::vector<Example>& out) {
   const std::string where = context(row, task);
   const std::string passage = string_field(row.fields, "passage.text", where);
@@ -221,11 +233,9 @@ void expand_record(const TaskSpec& task, const data::Record& row, std::vector<Ex
           where + ": entity [" + std::to_string(start) + ", " + std::to_string(end) + "] outside the passage");
     spans.emplace_back(start, passage.substr(cp[start], cp[end + 1] - cp[start]));
   }
-  std::stable_sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::string> options;
-  for (const auto& [start, text] : spans) {
-    if (std::find(options.begin(), options.end(), text) == options.end()) options.push_back(text);
-  }
+  std::set<std::string> distinct;
+  for (const auto& [start, text] : spans) distinct.insert(text);
+  const std::vector<std::string> options(distinct.begin(), distinct.end());
   const json* qas = lookup(row.fields, "qas");
   check(qas != nullptr && qas->is_array(), where + ": missing array field 'qas'");
   for (size_t q = 0; q < qas->size(); ++q) {
@@ -241,12 +251,34 @@ void expand_record(const TaskSpec& task, const data::Record& row, std::vector<Ex
       check(a->is_array(), qwhere + ": field 'answers' is not an array");
       for (const json& ans : *a) answers.insert(string_field(ans, "text", qwhere));
     }
-    for (size_t i = 0; i < options.size(); ++i) {
-      if (answers.count(options[i])) ex.correct.push_back(static_cast<int>(i));
+    for (const std::string& answer : answers) {  // std::set: sorted, de-duplicated
+      const auto it = std::lower_bound(options.begin(), options.end(), answer);
+      check(it != options.end() && *it == answer,
+            qwhere + ": answer \"" + answer + "\" is not one of the passage's entities");
+      ex.correct.push_back(static_cast<int>(it - options.begin()));
     }
-    check(answers.empty() || !ex.correct.empty(), qwhere + ": no answer is one of the passage's entities");
     out.push_back(std::move(ex));
   }
+}
+
+// DROP as HF's drop.py yields it and MeZO's DROPDataset reads it: the dev set's gold answers
+// are build_answers(validated_answers), the train set's build_answers([answer]) (the question
+// has no validated_answers); a question whose answers HF cannot parse (the reader's null) is
+// not yielded, so the seeded permutation over the kept rows picks what MeZO's picks. The
+// training target is the first gold string (templates: " {answers[0]}\n").
+void expand_drop(const TaskSpec& task, const data::Record& row, std::vector<Example>& out) {
+  const std::string where = context(row, task);
+  const char* key = row.fields.contains("validated_answers") ? "validated_answers" : "answers";
+  const json* gold = lookup(row.fields, key);
+  check(gold != nullptr, where + ": missing field '" + std::string(key) + "'");
+  if (gold->is_null()) return;  // HF's AnswerParsingError: the question is skipped
+  Example ex;
+  ex.where = row.where;
+  ex.text["passage"] = string_field(row.fields, "passage", where);
+  ex.text["question"] = string_field(row.fields, "question", where);
+  ex.answers = string_array(row.fields, key, where);
+  check(!ex.answers.empty(), where + ": no gold answer");
+  out.push_back(std::move(ex));
 }
 
 }  // namespace
@@ -267,6 +299,21 @@ std::vector<Example> examples_from_records(const TaskSpec& task, Layout layout, 
     }
     if (spec->expand == Expand::ReCoRD) {
       expand_record(task, row, out);
+      continue;
+    }
+    if (spec->expand == Expand::Drop) {
+      expand_drop(task, row, out);
+      continue;
+    }
+    if (task.name == "boolq" && layout == Layout::Jsonl) {
+      data::Record hf = row;
+      hf.fields["passage"] = boolq_hf_passage(row.fields, context(row, task));
+      out.push_back(row_example(task, *spec, hf));
+      continue;
+    }
+    if (task.name == "wsc" && layout == Layout::Jsonl) {
+      const data::Record hf{wsc_fixed_row(row.fields, context(row, task)), row.where};
+      out.push_back(row_example(task, *spec, hf));
       continue;
     }
     if (!spec->dropped_labels.empty()) {

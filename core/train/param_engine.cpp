@@ -17,6 +17,9 @@ class HostParamEngine final : public ParamEngine {
   void apply(const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale) override {
     space_.apply(model_.params(), terms, kind, decay_scale);
   }
+  void apply_in_dtype(const cpu::DirectionTerm& term, DirectionKind kind) override {
+    space_.apply_in_dtype(model_.params(), term, kind);
+  }
   bool supports_tensor_passes() const override { return true; }
   void apply_pass(const TensorPass& pass, const std::string&) override {
     // Widen, let the optimizer rewrite, round back once (as TrainableSpace::apply's decay).

@@ -21,6 +21,9 @@ class ParamEngine {
   // params += sum_j terms[j].coeff * z_j over the trainable space, decayed tensors first
   // scaled by decay_scale (TrainableSpace::apply's semantics).
   virtual void apply(const std::vector<cpu::DirectionTerm>& terms, DirectionKind kind, float decay_scale = 1.0f) = 0;
+  // The reference perturbation mode: one pass of one term, z rounded to each tensor's dtype
+  // and the sum rounded once (TrainableSpace::apply_in_dtype / cuda::perturb_segments_in_dtype).
+  virtual void apply_in_dtype(const cpu::DirectionTerm& term, DirectionKind kind) = 0;
   // Runs an optimizer's own pass over every trainable tensor (zo_optimizer.h, TensorPass).
   // The host engine only: the device engine throws an Error naming the optimizer.
   virtual bool supports_tensor_passes() const = 0;

@@ -84,11 +84,14 @@ ReplayResult replay_run(Model& model, const RunLogReader& log, const ReplayOptio
   // Trainer::step: decay and the fused update, on the unperturbed weights.
   const DirectionKind kind = direction_kind(config.optimizer.direction);
   const std::unique_ptr<ParamEngine> engine = make_param_engine(model, space);
-  if (optimizer_uses_tensor_passes(config.optimizer.name)) {
-    // MeZO-Adam, HiZOO, LOZO, Sparse-MeZO log no /updates rows: re-run the optimizer's
-    // recurrence on the logged probe losses (bit-identical: same losses, same arithmetic).
+  const PerturbationMode mode = config.model.perturbation;  // the log's /config says the mode
+  if (optimizer_uses_tensor_passes(config.optimizer.name) || mode != PerturbationMode::Exact) {
+    // MeZO-Adam, HiZOO, LOZO, Sparse-MeZO log no /updates rows, and the in-place modes'
+    // weights carry the rounding residues of every probe: re-run the optimizer on the logged
+    // probe losses with the run's passes, without the forwards (bit-identical on the same
+    // kind of engine: same losses, same passes in the same order).
     const std::unique_ptr<ZoOptimizer> optimizer = make_optimizer(config.optimizer, config.run.seed, space.size());
-    replay_optimizer(*engine, *optimizer, read_logged_step_inputs(log), result.steps_replayed, kind);
+    replay_optimizer(*engine, *optimizer, read_logged_step_inputs(log), result.steps_replayed, kind, mode);
   } else {
     apply_logged_updates(*engine, updates, result.steps_replayed, kind);
   }
@@ -101,8 +104,10 @@ ReplayResult replay_run(Model& model, const RunLogReader& log, const ReplayOptio
       std::string msg = log.path() + ": replayed weights have checksum " + checksum_hex(result.checksum) +
                         " but the log's /summary final_checksum is " + *final_checksum + " (" +
                         std::to_string(result.steps_replayed) + " steps replayed)";
-      if (config.model.perturbation == PerturbationMode::InPlace)
-        msg += "; the run used model.perturbation: inplace, whose rounding residues replay cannot reproduce";
+      if (mode != PerturbationMode::Exact)
+        msg += "; the run used model.perturbation: " + std::string(choice_name(mode)) +
+               ", whose rounding residues replay reproduces only on the engine the run used (device z rounds apart "
+               "from the CPU's near a rounding boundary of the dtype)";
       else
         msg += "; the log's /updates or /steps/decay_scale do not match the run, or --base is not its initial model";
       throw Error(msg);

@@ -127,6 +127,7 @@ std::unique_ptr<ZoOptimizer> make_optimizer(const OptimizerSettings& settings, u
   o.noise_floor = settings.noise_floor;
   o.adaptive_noise = settings.adaptive_noise;
   o.adaptive_sampling = settings.adaptive_sampling;
+  o.one_sided = settings.one_sided;
   o.fresh_remeasure = settings.name == OptimizerKind::BSZOB;
   return std::make_unique<Bszo>(o);
 }
@@ -144,6 +145,7 @@ TrainerOptions trainer_options(const RunConfig& config) {
   t.steps = static_cast<uint32_t>(config.run.steps);
   t.batch_size = static_cast<int>(config.data.batch_size);
   t.data_seed = config.run.seed;
+  t.independent_minibatches = config.data.sampler == MinibatchSampler::Independent;
   t.lr = config.optimizer.lr;
   t.linear_schedule = config.optimizer.schedule == LrSchedule::Linear;
   t.mode = config.model.perturbation;

@@ -86,7 +86,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       RunLogOptions options;
       options.overwrite = invocation.overwrite;
       options.flush_every_steps = config.run.flush_every;
-      log.emplace(RunLog::create(config.run.output, config.text, provenance, options));
+      // The resolved run file, then the defaults in force with their sources as YAML comments
+      // (what `zotune config --resolved` prints): the log says which defaults the run took.
+      log.emplace(RunLog::create(config.run.output, config.text + config.defaults_text, provenance, options));
     } catch (const std::exception& e) {
       log_error = e.what();
     }
@@ -99,8 +101,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     check(comm.size() % data_parallel == 0,
           config.source + ": distributed.data_parallel: " + std::to_string(data_parallel) + " does not divide the " +
               std::to_string(comm.size()) + " ranks (ranks = query columns x data_parallel)");
-    check(!(config.model.perturbation == PerturbationMode::InPlace && comm.size() > 1),
-          config.source + ": model.perturbation: inplace with " + std::to_string(comm.size()) +
+    check(!(config.model.perturbation != PerturbationMode::Exact && comm.size() > 1),
+          config.source + ": model.perturbation: " + std::string(choice_name(config.model.perturbation)) + " with " +
+              std::to_string(comm.size()) +
               " ranks: rounding residues differ per rank and the replicas would drift apart; use exact");
     const LoadOptions load = task_load_options(config);
     // The model lives in an optional: best-dev selection reloads the initial weights into a
@@ -125,6 +128,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     const bool lm = config.task.name == "lm";
     // What dev selection compares: the task's metric (higher is better) or the loss (lower).
     const bool by_metric = config.eval.select == EvalSelect::Metric && !metric_name(*splits.train).empty();
+    // What the test split reports: the task's metric whatever selection compared (the papers'
+    // tables), the loss for the lm task.
+    const bool test_by_metric = !metric_name(*splits.train).empty();
     auto dev_value = [&](Task& task, Model& model) {
       const SplitScore score = score_split(task, model, eval_chunk, !by_metric, by_metric);
       return by_metric ? *score.metric : *score.loss;
@@ -136,6 +142,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     out.task = splits.description;
     out.trainable_params = space->size();
     out.metric = by_metric ? metric_name(*splits.train) : "loss";
+    out.test_metric = test_by_metric ? metric_name(*splits.train) : "loss";
     const std::string dev_key = "dev_" + out.metric;
     if (lm) out.initial_loss = full_loss(*splits.train, *pretrained->model, eval_chunk).mean();
     // Dev selection runs when there is a dev set and an evaluation interval.
@@ -161,14 +168,19 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     // Every applied update, in memory as in the log (a few scalars per step): the replay
     // record best-dev selection re-applies.
     std::vector<LoggedUpdate> applied;
-    std::vector<LoggedStepInputs> applied_inputs;  // optimizers with tensor passes: lr and probe losses
+    std::vector<LoggedStepInputs> applied_inputs;  // tensor passes or in-place modes: lr and probe losses
     int64_t s = 0;
     {
       Trainer trainer(*pretrained->model, *space, *optimizer, *splits.train, comm, options);
       ProgressPrinter progress(root ? config.run.progress : ProgressStyle::Off, config.run.steps,
                                config.run.log_every, invocation.progress);
-      // Early stopping: the run ends after `patience` dev evaluations without a new best.
-      std::optional<double> best = out.initial_dev;
+      // Selection as the Hugging Face trainer's load_best_model_at_end (MeZO, AdaZeta, BSZO all
+      // use it): the candidates are the checkpoints evaluated every eval.every steps, the first
+      // strictly better one wins a tie; the initial weights are evaluated for the log only
+      // (that trainer never evaluates step 0) and final weights off the grid are no candidate.
+      // Early stopping (EarlyStoppingCallback): the run ends after `patience` evaluations
+      // without a new best.
+      std::optional<double> best;
       int64_t best_step = 0, evals_since_best = 0;
       auto evaluate_dev = [&](int64_t after_steps) {
         const double value = dev_value(*dev, *pretrained->model);
@@ -179,30 +191,28 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
         }
         return config.eval.patience > 0 && ++evals_since_best >= config.eval.patience;
       };
-      bool evaluated_last = false;
       for (; s < config.run.steps; ++s) {
         StepRecord record = trainer.step(static_cast<uint32_t>(s));
         if (const std::optional<double> device_peak = peak_device_bytes(*pretrained->model))
           record.scalars["peak_device_memory_bytes"] = *device_peak;
         applied.push_back({record.step, record.terms, record.decay_scale});
-        if (optimizer->uses_tensor_passes()) applied_inputs.push_back({record.step, record.lr, record.probe_losses});
+        if (optimizer->uses_tensor_passes() || options.mode != PerturbationMode::Exact) applied_inputs.push_back({record.step, record.lr, record.probe_losses});
         if (root) log_step_record(*log, record, peak_resident_bytes());
         progress.step(s, record.loss, record.ms);
-        evaluated_last = false;
         if (dev && (s + 1) % config.eval.every == 0) {
-          evaluated_last = true;
           if (evaluate_dev(s + 1)) {
             ++s;
             break;
           }
         }
       }
-      if (dev && !evaluated_last) evaluate_dev(s);  // the final weights are a candidate too
       progress.finish();
       out.steps = s;
       out.checksum = trainer.checksum();
       if (lm) out.final_loss = full_loss(*splits.train, *pretrained->model, eval_chunk).mean();
-      if (dev) out.best_dev = best, out.selected_step = best_step;
+      // No checkpoint evaluated (a run shorter than eval.every): the final weights stay, as
+      // the trainer keeps them when it has no best checkpoint.
+      if (dev && best) out.best_dev = best, out.selected_step = best_step;
     }
 
     if (out.selected_step && *out.selected_step < out.steps) {
@@ -212,10 +222,11 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       pretrained.emplace(load_model_on_engine());
       space.emplace(TrainableSpace::select(*pretrained->model, selection));
       const std::unique_ptr<ParamEngine> engine = make_param_engine(*pretrained->model, *space);
-      if (optimizer->uses_tensor_passes()) {
-        // No /updates rows: a fresh optimizer re-runs its recurrence on the recorded losses.
+      if (optimizer->uses_tensor_passes() || options.mode != PerturbationMode::Exact) {
+        // No /updates rows, or in-place rounding residues: a fresh optimizer re-runs its
+        // recurrence on the recorded losses, with the run's passes (replay_optimizer).
         const std::unique_ptr<ZoOptimizer> fresh = make_optimizer(config.optimizer, config.run.seed, space->size());
-        replay_optimizer(*engine, *fresh, applied_inputs, *out.selected_step, options.direction);
+        replay_optimizer(*engine, *fresh, applied_inputs, *out.selected_step, options.direction, options.mode);
       } else {
         apply_logged_updates(*engine, applied, *out.selected_step, options.direction);
       }
@@ -224,8 +235,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       out.selected_checksum = out.checksum;  // the final weights are the selected ones
     }
     if (splits.test) {
-      const SplitScore score = score_split(*splits.test, *pretrained->model, eval_chunk, !by_metric, by_metric);
-      out.test = by_metric ? score.metric : score.loss;
+      const SplitScore score =
+          score_split(*splits.test, *pretrained->model, eval_chunk, !test_by_metric, test_by_metric);
+      out.test = test_by_metric ? score.metric : score.loss;
     }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (root) {
@@ -240,7 +252,8 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
         log->set_summary("best_" + dev_key, *out.best_dev);
         log->set_summary("selected_checksum", checksum_hex(out.selected_checksum));
       }
-      if (out.test) log->set_summary("test_" + out.metric, *out.test);
+      if (out.test) log->set_summary("test_" + out.test_metric, *out.test);
+      log->set_summary("selection", out.metric + (by_metric ? " (higher is better)" : " (lower is better)"));
       log->set_summary("seconds", out.seconds);
       if (!config.run.save.empty()) {
         SaveWeightsOptions save;

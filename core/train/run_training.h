@@ -27,14 +27,18 @@ struct TrainOutcome {
   // last step. Prompted tasks skip it (a pass over every training example and candidate).
   std::optional<double> initial_loss, final_loss;
   uint64_t checksum = 0;  // TrainableSpace::checksum of the final weights (what replay rebuilds)
-  // Model selection on dev: the dev score of the initial weights (zero-shot) and of the
-  // selected ones, the step whose weights were selected (0 = the initial weights) and their
-  // checksum; nullopt without a dev set.
+  // Model selection on dev (eval.select): the dev score of the initial weights (zero-shot,
+  // logged, never selected) and of the selected checkpoint, its step (a multiple of
+  // eval.every) and checksum; best_dev and selected_step are nullopt without a dev set or
+  // when no checkpoint was evaluated (the final weights are then kept).
   std::string metric;  // "accuracy", "f1", or "loss" (what dev selection compared)
   std::optional<double> initial_dev, best_dev;
   std::optional<int64_t> selected_step;
   uint64_t selected_checksum = 0;
-  std::optional<double> test;  // the test split's metric (or loss) under the selected weights
+  // The test split under the selected weights: the task's metric ("accuracy", "f1"; the loss
+  // for the lm task), whatever selection compared.
+  std::string test_metric;
+  std::optional<double> test;
   double seconds = 0.0;
 };
 

@@ -68,4 +68,34 @@ std::vector<int> sample_minibatch(uint64_t seed, uint32_t step, int n, int batch
   return idx;
 }
 
+int64_t steps_per_epoch(int n, int batch) {
+  check(n >= 1 && batch >= 1, "steps_per_epoch: needs n >= 1 and batch >= 1, got n = " + std::to_string(n) +
+                                  ", batch = " + std::to_string(batch));
+  return (static_cast<int64_t>(n) + batch - 1) / batch;
+}
+
+std::vector<int> epoch_permutation(uint64_t seed, uint64_t epoch, int n) {
+  check(epoch <= 0xFFFFFFFFull, "epoch_permutation: epoch " + std::to_string(epoch) + " does not fit 32 bits");
+  std::vector<int> idx(static_cast<size_t>(n));
+  std::iota(idx.begin(), idx.end(), 0);
+  // Fisher-Yates from the last element down; draw i comes from block i of the stream
+  // (seed, epoch, query slot 0xFFFFFFFE), apart from the independent sampler's slot and from
+  // every direction's. 64 bits modulo i + 1: the bias is below 2^-32 for any n that fits an int.
+  constexpr uint32_t kEpochOrderStream = 0xFFFFFFFEu;
+  for (int i = n - 1; i > 0; --i) {
+    const Philox4 r = direction_block(seed, static_cast<uint32_t>(epoch), kEpochOrderStream, static_cast<uint64_t>(i));
+    const uint64_t wide = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
+    std::swap(idx[static_cast<size_t>(i)], idx[static_cast<size_t>(wide % static_cast<uint64_t>(i + 1))]);
+  }
+  return idx;
+}
+
+std::vector<int> epoch_minibatch(uint64_t seed, uint32_t step, int n, int batch) {
+  const int64_t per_epoch = steps_per_epoch(n, batch);
+  const uint64_t epoch = static_cast<uint64_t>(step) / static_cast<uint64_t>(per_epoch);
+  const int64_t first = (static_cast<int64_t>(step) % per_epoch) * batch;
+  const std::vector<int> order = epoch_permutation(seed, epoch, n);
+  return std::vector<int>(order.begin() + first, order.begin() + std::min<int64_t>(n, first + batch));
+}
+
 }  // namespace zotune

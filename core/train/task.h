@@ -51,9 +51,20 @@ class LanguageModelingTask final : public Task {
   int32_t pad_id_;
 };
 
-// The examples of step `step`: `batch` distinct indices in [0, n) (all n when batch >= n),
-// drawn by a Philox-driven partial Fisher-Yates shuffle keyed by (seed, step), so every
-// rank and every platform picks the same minibatch.
+// The examples of step `step` under data.sampler independent: `batch` distinct indices in
+// [0, n) (all n when batch >= n), drawn by a Philox-driven partial Fisher-Yates shuffle keyed by
+// (seed, step), so every rank and every platform picks the same minibatch.
 std::vector<int> sample_minibatch(uint64_t seed, uint32_t step, int n, int batch);
+
+// data.sampler epoch, as the Hugging Face trainer's dataloader draws (RandomSampler,
+// drop_last false): each epoch one permutation of [0, n), cut into ceil(n / batch) batches
+// taken in order, the last one holding the n - (ceil(n / batch) - 1) * batch left over.
+// The permutation is a pure function of (seed, epoch) (a Philox-driven Fisher-Yates shuffle,
+// its own stream apart from the directions'), so every rank, every platform and a resumed run
+// compute the same batches. torch's generator is not reproduced: the order differs from the
+// papers' runs, its structure does not.
+int64_t steps_per_epoch(int n, int batch);  // ceil(n / batch)
+std::vector<int> epoch_permutation(uint64_t seed, uint64_t epoch, int n);
+std::vector<int> epoch_minibatch(uint64_t seed, uint32_t step, int n, int batch);
 
 }  // namespace zotune

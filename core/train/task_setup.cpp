@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/data/sampling.h"
+#include "core/train/sequence_length.h"
 #include "core/tasks/prompt_task.h"
 #include "core/tasks/task_registry.h"
 #include "core/tasks/templates.h"
@@ -41,7 +42,7 @@ std::unique_ptr<Task> lm_split(const RunConfig& config, const std::string& file,
   if (train && !t.texts.empty()) {
     check(t.train.empty(), config.source + ": task: give task.texts or task.train, not both");
     for (size_t i = 0; i < t.texts.size(); ++i)
-      sequences.push_back(tokenize_line(tokenizer, t.texts[i], t.max_length, model.vocab_size,
+      sequences.push_back(tokenize_line(tokenizer, t.texts[i], resolved_max_length(config, std::nullopt, model), model.vocab_size,
                                         config.source + ": task.texts[" + std::to_string(i) + "]"));
   } else {
     if (file.empty()) {
@@ -55,7 +56,8 @@ std::unique_ptr<Task> lm_split(const RunConfig& config, const std::string& file,
     for (int lineno = 1; std::getline(in, line) && static_cast<int64_t>(sequences.size()) < limit; ++lineno) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       sequences.push_back(
-          tokenize_line(tokenizer, line, t.max_length, model.vocab_size, file + ":" + std::to_string(lineno)));
+          tokenize_line(tokenizer, line, resolved_max_length(config, std::nullopt, model), model.vocab_size,
+                        file + ":" + std::to_string(lineno)));
     }
     check(!sequences.empty(), file + ": no non-blank lines (" + key + ")");
   }
@@ -201,11 +203,11 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
           ? tasks::CandidateObjective::TeacherForced
           : tasks::CandidateObjective::Classification;
   const tasks::Format format = tasks::format_of(spec, family);
-  int max_length = static_cast<int>(t.max_length);
+  int max_length = resolved_max_length(config, family, model);
   if (format == tasks::Format::Generation) {
     options.generation = tasks::generation_config(tokenizer);
     max_length -= options.generation->max_new_tokens;  // MeZO leaves room for the answer
-    check(max_length >= 8, config.source + ": task.max_length: " + std::to_string(t.max_length) +
+    check(max_length >= 8, config.source + ": task.max_length: " + t.max_length.text() +
                                " leaves no room for a prompt before the 50 generated tokens");
   }
   auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
@@ -216,10 +218,15 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
     return std::make_unique<tasks::PromptTask>(spec.name + "/" + split, std::move(encoded), options);
   };
   TaskSplits s;
-  s.train = make(pick(train_all, idx.train, "training", train_file), "train");
+  s.train_examples = pick(train_all, idx.train, "training", train_file);
+  s.dev_examples = pick(t.dev.empty() ? train_all : dev_all, idx.dev, "dev", t.dev.empty() ? train_file : t.dev);
+  s.test_examples = pick(eval_all, idx.test, "test", eval_file);
+  s.family = family;
+  s.encode_max_length = max_length;
+  s.train = make(s.train_examples, "train");
   check(s.train != nullptr, what + ": no training examples were sampled");
-  s.dev = make(pick(t.dev.empty() ? train_all : dev_all, idx.dev, "dev", t.dev.empty() ? train_file : t.dev), "dev");
-  s.test = make(pick(eval_all, idx.test, "test", eval_file), "test");
+  s.dev = make(s.dev_examples, "dev");
+  s.test = make(s.test_examples, "test");
   s.description = spec.name + " (" + tasks::family_name(family) + " template): " +
                   std::to_string(s.train->num_examples()) + " train / " +
                   std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +

@@ -5,10 +5,13 @@
 // `zotune train`, `zotune eval` and the tests build the same examples from the same file.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config/run_config.h"
 #include "core/model/model.h"
+#include "core/tasks/templates.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/task.h"
 
@@ -19,6 +22,12 @@ struct TaskSplits {
   std::unique_ptr<Task> dev;   // nullptr: no dev set (no model selection, no early stopping)
   std::unique_ptr<Task> test;  // nullptr: no test set
   std::string description;     // one line for progress output: task, template, split sizes
+  // Registered tasks only (empty / nullopt for the lm task): each split's examples before
+  // templating, in the order of the split Task's examples, and the template family that
+  // encoded them, so `zotune prompts` shows exactly what the loss reads.
+  std::vector<tasks::Example> train_examples, dev_examples, test_examples;
+  std::optional<tasks::TemplateFamily> family;
+  int encode_max_length = 0;  // the max_length passed to tasks::encode (generation: minus max_new_tokens)
 };
 
 // How the model must be loaded for the run's task: a classification head with the task's

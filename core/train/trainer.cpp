@@ -25,29 +25,37 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
     check(engine_->supports_tensor_passes(), "optimizer " + optimizer_.name() +
                                                  ": its parameter passes are not on the CUDA engine yet; run it with "
                                                  "engine.device: cpu");
-    check(opt_.mode == PerturbationMode::Exact, "optimizer " + optimizer_.name() +
-                                                    " reads the unperturbed weights in its parameter passes: it needs "
-                                                    "model.perturbation: exact, not inplace");
+    check(opt_.mode != PerturbationMode::InPlace, "optimizer " + optimizer_.name() +
+                                                      " reads the unperturbed weights in its parameter passes: it needs "
+                                                      "model.perturbation: exact or reference, not inplace");
+  }
+  if (opt_.mode == PerturbationMode::Reference) {
+    check(comm_.size() == 1, "model.perturbation: reference with " + std::to_string(comm_.size()) +
+                                 " ranks: its rounding residues depend on which probes a rank ran, so the replicas "
+                                 "would drift apart; run it on one rank, or use exact");
+    check(optimizer_.use_reference_arithmetic(), "optimizer " + optimizer_.name() +
+                                                     " has no reference arithmetic (model.perturbation: reference); "
+                                                     "use exact");
   }
   if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
-}
-
-void apply_update_with_pass(ParamEngine& engine, const StepUpdate& u, DirectionKind kind, const std::string& optimizer) {
-  engine.restore_snapshot();
-  engine.apply(u.terms, kind, u.decay_scale);
-  if (u.pass) engine.apply_pass(u.pass, optimizer);
+  moves_ = std::make_unique<WeightMoves>(*engine_, opt_.mode, opt_.direction, optimizer_.name());
 }
 
 void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,
-                      int64_t n, DirectionKind kind) {
+                      int64_t n, DirectionKind kind, PerturbationMode mode) {
   check(n >= 0 && n <= static_cast<int64_t>(steps.size()),
         "replay_optimizer: " + std::to_string(n) + " steps asked, " + std::to_string(steps.size()) + " logged");
-  engine.save_snapshot();
+  if (mode == PerturbationMode::Reference) optimizer.use_reference_arithmetic();
+  if (mode == PerturbationMode::Exact) engine.save_snapshot();
+  WeightMoves moves(engine, mode, kind, optimizer.name());
   for (int64_t s = 0; s < n; ++s) {
     const LoggedStepInputs& in = steps[s];
     optimizer.begin_step(in.step, in.lr);
     size_t used = 0;
     for (std::vector<Probe> probes = optimizer.next_probes(); !probes.empty(); probes = optimizer.next_probes()) {
+      // Exact mode: every probe starts from the snapshot, so only the update moves the weights.
+      if (mode != PerturbationMode::Exact)
+        for (const Probe& p : probes) moves.to_probe(p);
       check(used + probes.size() <= in.probe_losses.size(),
             "replay of " + optimizer.name() + ": step " + std::to_string(in.step) + " asks for more probe losses than the " +
                 std::to_string(in.probe_losses.size()) + " logged");
@@ -58,8 +66,7 @@ void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::ve
     check(used == in.probe_losses.size(), "replay of " + optimizer.name() + ": step " + std::to_string(in.step) +
                                               " used " + std::to_string(used) + " of its " +
                                               std::to_string(in.probe_losses.size()) + " logged probe losses");
-    apply_update_with_pass(engine, optimizer.finish(), kind, optimizer.name());
-    engine.save_snapshot();
+    moves.update(optimizer.finish());
   }
 }
 
@@ -87,30 +94,20 @@ double Trainer::learning_rate(uint32_t step) const {
 }
 
 LossSum Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples) {
-  if (probe.pass) {  // exact mode (checked at construction): the pass reads the unperturbed weights
-    engine_->restore_snapshot();
-    engine_->apply_pass(probe.pass, optimizer_.name());
-    return task_.loss_sum(model_, examples);
-  }
-  if (opt_.mode == PerturbationMode::Exact) {
-    engine_->restore_snapshot();
-    engine_->apply(probe.offset, opt_.direction);
-    return task_.loss_sum(model_, examples);
-  }
-  // In place, the weights sit at base + offset_ between probes: moving to the next probe is
-  // one pass over the difference of the two offsets (MeZO: +eps z, then -2 eps z).
-  engine_->apply(offset_difference(offset_, probe.offset), opt_.direction);
-  offset_ = probe.offset;
+  moves_->to_probe(probe);
   return task_.loss_sum(model_, examples);
 }
 
 StepRecord Trainer::step(uint32_t step) {
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t reduced_before = comm_.bytes_reduced();
+  const uint64_t exchanged_before = comm_.bytes_exchanged(), calls_before = comm_.collective_calls();
   StepRecord rec;
   rec.step = step;
   rec.lr = learning_rate(step);
-  const std::vector<int> minibatch = sample_minibatch(opt_.data_seed, step, task_.num_examples(), opt_.batch_size);
+  const std::vector<int> minibatch = opt_.independent_minibatches
+                                         ? sample_minibatch(opt_.data_seed, step, task_.num_examples(), opt_.batch_size)
+                                         : epoch_minibatch(opt_.data_seed, step, task_.num_examples(), opt_.batch_size);
   // This rank's contiguous slice of the minibatch (all of it without data parallelism).
   const int D = opt_.data_parallel, B = static_cast<int>(minibatch.size());
   const std::vector<int> slice(minibatch.begin() + static_cast<ptrdiff_t>(row_) * B / D,
@@ -154,21 +151,7 @@ StepRecord Trainer::step(uint32_t step) {
     optimizer_.observe(losses);
   }
   StepUpdate u = optimizer_.finish();
-  if (u.pass) {
-    apply_update_with_pass(*engine_, u, opt_.direction, optimizer_.name());
-  } else if (opt_.mode == PerturbationMode::Exact) {
-    engine_->restore_snapshot();
-    engine_->apply(u.terms, opt_.direction, u.decay_scale);
-  } else if (u.decay_scale != 1.0f) {
-    // Decay scales the unperturbed weights: step back to them first.
-    engine_->apply(offset_difference(offset_, {}), opt_.direction);
-    engine_->apply(u.terms, opt_.direction, u.decay_scale);
-  } else {
-    // Back from the last probe and the update in one pass.
-    engine_->apply(offset_difference(offset_, u.terms), opt_.direction);
-  }
-  offset_.clear();
-  if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
+  moves_->update(u);
 
   if (opt_.checksum_every > 0 && comm_.size() > 1 && (step + 1) % opt_.checksum_every == 0) {
     const std::vector<uint64_t> sums = comm_.allgather(checksum());
@@ -177,7 +160,7 @@ StepRecord Trainer::step(uint32_t step) {
         std::ostringstream msg;
         msg << "step " << step << ": replica checksum of rank " << r << " (" << std::hex << sums[r] << ") differs from rank 0 ("
             << sums[0] << ")"
-            << (opt_.mode == PerturbationMode::InPlace ? "; in-place perturbation is not exactly reversible, use the exact mode with several ranks"
+            << (opt_.mode != PerturbationMode::Exact ? "; in-place perturbation is not exactly reversible, use the exact mode with several ranks"
                                                        : "");
         throw Error(msg.str());
       }
@@ -188,6 +171,10 @@ StepRecord Trainer::step(uint32_t step) {
   rec.decay_scale = u.decay_scale;
   rec.scalars = std::move(u.scalars);
   rec.scalars["allreduce_bytes"] = static_cast<double>(comm_.bytes_reduced() - reduced_before);
+  // Every collective of the step, whatever its kind (the checksum all-gather included): the
+  // exchange-size test shows these are the probe losses' scalars alone, at any model size.
+  rec.scalars["exchange_bytes"] = static_cast<double>(comm_.bytes_exchanged() - exchanged_before);
+  rec.scalars["exchange_calls"] = static_cast<double>(comm_.collective_calls() - calls_before);
   rec.vectors = std::move(u.vectors);
   rec.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return rec;

@@ -18,6 +18,7 @@
 #include "core/train/param_engine.h"
 #include "core/train/perturbation_mode.h"
 #include "core/train/task.h"
+#include "core/train/weight_moves.h"
 #include "distributed/communicator.h"
 
 namespace zotune {
@@ -26,6 +27,9 @@ struct TrainerOptions {
   uint32_t steps = 100;
   int batch_size = 16;
   uint64_t data_seed = 0;        // minibatch order
+  // data.sampler: false = epoch (the Hugging Face dataloader's shuffled passes, the last batch
+  // partial: epoch_minibatch), true = independent draws per step (sample_minibatch).
+  bool independent_minibatches = false;
   double lr = 1e-6;
   bool linear_schedule = false;  // lr decays linearly to 0 over `steps`
   PerturbationMode mode = PerturbationMode::Exact;
@@ -60,11 +64,6 @@ struct StepRecord {
 std::vector<cpu::DirectionTerm> offset_difference(const std::vector<cpu::DirectionTerm>& from,
                                                   const std::vector<cpu::DirectionTerm>& to);
 
-// The exact-mode update of a step: back to the unperturbed weights, decay and the terms, then
-// the optimizer's own pass when it has one.
-void apply_update_with_pass(ParamEngine& engine, const StepUpdate& update, DirectionKind kind,
-                            const std::string& optimizer);
-
 // What re-running an optimizer needs of one logged step: its lr and every probe loss, rounds
 // concatenated (/steps/lr and /steps/probe_losses).
 struct LoggedStepInputs {
@@ -73,13 +72,16 @@ struct LoggedStepInputs {
   std::vector<double> probe_losses;
 };
 
-// Replay of the optimizers whose updates are TensorPasses (no /updates rows): re-runs a fresh
-// `optimizer` over the first n logged steps without a forward pass, each round of probes
-// answered from the step's logged losses, each update applied through `engine` as
-// Trainer::step applies it. Same losses, same arithmetic: bit-identical to the run. Errors
-// name the step whose logged losses do not match the rounds the optimizer asks for.
+// Replay of the optimizers whose updates are TensorPasses (no /updates rows) and of the
+// in-place modes: re-runs a fresh `optimizer` over the first n logged steps without a forward
+// pass, each round of probes answered from the step's logged losses. In the in-place modes
+// (inplace, reference) every probe's move is made too, in the run's order (WeightMoves), so
+// the rounding residues come back. Same losses, same passes: bit-identical to the run on the
+// same kind of engine (a GPU run replayed on the CPU differs where the device's z rounds
+// apart, perturb.cuh). Errors name the step whose logged losses do not match the rounds the
+// optimizer asks for.
 void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,
-                      int64_t n, DirectionKind kind);
+                      int64_t n, DirectionKind kind, PerturbationMode mode = PerturbationMode::Exact);
 
 class Trainer {
  public:
@@ -105,7 +107,7 @@ class Trainer {
   // Where the parameter passes run (host or device); in exact mode it holds the step's
   // unperturbed trainable parameters as its snapshot.
   std::unique_ptr<ParamEngine> engine_;
-  std::vector<cpu::DirectionTerm> offset_;  // in-place mode: the probe the weights are at now
+  std::unique_ptr<WeightMoves> moves_;  // the probes' and the update's passes, per mode
   int query_columns_ = 1;      // P / data_parallel
   int column_ = 0, row_ = 0;   // this rank's query column and data slice
 };

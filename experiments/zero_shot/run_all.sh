@@ -3,6 +3,8 @@
 # zotune's CPU engine, every task in its own process (BoolQ, the longest, with more threads).
 # Usage: bash experiments/zero_shot/run_all.sh OUT_DIR [BOOLQ_THREADS]
 # Needs build/zotune (or $ZOTUNE), the model under models/ and shared/data beside the checkout.
+# ZOTUNE_EVAL_ARGS adds overrides to every eval, e.g. "engine.device=cuda engine.tf32=false" for
+# the CUDA engine in exact fp32 (the eight processes then share the GPU).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:?usage: run_all.sh OUT_DIR [BOOLQ_THREADS]}
@@ -15,7 +17,7 @@ for task in boolq sst2 rte cb copa wsc wic trec; do
   if [ "$task" = boolq ]; then threads=$boolq_threads; fi
   ( start=$(date +%s)
     OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads "$zotune" eval "experiments/zero_shot/$task.yaml" \
-      > "$out/$task.txt" 2>&1
+      ${ZOTUNE_EVAL_ARGS:-} > "$out/$task.txt" 2>&1
     echo "seconds $(( $(date +%s) - start )) threads $threads" >> "$out/$task.txt" ) &
   pids+=($!)
 done

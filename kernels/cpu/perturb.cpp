@@ -1,6 +1,7 @@
 #include "kernels/cpu/perturb.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace zotune::cpu {
@@ -64,6 +65,53 @@ void perturb(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTer
           for (int64_t i = 0; i < len; ++i) p[i] = f32_to_bf16(bf16_to_f32(p[i]) + acc[i]);
           break;
         }
+      }
+    }
+  }
+}
+
+float round_to_dtype(float z, DType dtype) {
+  switch (dtype) {
+    case DType::F16: return f16_to_f32(f32_to_f16(z));
+    case DType::BF16: return bf16_to_f32(f32_to_bf16(z));
+    case DType::F32: break;
+  }
+  return z;
+}
+
+void perturb_in_dtype(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTerm& term, DirectionKind kind) {
+  const float c = term.coeff;
+  if (c == 0.0f) return;
+  // Chunks as in perturb: every element is a pure function of its index.
+  constexpr int64_t kChunk = 1 << 14;
+  const int64_t n_chunks = (n + kChunk - 1) / kChunk;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) if (n_chunks > 1)
+#endif
+  for (int64_t chunk = 0; chunk < n_chunks; ++chunk) {
+    const int64_t start = chunk * kChunk;
+    const int64_t len = std::min(kChunk, n - start);
+    const uint64_t g0 = first + static_cast<uint64_t>(start);
+    switch (dtype) {
+      case DType::F32: {
+        float* p = static_cast<float*>(x) + start;
+        for_each_direction_value(len, g0, term.seed, term.step, term.query, kind,
+                                 [&](int64_t i, float z) { p[i] = std::fma(c, z, p[i]); });
+        break;
+      }
+      case DType::F16: {
+        uint16_t* p = static_cast<uint16_t*>(x) + start;
+        for_each_direction_value(len, g0, term.seed, term.step, term.query, kind, [&](int64_t i, float z) {
+          p[i] = f32_to_f16(std::fma(c, f16_to_f32(f32_to_f16(z)), f16_to_f32(p[i])));
+        });
+        break;
+      }
+      case DType::BF16: {
+        uint16_t* p = static_cast<uint16_t*>(x) + start;
+        for_each_direction_value(len, g0, term.seed, term.step, term.query, kind, [&](int64_t i, float z) {
+          p[i] = f32_to_bf16(std::fma(c, bf16_to_f32(f32_to_bf16(z)), bf16_to_f32(p[i])));
+        });
+        break;
       }
     }
   }

@@ -22,6 +22,18 @@ struct DirectionTerm {
 void perturb(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTerm* terms, int n_terms,
              DirectionKind kind);
 
+// The papers' arithmetic (model.perturbation: reference; docs/PRECISION.md): one term, one
+// pass, as `param.data.add_(z, alpha=c)` with z = torch.normal(..., dtype=param.dtype):
+//   x[i] = round_dtype(fma(c, round_dtype(z[first + i]), x[i]))
+// z is drawn in fp32 and rounded to the storage dtype (round to nearest even), as torch rounds
+// its fp32 normals into a bf16/fp16 tensor; the fma is fp32 (torch's opmath for 16-bit add_);
+// the sum is rounded into the dtype once. For F32 both roundings of z are the identity.
+// Philox z stands in for torch's generator: the values differ, the arithmetic is the same.
+void perturb_in_dtype(void* x, DType dtype, int64_t n, uint64_t first, const DirectionTerm& term, DirectionKind kind);
+
+// z rounded to `dtype` and widened back to fp32 (the identity for F32).
+float round_to_dtype(float z, DType dtype);
+
 // z(seed, step, query)[first .. first + n) into out (fp32), for tests and host math.
 void direction(float* out, int64_t n, uint64_t first, uint64_t seed, uint32_t step, uint32_t query, DirectionKind kind);
 

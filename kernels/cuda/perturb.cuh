@@ -52,6 +52,17 @@ struct PerturbSegment {
 void perturb_segments(const PerturbSegment* segments, int n_segments, uint64_t total, const cpu::DirectionTerm* terms,
                       int n_terms, DirectionKind kind, float decay_scale = 1.0f, void* stream = nullptr);
 
+// The papers' arithmetic (model.perturbation: reference; cpu::perturb_in_dtype is the
+// reference): one term over the whole segment table, one launch,
+//   x = round_dtype(fma(c, round_dtype(z), x))     (z drawn in fp32, rounded to the dtype)
+// No decay (the reference mode scales in its own pass, perturb_segments with no terms). The
+// rounding of z and the fma are the CPU's operation for operation; z itself is the device's
+// Box-Muller (|z_gpu - z_cpu| <= kDeviceZAbsError), so an element differs from the CPU's only
+// where z lies within kDeviceZAbsError of a rounding boundary of the dtype (then by one ulp of
+// z in the dtype), or, for F32, by the fma of that z difference (a few ulp).
+void perturb_segments_in_dtype(const PerturbSegment* segments, int n_segments, uint64_t total,
+                               const cpu::DirectionTerm& term, DirectionKind kind, void* stream = nullptr);
+
 // The raw Philox4x32-10 outputs of blocks [first_block, first_block + n_blocks) of direction
 // (seed, step, query) into out (device, 4 * n_blocks uint32): the integer stream, for tests.
 // It is computed as the pass computes it (philox_with_head).

@@ -376,6 +376,81 @@ TEST(CudaPerturbSegments, MatchTheCpuTrainableSpacePerDtype) {
             gpu_apply(s, terms, DirectionKind::Gaussian, 0.99f, /*graph=*/false));
 }
 
+// The reference mode's pass (perturb_segments_in_dtype) against cpu::perturb_in_dtype per
+// segment. Rounding z to the dtype and the fma are the same operations on both sides, so a
+// 16-bit element may differ only where the CPU's z lies within kDeviceZAbsError of a rounding
+// boundary of the dtype (the device's z may round to the neighbour): every such element must
+// equal the CPU's arithmetic with the neighbouring rounding, and they must be rare (< 1e-4 of
+// the elements: the boundaries are 2^-8 (bf16) or 2^-11 (fp16) apart relative to |z|, the
+// band around each 1.6e-5 wide). fp32: |gpu - cpu| <= |c| kDeviceZAbsError + 1 ulp.
+TEST(CudaPerturbSegmentsInDtype, MatchTheCpuPerDtypeUpToTheRoundingOfZ) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const std::vector<SegSpec> specs = {
+      {3, DType::F16, false, false},        {4097, DType::BF16, true, true},  {2, DType::F32, false, false},
+      {(1 << 18) + 3, DType::F16, true, true}, {5, DType::BF16, false, true}, {(1 << 18) + 1, DType::F32, true, false},
+      {(1 << 18) + 2, DType::BF16, true, false}, {1, DType::F16, true, true},
+  };
+  const SegmentSetup s = make_segments((uint64_t(1) << 34) - 300001, specs);
+  const cpu::DirectionTerm term{77, 9, 1, 1e-2f};  // large enough that most 16-bit elements move
+  std::vector<std::vector<uint8_t>> want = s.host;
+  for (size_t k = 0; k < s.specs.size(); ++k) {
+    const SegSpec& sp = s.specs[k];
+    cpu::perturb_in_dtype(want[static_cast<int>(sp.dtype)].data() + s.offset[k] * dtype_size(sp.dtype), sp.dtype, sp.n,
+                          s.seg_first[k], term, DirectionKind::Gaussian);
+  }
+  std::vector<uint8_t*> d(3);
+  for (int t = 0; t < 3; ++t) d[t] = device_copy(s.host[t]);
+  std::vector<cuda::PerturbSegment> table;
+  for (size_t k = 0; k < s.specs.size(); ++k) {
+    cuda::PerturbSegment seg;
+    seg.data = d[static_cast<int>(s.specs[k].dtype)] + s.offset[k] * dtype_size(s.specs[k].dtype);
+    seg.first = s.seg_first[k];
+    seg.n = s.specs[k].n;
+    seg.dtype = s.specs[k].dtype;
+    table.push_back(seg);
+  }
+  cuda::PerturbSegment* d_table = device_copy(table);
+  cuda::perturb_segments_in_dtype(d_table, static_cast<int>(table.size()), s.total, term, DirectionKind::Gaussian);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<std::vector<uint8_t>> got(3);
+  for (int t = 0; t < 3; ++t) {
+    got[t] = host_copy(d[t], s.host[t].size());
+    cudaFree(d[t]);
+  }
+  cudaFree(d_table);
+  int64_t total = 0, moved = 0, boundary = 0, bad = 0;
+  for (size_t k = 0; k < s.specs.size(); ++k) {
+    const SegSpec& sp = s.specs[k];
+    const int t = static_cast<int>(sp.dtype);
+    std::vector<float> z(static_cast<size_t>(sp.n));
+    cpu::direction(z.data(), sp.n, s.seg_first[k], term.seed, term.step, term.query, DirectionKind::Gaussian);
+    for (int64_t i = 0; i < sp.n; ++i) {
+      const size_t at = static_cast<size_t>(s.offset[k] + i);
+      const float x = load_f32(s.host[t].data(), sp.dtype, at), w = load_f32(want[t].data(), sp.dtype, at),
+                  g = load_f32(got[t].data(), sp.dtype, at);
+      ++total;
+      moved += w != x;
+      if (sp.dtype == DType::F32) {
+        bad += !(std::fabs(g - w) <= std::fabs(term.coeff) * kDeviceZAbsError + 1.2e-7 * std::fabs(w));
+        continue;
+      }
+      if (g == w) continue;
+      ++boundary;
+      bool explained = false;
+      for (const float dz : {-kDeviceZAbsError, kDeviceZAbsError}) {
+        const float zr = cpu::round_to_dtype(z[static_cast<size_t>(i)] + dz, sp.dtype);
+        explained = explained || cpu::round_to_dtype(std::fma(term.coeff, zr, x), sp.dtype) == g;
+      }
+      bad += !explained;
+    }
+  }
+  EXPECT_EQ(bad, 0);
+  EXPECT_LT(boundary, total / 10000 + 1) << "elements where the device's z rounded to the neighbour";
+  EXPECT_GT(moved, total / 2) << "the reference moved little: the test would pass vacuously";
+  std::printf("[perturb_in_dtype] %lld elements, %lld rounded z to the neighbour (16-bit), %lld moved\n",
+              static_cast<long long>(total), static_cast<long long>(boundary), static_cast<long long>(moved));
+}
+
 TEST(CudaPerturb, TooManyTermsIsAnError) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   std::vector<cpu::DirectionTerm> terms(cuda::kMaxPerturbTerms + 1, cpu::DirectionTerm{1, 0, 0, 1.0f});

@@ -5,7 +5,9 @@ fails:
 
   rank-invariance    mpirun -np 1, 2, 3 give bit-identical /steps, /updates, final checksum
   exchange-size      allreduce_bytes per step is a few doubles per probe loss, the same
-                     for a model ~35x larger (DESIGN.md section 2, "Exchange size")
+                     for a model ~35x larger (DESIGN.md section 2, "Exchange size"); every
+                     other collective of a step (counted by the Communicator, whatever its
+                     kind) is the checksum all-gather of one word per rank
   learning           a run lowers the training loss (/summary initial_loss -> final_loss)
   malformed-run-file exit code 1, the error names file and line, runs/<stem>.h5 says failed
   missing-model      the error names the model path, the log says failed
@@ -30,8 +32,10 @@ import h5py
 import numpy as np
 
 # Per-rank measurements of /steps: wall time and resident memory differ between runs by
-# nature; every other series is a function of (weights, config, seed) and must not.
-MEASURED_SERIES = {"ms", "peak_memory_bytes"}
+# nature, and the collectives of a step depend on the rank count (the replica checksum's
+# all-gather runs only with several ranks and carries one word per rank: exchange-size checks
+# them); every other series is a function of (weights, config, seed) and must not.
+MEASURED_SERIES = {"ms", "peak_memory_bytes", "exchange_bytes", "exchange_calls"}
 
 # What one probe loss may cost in the step's all-reduce without data parallelism: its loss,
 # or a loss sum and a count, and room for a scalar or two more, but nothing that grows with
@@ -236,6 +240,8 @@ def check_rank_invariance(args):
 # ---------------------------------------------------------------------------------------
 # exchange-size
 
+CHECKSUM_EVERY = 3  # the exchange-size runs check replicas every 3rd step, so the all-gather is seen
+
 
 def write_wide_llama(tiny_dir, dest, hidden, intermediate, heads, kv_heads, seed=1):
     """A Llama like the tiny fixture (same tokenizer and vocabulary) but `hidden` wide, with
@@ -282,13 +288,17 @@ def check_exchange_size(args):
     series = {}
     for label, model in (("tiny", tiny), ("wide", wide)):
         run_file = run_file_variant(args.run_file, os.path.join(args.work, f"{label}.yaml"),
-                                    {"model.path": model, "run.output": f"runs/{label}.h5", "run.steps": "10"})
+                                    {"model.path": model, "run.output": f"runs/{label}.h5", "run.steps": "10",
+                                     "run.checksum_every": str(CHECKSUM_EVERY)})
         train(args, run_file, ranks)
         with open_log(os.path.join(args.work, f"runs/{label}.h5")) as log:
             steps = log["steps"]
             series[label] = {
                 "params": int(summary(log)["trainable_params"]),
                 "bytes": steps["allreduce_bytes"][: len(steps["step"])],
+                "exchanged": steps["exchange_bytes"][: len(steps["step"])],
+                "calls": steps["exchange_calls"][: len(steps["step"])],
+                "step": steps["step"][: len(steps["step"])],
                 "probes": np.array([len(p) for p in vectors(steps, "probe_losses")]),
             }
     tiny_s, wide_s = series["tiny"], series["wide"]
@@ -308,8 +318,26 @@ def check_exchange_size(args):
     require(np.array_equal(tiny_s["bytes"], wide_s["bytes"]),
             f"allreduce_bytes differs between {tiny_s['params']} and {wide_s['params']} parameters: "
             f"{tiny_s['bytes'][:5].tolist()}... vs {wide_s['bytes'][:5].tolist()}...")
+    # Every collective of a step, not only the all-reduce: the only other one is the replica
+    # checksum's all-gather of one 64-bit word per rank, on every CHECKSUM_EVERY-th step when
+    # there are several ranks. No broadcast, no parameter bytes.
+    for label, s in series.items():
+        checksum_step = ((s["step"] + 1) % CHECKSUM_EVERY == 0) & (ranks > 1)
+        expected_extra = np.where(checksum_step, 8 * ranks, 0)
+        require(np.array_equal(s["exchanged"] - s["bytes"], expected_extra),
+                f"{label}: bytes of all collectives minus the all-reduce's per step are "
+                f"{(s['exchanged'] - s['bytes'])[:10].tolist()}..., expected {expected_extra[:10].tolist()}... "
+                f"(the checksum all-gather alone)")
+        rounds = s["calls"] - checksum_step
+        require(np.all(rounds >= 1) and np.all(rounds <= s["probes"]),
+                f"{label}: {s['calls'][:10].tolist()}... collectives per step for {s['probes'][:10].tolist()}... probe "
+                f"losses: expected one all-reduce per round of probes plus the checksum all-gather")
+    require(np.array_equal(tiny_s["exchanged"], wide_s["exchanged"]) and np.array_equal(tiny_s["calls"], wide_s["calls"]),
+            "the collectives per step differ between the two model sizes")
     print(f"allreduce_bytes {sorted(set(tiny_s['bytes'].tolist()))} per step for both {tiny_s['params']} and "
-          f"{wide_s['params']} trainable parameters ({bytes_per_probe:g} bytes per probe loss), {ranks} rank(s)")
+          f"{wide_s['params']} trainable parameters ({bytes_per_probe:g} bytes per probe loss), {ranks} rank(s); "
+          f"all collectives per step: {sorted(set(tiny_s['exchanged'].tolist()))} bytes in "
+          f"{sorted(set(tiny_s['calls'].tolist()))} calls")
 
 
 # ---------------------------------------------------------------------------------------

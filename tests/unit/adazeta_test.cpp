@@ -178,24 +178,44 @@ TEST(Adazeta, RejectsInvalidOptions) {
   EXPECT_THROW((Adazeta(o)), Error);
 }
 
-const std::string kAdazetaRun =
-    "run:\n  steps: 10000\nmodel:\n  path: x\ntask:\n  name: lm\noptimizer:\n  name: adazeta\n  lr: 1e-4\n"
-    "  weight_decay: 0.01\ndata:\n  batch_size: 16\n";
+// A run file that names only the model, the task and the method: every value below is what
+// resolution gives, checked against the launcher values cited in shared/papers/adazeta.md
+// (a.4, a.6: run_all_large_exp.sh, Llama-2-7B; b: HF load_best_model_at_end on dev loss).
+const std::string kAdazetaRun = "model:\n  path: x\ntask:\n  name: sst2\noptimizer:\n  name: adazeta\n";
 
 TEST(Adazeta, RunFileDefaultsAreTheLaunchersAndMakeOptimizerUsesTheExtent) {
   const RunConfig c = parse_run_config(kAdazetaRun, "a.yaml");
+  EXPECT_EQ(c.text, "model:\n  path: \"x\"\ntask:\n  name: \"sst2\"\noptimizer:\n  name: adazeta\n")
+      << "nothing else is set by the file";
   EXPECT_EQ(c.optimizer.name, OptimizerKind::AdaZeta);
-  EXPECT_EQ(c.optimizer.queries_alpha, 0.85);
-  EXPECT_TRUE(c.optimizer.queries_beta.automatic);
-  EXPECT_EQ(c.optimizer.queries_target, 20);
-  EXPECT_EQ(c.optimizer.queries_min, 1);
-  EXPECT_EQ(c.optimizer.queries_max, 15);
-  EXPECT_FALSE(c.optimizer.queries_fixed);
-  // 1000 training examples: the worked example, Q = 2 from step 252 on.
+  EXPECT_EQ(c.trainable.mode, TrainableMode::Adapter) << "a.2: TT adapters, backbone frozen";
+  EXPECT_EQ(c.peft.adapter_bottleneck, 64) << "a.6: bottleneck 64";
+  EXPECT_EQ(c.peft.adapter_rank, 5) << "a.6: the launcher's --rank 5";
+  EXPECT_EQ(c.optimizer.lr, 1e-4) << "a.6: lr 1e-4";
+  EXPECT_EQ(c.optimizer.eps, 1e-3) << "a.6: eps 1e-3";
+  EXPECT_EQ(c.optimizer.weight_decay, 0.01) << "a.6: weight decay 0.01";
+  EXPECT_EQ(c.optimizer.schedule, LrSchedule::Constant) << "a.6: constant lr";
+  EXPECT_EQ(c.run.steps, 10000) << "a.4: STEPS=10000";
+  EXPECT_EQ(c.data.batch_size, 16) << "a.4: BS=16";
+  EXPECT_EQ(c.data.sampler, MinibatchSampler::Epoch) << "a.5: shuffled HF dataloader epochs";
+  EXPECT_EQ(c.eval.every, 200) << "a.6: eval every 200";
+  EXPECT_EQ(c.eval.select, EvalSelect::Loss) << "b: load_best_model_at_end, dev loss";
+  EXPECT_EQ(c.eval.patience, 0);
+  EXPECT_EQ(c.task.sampling, TaskSampling::MeZO) << "a.6: 1000 / 500 / 1000, CB and COPA dev 100";
+  EXPECT_EQ(c.optimizer.queries_alpha, 0.85) << "a.4: SHRINK=0.85";
+  EXPECT_TRUE(c.optimizer.queries_beta.automatic) << "a.4: run.py overwrites RATE";
+  EXPECT_EQ(c.optimizer.queries_target, 20) << "a.4: NUM=20";
+  EXPECT_EQ(c.optimizer.queries_min, 1) << "a.4: the single-GPU code floors Q at 1";
+  EXPECT_EQ(c.optimizer.queries_max, 15) << "a.4: NUM_MAX=15";
+  EXPECT_FALSE(c.optimizer.queries_fixed) << "a.4: no --use_num";
+  // 1000 training examples: the worked example of a.4, Q = 2 from step 252 on (4 probes).
   const std::unique_ptr<ZoOptimizer> opt = make_optimizer(c.optimizer, 3, 100, training_extent(c, 1000));
   EXPECT_EQ(opt->name(), "adazeta");
-  opt->begin_step(252, 1e-4);
-  EXPECT_EQ(opt->next_probes().size(), 4u);
+  opt->begin_step(251, 1e-4);
+  EXPECT_EQ(opt->next_probes().size(), 2u) << "epoch 3: Q = 1";
+  const std::unique_ptr<ZoOptimizer> later = make_optimizer(c.optimizer, 3, 100, training_extent(c, 1000));
+  later->begin_step(252, 1e-4);
+  EXPECT_EQ(later->next_probes().size(), 4u) << "epoch 4 (step 252 = 4 * 63): Q = 2";
   // Without the extent the schedule cannot find its epochs.
   EXPECT_THROW(make_optimizer(c.optimizer, 3, 100), Error);
 }

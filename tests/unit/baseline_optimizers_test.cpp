@@ -21,6 +21,10 @@
 #include "core/optim/sparse_mezo.h"
 #include "core/optim/trainable_space.h"
 #include "core/train/replay.h"
+#include "core/train/run_setup.h"
+#include "core/train/task_setup.h"
+#include "core/train/trainer.h"
+#include "distributed/communicator.h"
 #include "core/util/error.h"
 #include "io_test_util.h"
 #include "train_test_util.h"
@@ -395,6 +399,55 @@ TEST(BaselineTraining, InPlacePerturbationIsRefusedNamingTheKey) {
       [&] { test::train_quietly(tiny_run("  name: mezo-adam\n", 2, dir.file("run.h5"), "inplace"), dir.path()); });
   EXPECT_NE(err.find("mezo-adam"), std::string::npos) << err;
   EXPECT_NE(err.find("model.perturbation: exact"), std::string::npos) << err;
+}
+
+// Under model.perturbation: reference, HiZOO's Σ and MeZO-Adam's moments hold values of the
+// parameter dtype (as the official code allocates them); under exact they stay fp32, so the
+// same check fails there (the test can fail).
+std::vector<float> state_after_steps(const std::string& optimizer, const std::string& perturbation, int steps) {
+  std::string yaml = tiny_run(optimizer, steps, "", perturbation);
+  yaml.replace(yaml.find("dtype: f32"), 10, "dtype: bf16");
+  yaml.replace(yaml.find("  output: \n"), 11, "");
+  const RunConfig config = parse_run_config(yaml, "state.yaml");
+  LoadOptions load;
+  load.dtype = DType::BF16;
+  Pretrained pretrained = load_pretrained(config.model.path, load);
+  std::unique_ptr<Task> task = make_task_splits(config, pretrained.tokenizer, pretrained.model->config()).train;
+  const TrainableSpace space = TrainableSpace::select(*pretrained.model, trainable_selection(config.trainable));
+  std::unique_ptr<ZoOptimizer> opt = make_optimizer(config.optimizer, config.run.seed, space.size());
+  Communicator comm = Communicator::world();
+  Trainer trainer(*pretrained.model, space, *opt, *task, comm, trainer_options(config));
+  for (int s = 0; s < steps; ++s) trainer.step(static_cast<uint32_t>(s));
+  if (const auto* h = dynamic_cast<const Hizoo*>(opt.get())) return h->hessian();
+  const auto* a = dynamic_cast<const MezoAdam*>(opt.get());
+  std::vector<float> both = a->first_moment();
+  both.insert(both.end(), a->second_moment().begin(), a->second_moment().end());
+  return both;
+}
+
+int64_t not_in_bf16(const std::vector<float>& v) {
+  int64_t n = 0;
+  for (const float x : v) n += cpu::round_to_dtype(x, DType::BF16) != x;
+  return n;
+}
+
+TEST(BaselineReference, HizooAndMezoAdamStateIsRoundedToTheParameterDtype) {
+  for (const std::string optimizer : {std::string("  name: hizoo\n  lr: 1e-3\n  eps: 1e-2\n  hessian_smoothing: 1e-2\n"),
+                                      std::string("  name: mezo-adam\n  lr: 1e-3\n  eps: 1e-2\n")}) {
+    const std::vector<float> reference = state_after_steps(optimizer, "reference", 4);
+    const std::vector<float> exact = state_after_steps(optimizer, "exact", 4);
+    EXPECT_EQ(not_in_bf16(reference), 0) << optimizer;
+    EXPECT_GT(not_in_bf16(exact), static_cast<int64_t>(exact.size() / 10)) << optimizer;
+  }
+}
+
+TEST(BaselineReference, OptimizersWithoutReferenceArithmeticAreRefusedNamingThem) {
+  TempDir dir;
+  const std::string err = error_of([&] {
+    test::train_quietly(tiny_run("  name: lozo\n", 2, dir.file("run.h5"), "reference"), dir.path());
+  });
+  EXPECT_NE(err.find("lozo"), std::string::npos) << err;
+  EXPECT_NE(err.find("reference"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -89,13 +89,39 @@ TEST(DataRecords, DropJsonAnswersAreSpansNumberOrDate) {
   EXPECT_EQ(rows[0].fields.at("passage_id"), "nfl_1184");  // file order, not key order
   EXPECT_EQ(rows[0].fields.at("id"), "a1");
   EXPECT_EQ(rows[0].fields.at("answers"), nlohmann::json::array({"The Bears"}));
-  EXPECT_EQ(rows[0].fields.at("validated_answers"), nlohmann::json::parse(R"([["Bears"]])"));
+  EXPECT_EQ(rows[0].fields.at("validated_answers"), nlohmann::json::array({"Bears"}));  // HF: one flat list
   EXPECT_EQ(rows[0].where, path + ":5");
   EXPECT_EQ(rows[1].fields.at("answers"), nlohmann::json::array({"2"}));
   EXPECT_FALSE(rows[1].fields.contains("validated_answers"));
   EXPECT_EQ(rows[2].fields.at("passage_id"), "history_7");
   EXPECT_EQ(rows[2].fields.at("passage"), "The treaty was signed on 4 July 1776.");
   EXPECT_EQ(rows[2].fields.at("answers"), nlohmann::json::array({"4 July 1776"}));
+}
+
+// HF drop.py build_answers, case by case (synthetic rows: drop_hf_parsing.json).
+TEST(DataRecords, DropAnswersAsHuggingFaceBuildsThem) {
+  const auto rows = read_drop_json(data_fixture("drop_hf_parsing.json"));
+  ASSERT_EQ(rows.size(), 8u);
+  auto by_id = [&](const std::string& id) -> const nlohmann::json& {
+    for (const auto& r : rows)
+      if (r.fields.at("id") == id) return r.fields;
+    throw Error("no row " + id);
+  };
+  const nlohmann::json null;
+  EXPECT_EQ(by_id("number_and_spans").at("answers"), null);
+  EXPECT_EQ(by_id("number_and_spans").at("answers_error"), "both number and text");
+  EXPECT_EQ(by_id("date_and_spans").at("answers_error"), "both date and text");
+  EXPECT_EQ(by_id("number_and_date").at("answers_error"), "both number and date");
+  EXPECT_EQ(by_id("empty").at("answers_error"), "empty answer");
+  EXPECT_EQ(by_id("day_and_year").at("answers"), nlohmann::json::array({"9  2021"}));  // " ".join keeps the empty month
+  EXPECT_EQ(by_id("date_without_keys").at("answers"), nlohmann::json::array({"4"}));
+  EXPECT_FALSE(by_id("date_without_keys").contains("validated_answers"));
+  // An all-empty validated answer adds nothing; the list is flattened in order.
+  EXPECT_EQ(by_id("validated").at("validated_answers"), nlohmann::json::array({"March 2021", "five", "5"}));
+  EXPECT_EQ(by_id("validated").at("answers"), nlohmann::json::array({"5"}));
+  EXPECT_EQ(by_id("validated_bad").at("validated_answers"), null);
+  EXPECT_EQ(by_id("validated_bad").at("validated_answers_error"), "both number and text");
+  EXPECT_EQ(by_id("validated_bad").at("answers"), nlohmann::json::array({"5"}));
 }
 
 // ---- fixtures: malformed files ----

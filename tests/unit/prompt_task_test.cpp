@@ -12,6 +12,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <random>
+#include <unistd.h>
 
 #include "core/io/safetensors.h"
 #include "core/model/generate.h"
@@ -275,6 +277,104 @@ TEST_F(PromptTaskLM, GreedyGenerationStopsAtNewlineOrEos) {
     EXPECT_EQ(ev.predictions[0].text, want) << "stop " << stop;
     EXPECT_EQ(ev.predictions[0].text.find('\n'), std::string::npos);
     EXPECT_DOUBLE_EQ(ev.predictions[0].score, squad_max_f1(want, e.answers));
+  }
+}
+
+// A vocabulary with several newline-holding tokens: tiny_lm's 256 byte tokens plus "\n\n"
+// (257) and " \n" (258) as BPE merges, EOS 259; a seeded random Llama of tiny_lm's shape over
+// those 260 ids. MeZO stops only on encode("\n")[-1] (byte 10) and EOS, so emitting "\n\n"
+// or " \n" must not stop decoding, and the text after them stays in the answer.
+class PromptTaskNewlines : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const fs::path dir = fs::temp_directory_path() / ("zotune_newline_vocab_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::ifstream in(kFixtures / "train" / "tiny_lm" / "tokenizer.json");
+    nlohmann::json tok = nlohmann::json::parse(in);
+    tok["model"]["vocab"]["\u010a\u010a"] = 257;  // "\n\n" in the byte-level alphabet
+    tok["model"]["vocab"]["\u0120\u010a"] = 258;  // " \n"
+    tok["model"]["merges"] = nlohmann::json::array({"\u010a \u010a", "\u0120 \u010a"});
+    tok["added_tokens"][0]["id"] = 259;
+    std::ofstream(dir / "tokenizer.json") << tok.dump();
+    tokenizer_ = new Tokenizer(Tokenizer::from_file((dir / "tokenizer.json").string()));
+    fs::remove_all(dir);
+    ModelConfig config = load_model_config((kFixtures / "train" / "tiny_lm").string());
+    config.vocab_size = 260;
+    model_ = create_model(config, DType::F32).release();
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 0.5f);
+    float* w = static_cast<float*>(model_->params().buffer(DType::F32));
+    for (int64_t i = 0; i < model_->params().numel(DType::F32); ++i) w[i] = normal(rng);
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete tokenizer_;
+  }
+  static Tokenizer* tokenizer_;
+  static Model* model_;
+};
+Tokenizer* PromptTaskNewlines::tokenizer_ = nullptr;
+Model* PromptTaskNewlines::model_ = nullptr;
+
+TEST_F(PromptTaskNewlines, OnlyTheLastTokenOfEncodedNewlineStops) {
+  const Tokenizer& tok = *tokenizer_;
+  ASSERT_EQ(tok.encode("\n", false), std::vector<int32_t>{10});
+  // The merges apply where GPT-2's pre-tokenizer keeps the whitespace run whole (at the end).
+  ASSERT_EQ(tok.encode("a\n\n", false), (std::vector<int32_t>{'a', 257}));
+  ASSERT_EQ(tok.encode("a \n", false), (std::vector<int32_t>{'a', 258}));
+  ASSERT_EQ(tok.eos_id(), 259);
+  const GenerationConfig g = generation_config(tok);
+  EXPECT_EQ(g.stop_ids, (std::vector<int32_t>{10, 259}));  // not 257 ("\n\n") nor 258 (" \n")
+
+  const std::vector<int32_t> prompt = tok.encode("Question: what?\nAnswer:");
+  GenerateOptions free_run;
+  free_run.max_new_tokens = 50;
+  const std::vector<int32_t> free_tokens = generate_greedy(*model_, {prompt}, 259, free_run)[0];
+  ASSERT_EQ(free_tokens.size(), 50u);
+  for (int32_t stop : {10, 257, 258, 259})
+    ASSERT_EQ(std::count(free_tokens.begin(), free_tokens.end(), stop), 0) << "the fixture emits " << stop << " by itself";
+  // Step k >= 3 with a token not seen before: give a newline token that token's lm_head row
+  // (scaled by 1.001, so it wins where that token would) and decode with MeZO's stops.
+  size_t k = 3;
+  while (k < free_tokens.size() &&
+         std::find(free_tokens.begin(), free_tokens.begin() + k, free_tokens[k]) != free_tokens.begin() + k)
+    ++k;
+  ASSERT_LT(k, 40u);
+  EncodedExample e;
+  e.format = Format::Generation;
+  e.ids = prompt;
+  e.answers = {"anything"};
+  e.where = "drop.json:1";
+  PromptTaskOptions o;
+  o.pad_id = 259;
+  o.generation = g;
+  ParamStore& params = model_->params();
+  float* head = params.f32(params.at("lm_head.weight"));
+  const int H = model_->config().hidden_size;
+  for (int32_t newline : {257, 258, 10}) {
+    SCOPED_TRACE("newline token " + std::to_string(newline));
+    const std::vector<float> saved(head + newline * H, head + (newline + 1) * H);
+    for (int h = 0; h < H; ++h) head[newline * H + h] = head[free_tokens[k] * H + h] * 1.001f;
+    GenerateOptions with_stops = free_run;
+    with_stops.stop_ids = g.stop_ids;
+    const std::vector<int32_t> tokens = generate_greedy(*model_, {prompt}, 259, with_stops)[0];
+    PromptTask task("drop", {e}, o);
+    const std::string text = task.evaluate(*model_, {0}).predictions[0].text;
+    std::copy(saved.begin(), saved.end(), head + newline * H);
+
+    ASSERT_GT(tokens.size(), k);
+    EXPECT_EQ(tokens[k], newline);
+    std::string want = tok.decode(tokens);
+    want = want.substr(want.find_first_not_of(" \t\n\r\f\v"));
+    want = want.substr(0, want.find_last_not_of(" \t\n\r\f\v") + 1);
+    EXPECT_EQ(text, want);  // the whole continuation, stripped
+    if (newline == 10) {
+      EXPECT_EQ(tokens.size(), k + 1);  // stopped right after the newline
+      EXPECT_EQ(text.find('\n'), std::string::npos);
+    } else {
+      EXPECT_GT(tokens.size(), k + 1);  // "\n\n" / " \n" do not stop it ...
+      EXPECT_NE(text.find('\n'), std::string::npos);  // ... and the text after them is kept
+    }
   }
 }
 

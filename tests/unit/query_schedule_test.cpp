@@ -2,9 +2,12 @@
 // worked example and per-task exponents, recomputed here from the closed form.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/optim/query_schedule.h"
+#include "core/train/task.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -115,6 +118,28 @@ TEST(QuerySchedule, RejectsInvalidSettings) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("optimizer.queries_beta"), std::string::npos) << e.what();
   }
+}
+
+// The schedule's epochs are the epochs the trainer's minibatches pass through (data.sampler
+// epoch): Q changes exactly where a new shuffled pass over the training set begins, and the
+// pass that ends there has used every example once (the last batch partial: 1000 = 62 * 16 + 8).
+TEST(QuerySchedule, EpochsAreTheSamplersPasses) {
+  const int n = 1000, batch = 16;
+  const QuerySchedule s(launcher(), extent(n));
+  ASSERT_EQ(s.steps_per_epoch(), steps_per_epoch(n, batch));
+  for (uint32_t step = 0; step < 5 * 63; ++step) {
+    const std::vector<int> mb = epoch_minibatch(9, step, n, batch);
+    const std::vector<int> pass = epoch_permutation(9, static_cast<uint64_t>(s.epoch(step)), n);
+    const size_t first = static_cast<size_t>(step % 63) * batch;
+    ASSERT_EQ(mb, std::vector<int>(pass.begin() + first, pass.begin() + std::min<size_t>(n, first + batch))) << step;
+  }
+  EXPECT_EQ(epoch_minibatch(9, 62, n, batch).size(), 8u);
+  EXPECT_EQ(s.epoch(62), 0);
+  EXPECT_EQ(s.epoch(63), 1);
+  // Epoch 4 starts at step 252: the first step with Q = 2 (the worked example).
+  EXPECT_EQ(s.queries(251), 1);
+  EXPECT_EQ(s.queries(252), 2);
+  EXPECT_NE(epoch_minibatch(9, 252, n, batch), epoch_minibatch(9, 252 - 63, n, batch));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // dotted key, 1-based line). Also the example runs in experiments/runs and docs/CONFIG.md.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,8 @@
 #include <sstream>
 
 #include "core/config/run_config.h"
+#include "core/config/run_config_schema.h"
+#include "core/config/run_entries.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -48,7 +51,7 @@ TEST(RunConfig, DefaultsWhenKeysOmitted) {
   const RunConfig c = parse_run_config(kMinimal, "experiments/runs/sst2_mezo.yaml");
   EXPECT_EQ(c.run.name, "sst2_mezo");
   EXPECT_EQ(c.run.seed, 0u);
-  EXPECT_EQ(c.run.steps, 1000);
+  EXPECT_EQ(c.run.steps, 20000) << "MeZO's mezo.sh";
   EXPECT_EQ(c.run.output, "runs/sst2_mezo.h5");
   EXPECT_EQ(c.run.flush_every, 50);
   EXPECT_EQ(c.run.checksum_every, 100);
@@ -65,10 +68,10 @@ TEST(RunConfig, DefaultsWhenKeysOmitted) {
   EXPECT_EQ(c.task.num_dev, 500);
   EXPECT_EQ(c.task.num_test, 1000);
   EXPECT_EQ(c.task.data_seed, 0u);
-  EXPECT_EQ(c.task.max_length, 256);
+  EXPECT_TRUE(c.task.max_length.automatic) << "2048 for decoders, resolved against the model";
   EXPECT_TRUE(c.task.texts.empty());
   EXPECT_EQ(c.task.data_dir, "");
-  EXPECT_EQ(c.task.sampling, TaskSampling::Sizes);
+  EXPECT_EQ(c.task.sampling, TaskSampling::MeZO);
   EXPECT_EQ(c.task.k, 16);
   EXPECT_EQ(c.task.template_family, TemplateChoice::Auto);
   EXPECT_EQ(c.task.loss, TaskLoss::Auto);
@@ -84,9 +87,10 @@ TEST(RunConfig, DefaultsWhenKeysOmitted) {
   EXPECT_FALSE(c.optimizer.one_sided);
   EXPECT_EQ(c.optimizer.k, 0) << "BSZO fields stay zero under mezo";
   EXPECT_EQ(c.data.batch_size, 16);
-  EXPECT_EQ(c.eval.every, 500);
-  EXPECT_EQ(c.eval.patience, 8);
-  EXPECT_EQ(c.eval.select, EvalSelect::Metric);
+  EXPECT_EQ(c.data.sampler, MinibatchSampler::Epoch);
+  EXPECT_EQ(c.eval.every, 4000) << "MeZO: 1/5 of 20,000 steps";
+  EXPECT_EQ(c.eval.patience, 0) << "no early stopping (the HF trainer's default)";
+  EXPECT_EQ(c.eval.select, EvalSelect::Loss) << "load_best_model_at_end's default metric";
   EXPECT_EQ(c.distributed.data_parallel, 1);
   EXPECT_EQ(c.distributed.backend, CommBackend::MPI);
   EXPECT_EQ(c.text, "model:\n  path: \"models/tiny\"\ntask:\n  name: \"lm\"\n") << "the resolved run file";
@@ -104,7 +108,7 @@ TEST(RunConfig, BszoDefaultsFollowThePaper) {
   EXPECT_EQ(c.optimizer.noise_floor, 0.1);
   EXPECT_TRUE(c.optimizer.adaptive_noise);
   EXPECT_TRUE(c.optimizer.adaptive_sampling);
-  EXPECT_FALSE(c.optimizer.one_sided) << "BSZO is one-sided by construction (bszo.md a.3): the key is MeZO's";
+  EXPECT_TRUE(c.optimizer.one_sided) << "BSZO's scripts run one-sided differences (bszo.md a.4)";
   EXPECT_EQ(c.optimizer.queries, 0) << "MeZO fields stay zero under bszo";
   EXPECT_EQ(parse_run_config(kMinimal + "optimizer:\n  name: bszo-b\n", "b.yaml").optimizer.name, OptimizerKind::BSZOB);
 }
@@ -182,7 +186,7 @@ TEST(RunConfig, DocumentShapeErrors) {
   EXPECT_EQ(error_of("model: models/tiny\n"), "run.yaml:1: model: expected a mapping of keys, got 'models/tiny'");
   EXPECT_EQ(error_of("[model]: 1\n"), "run.yaml:1: expected a key name, got a list");
   // A section with every key commented out is an empty section, not an error.
-  EXPECT_EQ(parse_run_config(kMinimal + "eval:\n  # every: 100\n", "r.yaml").eval.every, 500);
+  EXPECT_EQ(parse_run_config(kMinimal + "eval:\n  # every: 100\n", "r.yaml").eval.every, 4000);
 }
 
 TEST(RunConfig, UnknownKeySuggestsTheClosest) {
@@ -264,8 +268,8 @@ TEST(RunConfig, BszoKeysUnderMezoRejected) {
             "run.yaml:6: optimizer.sigma_p: does not apply to optimizer 'mezo' (only to bszo, bszo-b)");
   EXPECT_EQ(error_of(kMinimal + "optimizer:\n  queries: 4\n  name: bszo-b\n"),
             "run.yaml:6: optimizer.queries: does not apply to optimizer 'bszo-b' (only to mezo)");
-  EXPECT_EQ(error_of(kMinimal + "optimizer:\n  name: bszo\n  one_sided: false\n"),
-            "run.yaml:7: optimizer.one_sided: does not apply to optimizer 'bszo' (only to mezo)");
+  EXPECT_EQ(error_of(kMinimal + "optimizer:\n  name: adazeta\n  one_sided: false\n"),
+            "run.yaml:7: optimizer.one_sided: does not apply to optimizer 'adazeta' (only to mezo, bszo, bszo-b)");
 }
 
 TEST(RunConfig, RequiredKeyMissing) {
@@ -334,18 +338,171 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "optimizer.adaptive_noise", "optimizer.adaptive_sampling", "optimizer.queries_alpha", "optimizer.queries_beta",
       "optimizer.queries_target", "optimizer.queries_min", "optimizer.queries_max", "optimizer.queries_fixed", "optimizer.beta1", "optimizer.beta2",
       "optimizer.adam_eps", "optimizer.hessian_smoothing", "optimizer.rank", "optimizer.refresh_every",
-      "optimizer.sparsity", "optimizer.mask", "data.batch_size", "eval.every", "eval.patience", "eval.select",
+      "optimizer.sparsity", "optimizer.mask", "data.batch_size", "data.sampler", "eval.every", "eval.patience", "eval.select",
       "distributed.data_parallel", "distributed.backend", "engine.device", "engine.tf32", "engine.cuda_graphs",
       "engine.share_gpus"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
   const std::vector<RunConfigKey> keys = run_config_keys();
   EXPECT_EQ(keys.size(), std::size(expected));
   for (const RunConfigKey& key : keys) {
-    EXPECT_NE(md.find("| `" + key.path + "` | " + key.type + " | " + key.default_value + " |"), std::string::npos)
+    // The global default first; per-method defaults follow it in the same cell.
+    EXPECT_NE(md.find("| `" + key.path + "` | " + key.type + " | " + key.default_value +
+                      (key.method_defaults.empty() ? " |" : "; ")),
+              std::string::npos)
         << key.path;
     EXPECT_FALSE(key.doc.empty()) << key.path;
   }
   EXPECT_NE(md.find("| `optimizer.k` | integer | `2` | in [1, 256] | *bszo, bszo-b only:*"), std::string::npos);
+}
+
+// ---- Per-method defaults (run_config_schema.cpp kMethodDefaults, sources in shared/papers).
+
+// kMinimal with optimizer.name and more keys, as overrides (dotted.key=value) of that file.
+RunConfig with_method(const std::string& method, const std::vector<std::string>& more = {}) {
+  std::vector<RunEntry> entries = section_entries(
+      load_yaml_document(kMinimal + "optimizer:\n  name: " + method + "\n", "m.yaml", "run file"), "m.yaml", "");
+  for (const std::string& o : more) entries.push_back(override_entry(o));
+  return resolve_run_config(entries, "m.yaml");
+}
+
+TEST(RunConfig, PerMethodDefaultsApplied) {
+  const RunConfig bszo = with_method("bszo");
+  EXPECT_EQ(bszo.optimizer.eps, 1e-4);
+  EXPECT_EQ(bszo.optimizer.lr, 1e-6);
+  EXPECT_TRUE(bszo.optimizer.one_sided);
+  EXPECT_EQ(bszo.run.steps, 20000);
+  EXPECT_EQ(bszo.eval.every, 500);
+  EXPECT_EQ(bszo.eval.select, EvalSelect::Metric);
+  EXPECT_EQ(bszo.eval.patience, 8);
+  EXPECT_EQ(bszo.task.sampling, TaskSampling::BSZO);
+  EXPECT_EQ(bszo.model.perturbation, PerturbationMode::Exact) << "reference is BSZO-B's alone";
+  const RunConfig bszo_b = with_method("bszo-b");
+  EXPECT_EQ(bszo_b.optimizer.eps, 1e-4);
+  EXPECT_EQ(bszo_b.eval.patience, 8);
+  EXPECT_EQ(bszo_b.model.perturbation, PerturbationMode::Reference);
+  const RunConfig adazeta = with_method("adazeta");
+  EXPECT_EQ(adazeta.trainable.mode, TrainableMode::Adapter);
+  EXPECT_EQ(adazeta.optimizer.lr, 1e-4);
+  EXPECT_EQ(adazeta.optimizer.eps, 1e-3);
+  EXPECT_EQ(adazeta.optimizer.weight_decay, 0.01);
+  EXPECT_EQ(adazeta.run.steps, 10000);
+  EXPECT_EQ(adazeta.eval.every, 200);
+  EXPECT_EQ(adazeta.eval.select, EvalSelect::Loss);
+  EXPECT_EQ(adazeta.eval.patience, 0);
+  EXPECT_EQ(adazeta.task.sampling, TaskSampling::MeZO);
+  for (const char* port : {"mezo-adam", "hizoo", "lozo"}) {
+    SCOPED_TRACE(port);
+    const RunConfig c = with_method(port);
+    EXPECT_EQ(c.optimizer.eps, 1e-4) << "as BSZO ran the baselines";
+    EXPECT_EQ(c.eval.every, 500);
+    EXPECT_EQ(c.eval.select, EvalSelect::Metric);
+    EXPECT_EQ(c.eval.patience, 8);
+    EXPECT_EQ(c.task.sampling, TaskSampling::BSZO);
+  }
+  EXPECT_EQ(with_method("mezo-adam").optimizer.lr, 1e-5);
+  EXPECT_EQ(with_method("hizoo").optimizer.lr, 1e-6);
+  EXPECT_EQ(with_method("lozo").optimizer.lr, 1e-6);
+  const RunConfig sparse = with_method("sparse-mezo");
+  EXPECT_EQ(sparse.optimizer.eps, 1e-3) << "Sparse-MeZO follows MeZO's setting";
+  EXPECT_EQ(sparse.eval.every, 4000);
+  // MeZO with PEFT modules: the defaults depend on trainable.mode, read before the other keys.
+  const RunConfig lora = with_method("mezo", {"trainable.mode=lora"});
+  EXPECT_EQ(lora.optimizer.lr, 1e-4);
+  EXPECT_EQ(lora.optimizer.eps, 1e-2);
+  const RunConfig prefix = parse_run_config("trainable:\n  mode: prefix\n" + kMinimal, "m.yaml");
+  EXPECT_EQ(prefix.optimizer.lr, 1e-2) << "trainable.mode written before optimizer.name, mezo by default";
+  EXPECT_EQ(prefix.optimizer.eps, 1e-1);
+  const RunConfig full = with_method("mezo");
+  EXPECT_EQ(full.optimizer.lr, 1e-6);
+  EXPECT_EQ(full.optimizer.eps, 1e-3);
+  // AdaZeta on other modules: its mode default yields to the file; lr stays AdaZeta's.
+  const RunConfig adazeta_full = with_method("adazeta", {"trainable.mode=full"});
+  EXPECT_EQ(adazeta_full.trainable.mode, TrainableMode::Full);
+  EXPECT_EQ(adazeta_full.optimizer.lr, 1e-4);
+}
+
+TEST(RunConfig, FileValueWinsOverMethodDefault) {
+  const RunConfig c = with_method("bszo", {"optimizer.eps=1e-3", "optimizer.one_sided=false", "eval.patience=0", "eval.select=loss"});
+  EXPECT_EQ(c.optimizer.eps, 1e-3);
+  EXPECT_FALSE(c.optimizer.one_sided);
+  EXPECT_EQ(c.eval.patience, 0);
+  EXPECT_EQ(c.eval.select, EvalSelect::Loss);
+  EXPECT_EQ(c.eval.every, 500) << "the keys not given keep the method's default";
+  const RunConfig lora = with_method("mezo", {"optimizer.lr=5e-5", "trainable.mode=lora"});
+  EXPECT_EQ(lora.optimizer.lr, 5e-5);
+  EXPECT_EQ(lora.optimizer.eps, 1e-2);
+  EXPECT_EQ(with_method("bszo-b", {"model.perturbation=exact"}).model.perturbation, PerturbationMode::Exact);
+  // Given split sizes mean `sizes`, unless the file names a sampling.
+  EXPECT_EQ(with_method("bszo", {"task.num_train=64"}).task.sampling, TaskSampling::Sizes);
+  EXPECT_EQ(with_method("mezo", {"task.num_test=64"}).task.sampling, TaskSampling::Sizes);
+  EXPECT_EQ(with_method("bszo", {"task.num_train=64", "task.sampling=mezo"}).task.sampling, TaskSampling::MeZO);
+}
+
+TEST(RunConfig, OverrideOfOptimizerNameSwitchesDefaults) {
+  std::vector<RunEntry> entries = section_entries(
+      load_yaml_document(kMinimal + "optimizer:\n  name: mezo\n  lr: 2e-6\n", "o.yaml", "run file"), "o.yaml", "");
+  EXPECT_EQ(resolve_run_config(entries, "o.yaml").optimizer.eps, 1e-3);
+  entries.push_back(override_entry("optimizer.name=bszo"));
+  const RunConfig c = resolve_run_config(entries, "o.yaml");
+  EXPECT_EQ(c.optimizer.name, OptimizerKind::BSZO);
+  EXPECT_EQ(c.optimizer.eps, 1e-4) << "bszo's default, not mezo's";
+  EXPECT_EQ(c.eval.patience, 8);
+  EXPECT_EQ(c.optimizer.lr, 2e-6) << "the file's value still wins";
+  entries.push_back(override_entry("trainable.mode=lora"));
+  entries.push_back(override_entry("optimizer.name=mezo"));
+  const RunConfig lora = resolve_run_config(entries, "o.yaml");
+  EXPECT_EQ(lora.optimizer.eps, 1e-2) << "mezo with lora";
+}
+
+TEST(RunConfig, ResolvedDefaultsNameTheirSource) {
+  const RunConfig c = with_method("bszo", {"optimizer.lr=1e-7"});
+  EXPECT_NE(c.defaults_text.find("#   eps: 1e-4  # bszo, bszo-b default: bszo.md a.4"), std::string::npos) << c.defaults_text;
+  EXPECT_NE(c.defaults_text.find("#   schedule: constant  # default\n"), std::string::npos);
+  EXPECT_EQ(c.defaults_text.find("#   lr:"), std::string::npos) << "a key the run sets is not a default";
+  EXPECT_EQ(c.defaults_text.find("queries:"), std::string::npos) << "MeZO's key does not apply to bszo";
+  EXPECT_NE(with_method("mezo", {"task.num_dev=10"}).defaults_text.find("#   sampling: sizes  # implied: the run gives task.num_dev"),
+            std::string::npos);
+  // Comments: the resolved text with its defaults parses to the same run.
+  const RunConfig again = parse_run_config(c.text + c.defaults_text, "m.yaml");
+  EXPECT_EQ(again.text, c.text);
+  EXPECT_EQ(again.optimizer.eps, 1e-4);
+}
+
+TEST(RunConfig, ReferenceListsEveryMethodDefaultWithSource) {
+  const std::string md = run_config_reference();
+  const std::vector<RunConfigKey> keys = run_config_keys();
+  size_t rows = 0;
+  for (const run_config_schema::MethodDefault& d : run_config_schema::method_defaults()) {
+    SCOPED_TRACE(std::string(d.key) + " for " + run_config_schema::describe_methods(d));
+    EXPECT_FALSE(d.source.empty());
+    EXPECT_NE(md.find("| " + run_config_schema::describe_methods(d) + " | `" + std::string(d.key) + "` | `" +
+                      std::string(d.value_yaml) + "` | " + std::string(d.source) + " |"),
+              std::string::npos);
+    for (const RunConfigKey& k : keys)
+      if (k.path == d.key) {
+        ++rows;
+        EXPECT_NE(std::find_if(k.method_defaults.begin(), k.method_defaults.end(),
+                               [&](const std::string& m) { return m.find(std::string(d.source)) != std::string::npos; }),
+                  k.method_defaults.end());
+      }
+  }
+  EXPECT_EQ(rows, run_config_schema::method_defaults().size());
+  // The examples, in the key table's default cell.
+  EXPECT_NE(md.find("| `optimizer.eps` | number | `1e-3`; mezo (trainable.mode lora): `1e-2`"), std::string::npos);
+  EXPECT_NE(md.find("bszo, bszo-b: `1e-4`"), std::string::npos);
+  EXPECT_NE(md.find("adazeta: `0.01`"), std::string::npos);
+}
+
+TEST(RunConfig, MaxLengthIsAutoOrAnInteger) {
+  const RunConfig fixed = parse_run_config(kMinimal + "  max_length: 512\n", "r.yaml");
+  EXPECT_FALSE(fixed.task.max_length.automatic);
+  EXPECT_EQ(fixed.task.max_length.value, 512);
+  EXPECT_EQ(fixed.task.max_length.text(), "512");
+  EXPECT_TRUE(parse_run_config(kMinimal + "  max_length: auto\n", "r.yaml").task.max_length.automatic);
+  EXPECT_EQ(error_of(kMinimal + "  max_length: long\n"), "run.yaml:5: task.max_length: expected an integer, got 'long'");
+  EXPECT_EQ(error_of(kMinimal + "  max_length: \"512\"\n"),
+            "run.yaml:5: task.max_length: expected 'auto' or an integer, got the quoted string '512'");
+  EXPECT_EQ(error_of(kMinimal + "  max_length: 1\n"), "run.yaml:5: task.max_length: must be in [2, 1048576], got 1");
 }
 
 // docs/CONFIG.md is the committed copy of the reference; regenerate it when the schema changes.

@@ -1,9 +1,16 @@
-// The task registry and its templates against the papers' Python code: for a hand-written
-// example of every task, the exact prompt strings and token ids, as
-// tests/fixtures/tasks/make_task_fixtures.py computes them with Hugging Face `tokenizers` from
-// its own re-implementation of MeZO's / LM-BFF's / BSZO's templates. Real vocabularies
-// (SmolLM2, MiniLM) are checked when scripts/fetch_models.sh has fetched them; the shared data
-// files when /work/shared/data is there.
+// The task registry and its templates, checked against a RE-IMPLEMENTATION of the papers'
+// Python code, not against the papers' code itself:
+//  - TaskTemplates.*: for one hand-written example of every task, the exact prompt strings and
+//    token ids that tests/fixtures/tasks/make_task_fixtures.py computes (its own Python
+//    re-implementation of MeZO's / LM-BFF's / BSZO's templates, tokenized with Hugging Face
+//    `tokenizers`) and stores in tests/fixtures/tasks/expected_templates.json. Real
+//    vocabularies (SmolLM2, MiniLM) are checked when scripts/fetch_models.sh has fetched them.
+//  - TaskRealRows.*: rows copied verbatim from real data files (BoolQ and WSC validation rows
+//    of /work/shared/data, DROP train rows of allennlp's test fixture; provenance in
+//    make_real_row_fixtures.py) read through zotune's readers and HF conversions, against the
+//    strings make_real_row_fixtures.py (a Python re-implementation of the HF dataset scripts
+//    and MeZO's templates) writes to expected_real_rows.json.
+//  - TaskRows.* / TaskData.*: row layouts, label numbering and the shared data files' counts.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -253,8 +260,10 @@ TEST(TaskRows, LabelsFollowHuggingFaceNumbering) {
   EXPECT_EQ(rte[2].label, -1);  // test file: unlabeled
   EXPECT_EQ(rte[1].where, "rows.jsonl:2");
   auto boolq = examples_from_records(find_task("boolq"), Layout::Jsonl,
-                                     rows({R"({"passage":"p","question":"q","label":true})", R"({"passage":"p","question":"q","label":false})"}));
+                                     rows({R"({"passage":"T -- p","question":"q","label":true})", R"({"passage":"T -- p -- r","question":"q","label":false})"}));
   EXPECT_EQ(boolq[0].label, 0);  // "Yes"
+  EXPECT_EQ(boolq[0].text.at("passage"), "p");  // HF boolq: no "Title -- " prefix
+  EXPECT_EQ(boolq[1].text.at("passage"), "p -- r");  // only the first " -- " is the title's
   EXPECT_EQ(boolq[1].label, 1);
   auto snli = examples_from_records(find_task("snli"), Layout::Jsonl,
                                     rows({R"({"sentence1":"a","sentence2":"b","gold_label":"neutral"})",
@@ -274,7 +283,7 @@ TEST(TaskRows, LabelsFollowHuggingFaceNumbering) {
                                         rows({R"({"coarse":"NUM","fine":"dist","question":"How far ?"})"}));
   EXPECT_EQ(trec_txt[0].label, 5);
   auto wsc = examples_from_records(find_task("wsc"), Layout::Jsonl,
-                                   rows({R"({"text":"t","target":{"span1_text":"Mark","span2_text":"He"},"label":true})"}));
+                                   rows({R"({"text":"Mark lied. He","target":{"span1_index":0,"span1_text":"Mark","span2_index":2,"span2_text":"He"},"label":true})"}));
   EXPECT_EQ(wsc[0].text.at("span2_text"), "He");
   EXPECT_EQ(wsc[0].label, 1);
   auto copa = examples_from_records(find_task("copa"), Layout::Jsonl,
@@ -302,10 +311,114 @@ TEST(TaskRows, RecordEntitiesAreCharacterSpans) {
       "entities":[{"start":16,"end":18},{"start":0,"end":2},{"start":8,"end":10}]},
       "qas":[{"query":"@placeholder left","answers":[{"start":8,"end":10,"text":"Ann"}]},{"query":"q2"}]})"}));
   ASSERT_EQ(ex.size(), 2u);
-  EXPECT_EQ(ex[0].options, (std::vector<std::string>{"Zoë", "Ann"}));  // distinct, by first occurrence
-  EXPECT_EQ(ex[0].correct, std::vector<int>{1});
+  EXPECT_EQ(ex[0].options, (std::vector<std::string>{"Ann", "Zoë"}));  // distinct, sorted (HF's sorted(set))
+  EXPECT_EQ(ex[0].correct, std::vector<int>{0});
   EXPECT_TRUE(ex[1].correct.empty());
   EXPECT_EQ(ex[0].text.at("query"), "@placeholder left");
+}
+
+// ReCoRD's training gold is MeZO's candidates.index(sorted(set(answers))[0]): correct lists
+// the options in the answers' sorted order, whatever order the entities come in.
+TEST(TaskRows, RecordGoldIsTheFirstSortedAnswer) {
+  auto ex = examples_from_records(find_task("record"), Layout::Jsonl, rows({R"({"passage":{"text":"Zed met Bo and Al.",
+      "entities":[{"start":0,"end":2},{"start":8,"end":9},{"start":15,"end":16}]},
+      "qas":[{"query":"@placeholder won","answers":[{"text":"Zed"},{"text":"Bo"},{"text":"Zed"}]}]})"}));
+  ASSERT_EQ(ex.size(), 1u);
+  EXPECT_EQ(ex[0].options, (std::vector<std::string>{"Al", "Bo", "Zed"}));
+  EXPECT_EQ(ex[0].correct, (std::vector<int>{1, 2}));  // "Bo" first: sorted, de-duplicated
+  EXPECT_NE(error_of([] {
+              examples_from_records(find_task("record"), Layout::Jsonl, rows({R"({"passage":{"text":"Zed met Bo.",
+                  "entities":[{"start":0,"end":2}]}, "qas":[{"query":"q","answers":[{"text":"Zed"},{"text":"Bo"}]}]})"}));
+            }).find("answer \"Bo\" is not one of the passage's entities"),
+            std::string::npos);
+}
+
+// HF's _fix_wst: the case of the span's first letter follows the word at its index; a span
+// that stays outside the text is an error (HF's assert).
+TEST(TaskRows, WscFixedSpans) {
+  auto ex = examples_from_records(find_task("wsc"), Layout::Jsonl, rows({
+      R"({"text":"The ball hit the table because it was weak.","target":{"span1_index":3,"span1_text":"The table.","span2_index":5,"span2_text":"it"},"label":true})",
+      R"({"text":"the man saw Kamenev, then Zinoviev.","target":{"span1_index":3,"span1_text":"Kamenev and Zinoviev","span2_index":0,"span2_text":"The man"},"label":false})"}));
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[0].text.at("span1_text"), "the table");  // lower-cased, '.' stripped
+  EXPECT_EQ(ex[1].text.at("span1_text"), "Kamenev and Zinoviev");  // HF leaves it alone
+  EXPECT_EQ(ex[1].text.at("span2_text"), "the man");
+  EXPECT_NE(error_of([] {
+              examples_from_records(find_task("wsc"), Layout::Jsonl, rows({
+                  R"({"text":"A b c.","target":{"span1_index":0,"span1_text":"Zed","span2_index":1,"span2_text":"b"},"label":true})"}));
+            }).find("rows.jsonl:1: task wsc: WSC span1_text \"Zed\" is not in the text after HF's wsc.fixed correction"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              examples_from_records(find_task("boolq"), Layout::Jsonl, rows({R"({"passage":"no title","question":"q","label":true})"}));
+            }).find("rows.jsonl:1: task boolq: BoolQ passage has no \"Title -- \" prefix"),
+            std::string::npos);
+}
+
+// DROP: gold = HF's answers_spans (validated answers when present); unparsable questions dropped.
+TEST(TaskRows, DropGoldIsHfAnswersSpans) {
+  auto ex = examples_from_records(
+      find_task("drop"), Layout::DropJson,
+      rows({R"({"passage":"P","question":"Q1","answers":["A"],"validated_answers":["B","C"]})",
+            R"({"passage":"P","question":"Q2","answers":["A"],"validated_answers":null,"validated_answers_error":"both number and date"})",
+            R"({"passage":"P","question":"Q3","answers":["7"]})",
+            R"({"passage":"P","question":"Q4","answers":null,"answers_error":"empty answer"})"}));
+  ASSERT_EQ(ex.size(), 2u);
+  EXPECT_EQ(ex[0].answers, (std::vector<std::string>{"B", "C"}));
+  EXPECT_EQ(ex[1].text.at("question"), "Q3");
+  EXPECT_EQ(ex[1].answers, (std::vector<std::string>{"7"}));
+}
+
+// ---- real rows (make_real_row_fixtures.py) ------------------------------------------------------
+
+const json& real_rows() {
+  static const json j = read_json(std::string(ZOTUNE_FIXTURES_DIR) + "/tasks/expected_real_rows.json");
+  return j;
+}
+
+std::string real_rows_file(const std::string& name) { return std::string(ZOTUNE_FIXTURES_DIR) + "/tasks/real_rows/" + name; }
+
+TEST(TaskRealRows, BoolqPassageLosesItsTitle) {
+  const std::vector<Example> ex = load_examples(find_task("boolq"), real_rows_file("boolq_val_rows.jsonl"));
+  const json& want = real_rows()["boolq"];
+  ASSERT_EQ(ex.size(), want.size());
+  for (size_t i = 0; i < ex.size(); ++i) {
+    SCOPED_TRACE(ex[i].where);
+    EXPECT_EQ(ex[i].text.at("passage"), want[i]["passage"].get<std::string>());
+    EXPECT_EQ(ex[i].label, want[i]["label"].get<int>());
+    EXPECT_EQ(render(find_task("boolq"), TemplateFamily::MezoDecoder, ex[i], nullptr),
+              want[i]["render"].get<std::vector<std::string>>());
+  }
+  EXPECT_EQ(ex[0].text.at("passage").rfind("All biomass goes through", 0), 0u);  // "Ethanol fuel -- " removed
+}
+
+TEST(TaskRealRows, WscSpansAreFixedAsWscFixed) {
+  const std::vector<Example> ex = load_examples(find_task("wsc"), real_rows_file("wsc_val_rows.jsonl"));
+  const json& want = real_rows()["wsc"];
+  ASSERT_EQ(ex.size(), want.size());
+  int changed = 0;
+  for (size_t i = 0; i < ex.size(); ++i) {
+    SCOPED_TRACE(ex[i].where);
+    EXPECT_EQ(ex[i].text.at("span1_text"), want[i]["span1_text"].get<std::string>());
+    EXPECT_EQ(ex[i].text.at("span2_text"), want[i]["span2_text"].get<std::string>());
+    EXPECT_NE(ex[i].text.at("text").find(ex[i].text.at("span1_text")), std::string::npos);
+    EXPECT_EQ(ex[i].label, want[i]["label"].get<int>());
+    EXPECT_EQ(render(find_task("wsc"), TemplateFamily::MezoDecoder, ex[i], nullptr),
+              want[i]["render"].get<std::vector<std::string>>());
+    changed += want[i]["span1_text"] != want[i]["span1_text_in_file"];
+  }
+  EXPECT_EQ(changed, 2);  // WSC/val.jsonl lines 6 and 82: "The table", "The oatmeal cookies"
+}
+
+TEST(TaskRealRows, DropGoldsAndTrainingTarget) {
+  const std::vector<Example> ex = load_examples(find_task("drop"), real_rows_file("drop_allennlp_rows.json"));
+  const json& want = real_rows()["drop"];
+  ASSERT_EQ(ex.size(), want.size());
+  for (size_t i = 0; i < ex.size(); ++i) {
+    SCOPED_TRACE(ex[i].where);
+    EXPECT_EQ(ex[i].answers, want[i]["answers"].get<std::vector<std::string>>());
+    EXPECT_EQ(render(find_task("drop"), TemplateFamily::MezoDecoder, ex[i], nullptr),
+              want[i]["render"].get<std::vector<std::string>>());
+  }
 }
 
 TEST(TaskRows, ErrorsNameTheRow) {

@@ -1,10 +1,12 @@
 // A registered task end to end on the tiny Llama fixture: the run file's task section to
 // sampled, encoded splits (task_setup), and `zotune train`'s dev selection: the selected
 // weights are the initial weights plus the first best_step logged updates (replayed, not a
-// kept copy), the test score is theirs, and early stopping ends the run after `patience`
-// evaluations without a new best.
+// kept copy), chosen among the evaluated checkpoints as the Hugging Face trainer chooses (dev
+// loss by default, step 0 no candidate), the test score is theirs, and early stopping ends the
+// run after `patience` evaluations without a new best.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -93,11 +95,12 @@ TEST(TaskSetup, ErrorsNameTheKeyOrTheFile) {
 TEST(TaskTraining, SelectedWeightsAreTheReplayedBestStepAndCarryTheTestScore) {
   TempDir dir;
   const std::string log_path = (dir.path() / "sel.h5").string();
-  const TrainOutcome out = train(reviews_yaml(log_path, "eval:\n  every: 3\n  patience: 0\n"), dir.path());
+  // The defaults: select on dev loss (lower is better), no early stopping.
+  const TrainOutcome out = train(reviews_yaml(log_path, "eval:\n  every: 3\n"), dir.path());
   EXPECT_EQ(out.steps, 12);
-  EXPECT_EQ(out.metric, "accuracy");
+  EXPECT_EQ(out.metric, "loss");
+  EXPECT_EQ(out.test_metric, "accuracy") << "the test reports the task's metric whatever selection compares";
   ASSERT_TRUE(out.initial_dev && out.best_dev && out.selected_step && out.test);
-  EXPECT_GE(*out.best_dev, *out.initial_dev);
   EXPECT_FALSE(out.initial_loss) << "prompted tasks skip the full training-loss pass";
 
   // Replaying the first selected_step updates onto the initial weights gives the selected checksum.
@@ -112,20 +115,42 @@ TEST(TaskTraining, SelectedWeightsAreTheReplayedBestStepAndCarryTheTestScore) {
   EXPECT_EQ(std::get<std::string>(summary.at("selected_checksum")), checksum_hex(out.selected_checksum));
   EXPECT_EQ(std::get<double>(summary.at("test_accuracy")), *out.test);
   EXPECT_EQ(std::get<std::string>(summary.at("status")), "completed");
-  // Four evaluations (steps 3, 6, 9, 12) plus the initial one.
-  EXPECT_EQ(log.eval_steps().size(), 5u);
+  EXPECT_EQ(std::get<std::string>(summary.at("selection")), "loss (lower is better)");
+  // Four evaluations (steps 3, 6, 9, 12) plus the initial one, which is logged but, as in the
+  // Hugging Face trainer, no candidate: the selected step is the evaluated one of lowest loss.
+  EXPECT_EQ(log.eval_steps(), (std::vector<int64_t>{0, 3, 6, 9, 12}));
+  const std::vector<double> dev = log.eval_series("dev_loss");
+  ASSERT_EQ(dev.size(), 5u);
+  const auto lowest = std::min_element(dev.begin() + 1, dev.end());  // first of equals wins, as a strict <
+  EXPECT_EQ(*out.selected_step, 3 * (lowest - dev.begin()));
+  EXPECT_EQ(*out.best_dev, *lowest);
+  EXPECT_EQ(*out.initial_dev, dev[0]);
+}
+
+TEST(TaskTraining, RunWithoutAnEvaluatedCheckpointKeepsItsFinalWeights) {
+  TempDir dir;
+  const TrainOutcome out = train(reviews_yaml((dir.path() / "short.h5").string(), "eval:\n  every: 50\n"), dir.path());
+  EXPECT_EQ(out.steps, 12);
+  ASSERT_TRUE(out.initial_dev) << "step 0 is still evaluated for the log";
+  EXPECT_FALSE(out.selected_step) << "12 steps never reach eval.every 50: nothing to select from";
+  EXPECT_FALSE(out.best_dev);
+  EXPECT_EQ(out.selected_checksum, out.checksum);
+  EXPECT_TRUE(out.test);
 }
 
 TEST(TaskTraining, EarlyStoppingEndsAfterPatienceEvaluationsWithoutABest) {
   TempDir dir;
-  // A learning rate of 0 keeps the weights: no evaluation beats the initial one.
-  std::string yaml = reviews_yaml((dir.path() / "stop.h5").string(), "eval:\n  every: 2\n  patience: 2\n");
+  // A learning rate of 1e-30 keeps the weights: after the first evaluated checkpoint (step 2,
+  // the first candidate) no evaluation is strictly better. Dev accuracy, as BSZO selects.
+  std::string yaml =
+      reviews_yaml((dir.path() / "stop.h5").string(), "eval:\n  every: 2\n  patience: 2\n  select: metric\n");
   yaml.replace(yaml.find("lr: 3e-2"), 8, "lr: 1e-30");
   const TrainOutcome out = train(yaml, dir.path());
-  EXPECT_EQ(out.steps, 4) << "evaluations at steps 2 and 4 bring no new best";
+  EXPECT_EQ(out.metric, "accuracy");
+  EXPECT_EQ(out.steps, 6) << "evaluations at steps 4 and 6 bring no new best";
   ASSERT_TRUE(out.selected_step);
-  EXPECT_EQ(*out.selected_step, 0) << "the initial weights stay selected";
-  EXPECT_EQ(*out.best_dev, *out.initial_dev);
+  EXPECT_EQ(*out.selected_step, 2) << "the first evaluated checkpoint stays selected, not the untrained step 0";
+  EXPECT_EQ(*out.best_dev, *out.initial_dev) << "the same weights";
 }
 
 }  // namespace

@@ -244,6 +244,87 @@ TEST(Bszo, ExpectedUpdateIsMinusLrGammaKTimesGradientInTheCoordinateCase) {
   for (int i = 0; i < n; ++i) EXPECT_NEAR(mean[i], -1e-3 * gamma * k * (q.a[i] * 0.5 - q.b[i]), tol) << i;
 }
 
+// numpy.linalg.eigh(np.diag(d))[1][:, -1] is +e_j exactly; j as numpy 1.24 (LAPACK dsyevd)
+// returned it for these diagonals, ties included (the argmax is neither the first nor the
+// last of equal maxima in general).
+TEST(Bszo, TopEigenvectorAxisIsTheOneNumpysEighReturns) {
+  struct Case {
+    std::vector<double> d;
+    int j;
+  };
+  const std::vector<Case> cases{{{2.0, 1.0}, 0},
+                                {{1.0, 2.0}, 1},
+                                {{1.5, 1.5}, 1},
+                                {{3, 1, 2, 0.5}, 0},
+                                {{1, 1, 1, 1}, 3},
+                                {{0.5, 0.7, 0.7, 0.2, 0.9, 0.9, 0.1, 0.3}, 5},
+                                {{1.25, 1.25, 1, 1, 1, 1, 1}, 0},
+                                {{1.5, 1.5, 1}, 0},
+                                {{1.5, 1.5, 1.5, 1.25}, 0},
+                                {{1.5, 1.25, 1.5, 1.5, 1.5, 1.25}, 0}};
+  for (const Case& c : cases) EXPECT_EQ(Bszo::top_eigenvector_axis(c.d), c.j) << ::testing::PrintToString(c.d);
+}
+
+// y of every observation on the quadratic, where z_iᵀ∇L is known: central differences are
+// exact up to rounding, one-sided ones carry ε zᵀAz / 2.
+TEST(Bszo, CentralDifferenceIsTheDirectionalDerivativeAndCostsTwoForwardsPerObservation) {
+  const int n = 64;
+  Quadratic q = make_quadratic(n);
+  for (const bool fresh : {false, true}) {
+    std::vector<float> theta(n, 0.3f);
+    const std::vector<float> before = theta;
+    BszoOptions o;
+    o.seed = 5;
+    o.eps = 1e-2;
+    o.k = 2;
+    o.m = 3;
+    o.sigma_p = o.sigma_e = 1.0;
+    o.one_sided = false;
+    o.fresh_remeasure = fresh;
+    Bszo b(o);
+    StepUpdate u = host_step(b, theta, q, 2, 0.0);
+    // f0 is measured and logged as the code does (bszo_optimizer_v3/v4 always compute it).
+    EXPECT_DOUBLE_EQ(u.loss, q.loss(before));
+    EXPECT_EQ(u.forward_passes, fresh ? 1 + 2 * 3 : 1 + 2 * 2);
+    const std::vector<double>& y = u.vectors["finite_differences"];
+    ASSERT_EQ(y.size(), 3u);
+    for (uint32_t i = 0; i < 2; ++i) {
+      std::vector<float> z(n);
+      cpu::direction(z.data(), n, 0, 5, 2, i, DirectionKind::Gaussian);
+      double zg = 0;
+      for (int j = 0; j < n; ++j) zg += z[j] * (q.a[j] * before[j] - q.b[j]);
+      EXPECT_NEAR(y[i], zg, 1e-3 * std::fabs(zg) + 1e-3) << i;
+    }
+    EXPECT_TRUE(y[2] == y[0] || y[2] == y[1]);  // the re-measured axis: same point, same value
+  }
+}
+
+// Without adaptive sampling, observation τ >= k measures axis τ mod k again with a fresh
+// forward in both variants (v3 and v4), and its value replaces the cached one.
+TEST(Bszo, NonAdaptiveSamplingTakesAFreshForwardOnAxisTauModK) {
+  for (const bool fresh : {false, true}) {
+    BszoOptions o;
+    o.eps = 0.5;
+    o.k = 2;
+    o.m = 5;
+    o.sigma_p = o.sigma_e = 1.0;
+    o.adaptive_sampling = false;
+    o.fresh_remeasure = fresh;
+    Bszo b(o);
+    b.begin_step(0, 0.1);
+    std::vector<Probe> probes = b.next_probes();
+    ASSERT_EQ(probes.size(), 6u);  // f0 and five observations, one round
+    const std::vector<uint32_t> axes{0, 1, 0, 1, 0};
+    for (size_t t = 0; t < axes.size(); ++t) EXPECT_EQ(probes[t + 1].offset[0].query, axes[t]) << t;
+    b.observe({1.0, 1.5, 0.0, 2.0, 0.5, 1.25});
+    EXPECT_TRUE(b.next_probes().empty());
+    const StepUpdate u = b.finish();
+    EXPECT_EQ(u.forward_passes, 6);
+    const std::vector<double> want{1.0, -2.0, 2.0, -1.0, 0.5};  // (L − f0) / ε, each fresh
+    EXPECT_EQ(u.vectors.at("finite_differences"), want);
+  }
+}
+
 TEST(ZoOptimizers, BothConvergeOnAQuadratic) {
   const int n = 32;
   Quadratic q = make_quadratic(n);
