@@ -243,13 +243,15 @@ const std::vector<KeySpec>& key_table() {
       // optimizer: every optimizer
       key<&R::optimizer, &Opt::name>("optimizer.name", {.default_yaml = "mezo"},
                                      "mezo: two-point SPSA; bszo: Bayesian subspace ZO; "
-                                     "bszo-b: BSZO with a fresh forward pass for each adaptive sample; "
+                                     "bszo-b: BSZO with a fresh forward pass for each adaptive sample (it differs "
+                                     "from bszo only through the rounding of in-place 16-bit arithmetic, hence its "
+                                     "default model.perturbation: reference; docs/PRECISION.md); "
                                      "adazeta: two-point SPSA averaged over a number of queries that grows with the "
-                                     "epoch (the `optimizer.queries_*` schedule); baselines (CPU engine, "
-                                     "model.perturbation exact; baselines.md 3-6): mezo-adam: the SPSA estimate into "
-                                     "Adam; hizoo: probes and step scaled by a diagonal Hessian estimate (3 forwards); "
-                                     "lozo: low-rank U V^T perturbations of every matrix; sparse-mezo: MeZO on masked "
-                                     "directions"),
+                                     "epoch (the `optimizer.queries_*` schedule); baselines (CPU engine; baselines.md "
+                                     "3-6): mezo-adam: the SPSA estimate into Adam; hizoo: probes and step scaled by a "
+                                     "diagonal Hessian estimate (3 forwards); lozo: low-rank U V^T perturbations of "
+                                     "every matrix; sparse-mezo: MeZO on masked directions; mezo-adam and hizoo run "
+                                     "under model.perturbation exact or reference, lozo and sparse-mezo under exact"),
       key<&R::optimizer, &Opt::lr>("optimizer.lr", {.default_yaml = "1e-6", .bounds = greater_than(0)},
                                    "learning rate (global default: MeZO's full-parameter 1e-6, paper Table 16, "
                                    "large_models/mezo.sh)"),
@@ -336,7 +338,10 @@ const std::vector<KeySpec>& key_table() {
                                      "runs: 1 or 2, RoBERTa: 4)"),
       key<&R::optimizer, &Opt::refresh_every>("optimizer.refresh_every",
                                               {.default_yaml = "50", .bounds = at_least(1), .only = kLOZO},
-                                              "nu: steps between draws of V (lazy sampling; U is drawn every step)"),
+                                              "nu: steps between draws of V (lazy sampling; U is drawn every step). "
+                                              "V has its own seeded stream, so every update uses the U it measured; the "
+                                              "official code's refresh steps update with another U (one step in nu), "
+                                              "which zotune does not reproduce (docs/PRECISION.md)"),
       // optimizer: Sparse-MeZO (section 5)
       key<&R::optimizer, &Opt::sparsity>("optimizer.sparsity",
                                          {.default_yaml = "0.8", .bounds = closed_open(0, 1), .only = kSparseMeZO},
@@ -422,12 +427,13 @@ constexpr MethodDefault kMethodDefaults[] = {
     {kBSZOFamily, kEveryTrainableMode, "optimizer.lr", "1e-6",
      "bszo.md a.4: the lr scripts/run_roberta_large_best_lr.sh selected for SST-2, RTE, CB and WIC (RoBERTa-large; "
      "its OPT-13B and Mistral-7B runs selected 5e-8 to 5e-7)"},
-    {kBSZOFamily, kEveryTrainableMode, "optimizer.eps", "1e-4", kBszoEps},
-    {kBSZOFamily, kEveryTrainableMode, "run.steps", "20000", kBszoSteps},
-    {kBSZOFamily, kEveryTrainableMode, "eval.every", "500", kBszoEvery},
-    {kBSZOFamily, kEveryTrainableMode, "eval.select", "metric", kBszoSelect},
-    {kBSZOFamily, kEveryTrainableMode, "eval.patience", "8", kBszoPatience},
-    {kBSZOFamily, kEveryTrainableMode, "task.sampling", "bszo", kBszoSampling},
+    // BSZO's protocol, for BSZO and for the baselines as its code ran them (below).
+    {kBSZOFamily | kBSZOPorts, kEveryTrainableMode, "optimizer.eps", "1e-4", kBszoEps},
+    {kBSZOFamily | kBSZOPorts, kEveryTrainableMode, "run.steps", "20000", kBszoSteps},
+    {kBSZOFamily | kBSZOPorts, kEveryTrainableMode, "eval.every", "500", kBszoEvery},
+    {kBSZOFamily | kBSZOPorts, kEveryTrainableMode, "eval.select", "metric", kBszoSelect},
+    {kBSZOFamily | kBSZOPorts, kEveryTrainableMode, "eval.patience", "8", kBszoPatience},
+    {kBSZOFamily | kBSZOPorts, kEveryTrainableMode, "task.sampling", "bszo", kBszoSampling},
     {kBSZOFamily, kEveryTrainableMode, "optimizer.one_sided", "true",
      "bszo.md a.1, a.4: one-sided differences (paper Def. 3.4; the scripts pass bayesian_one_sided, whose run.py "
      "default is false)"},
@@ -452,12 +458,6 @@ constexpr MethodDefault kMethodDefaults[] = {
     {kLOZO, kEveryTrainableMode, "optimizer.lr", "1e-6",
      "baselines.md 6: LOZO README OPT-13B range {1e-6, 1e-7}, its first value; the top of BSZO's LOZO grid (bszo.md "
      "Tables 7-10)"},
-    {kBSZOPorts, kEveryTrainableMode, "optimizer.eps", "1e-4", kBszoEps},
-    {kBSZOPorts, kEveryTrainableMode, "run.steps", "20000", kBszoSteps},
-    {kBSZOPorts, kEveryTrainableMode, "eval.every", "500", kBszoEvery},
-    {kBSZOPorts, kEveryTrainableMode, "eval.select", "metric", kBszoSelect},
-    {kBSZOPorts, kEveryTrainableMode, "eval.patience", "8", kBszoPatience},
-    {kBSZOPorts, kEveryTrainableMode, "task.sampling", "bszo", kBszoSampling},
 };
 
 constexpr SectionSpec kSections[] = {

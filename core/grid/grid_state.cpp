@@ -41,6 +41,22 @@ bool running(const GridRun& run, std::string& message) {
   return process_trains(pid, run);
 }
 
+// A logged configuration without the sources of its defaults: the resolved run file, then one
+// comment line per default in force ("#   eps: 1e-4  # bszo default: bszo.md a.4"). Two runs
+// are the same when keys and values agree; a source's wording may change between versions.
+std::string without_default_sources(const std::string& config_text) {
+  std::istringstream in(config_text);
+  std::string out, line;
+  while (std::getline(in, line)) {
+    if (line.rfind('#', 0) == 0) {
+      const size_t source = line.find("  # ");
+      if (source != std::string::npos) line.erase(source);
+    }
+    out += line + '\n';
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* run_state_name(RunState state) {
@@ -89,7 +105,10 @@ RunStatus read_run_status(const GridRun& run) {
                                  : "";
     if (text == "completed") {
       // The log holds the resolved run file and the defaults it took: new defaults change a run too.
-      out.state = log.config_text() == run.config.text + run.config.defaults_text ? RunState::Completed : RunState::Changed;
+      out.state = without_default_sources(log.config_text()) ==
+                          without_default_sources(run.config.text + run.config.defaults_text)
+                      ? RunState::Completed
+                      : RunState::Changed;
     } else if (text.rfind("failed: ", 0) == 0) {
       out.state = RunState::Failed;
       out.message = text.substr(8);

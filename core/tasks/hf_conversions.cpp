@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "core/tasks/python_str.h"
 #include "core/tokenizer/unicode.h"
 #include "core/util/error.h"
 
@@ -10,25 +11,6 @@ namespace zotune::tasks {
 namespace {
 
 using nlohmann::json;
-
-// str.isspace(): White_Space plus the ASCII separators 0x1C-0x1F.
-bool is_python_space(char32_t c) { return (c >= 0x1C && c <= 0x1F) || unicode::is_whitespace(c); }
-
-// str.split() with no separator: the runs of non-whitespace, as code points.
-std::vector<std::u32string> python_split(const std::u32string& s) {
-  std::vector<std::u32string> words;
-  std::u32string cur;
-  for (char32_t c : s) {
-    if (is_python_space(c)) {
-      if (!cur.empty()) words.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (!cur.empty()) words.push_back(std::move(cur));
-  return words;
-}
 
 const json& field(const json& object, const std::string& key, const std::string& where) {
   check(object.is_object() && object.contains(key), where + ": missing field '" + key + "'");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "core/tasks/python_str.h"
 #include "core/tokenizer/unicode.h"
 #include "core/util/error.h"
 
@@ -61,25 +62,6 @@ bool is_ascii_punctuation(char32_t c) {
 
 // re's \w on str patterns: str.isalnum() (L*, N*) or '_'.
 bool is_python_word_char(char32_t c) { return c == U'_' || unicode::is_letter(c) || unicode::is_number(c); }
-
-// str.isspace(): White_Space plus the ASCII separators 0x1C-0x1F.
-bool is_python_space(char32_t c) { return (c >= 0x1C && c <= 0x1F) || unicode::is_whitespace(c); }
-
-// str.split() with no separator: the runs of non-whitespace.
-std::vector<std::u32string> python_split(const std::u32string& s) {
-  std::vector<std::u32string> words;
-  std::u32string cur;
-  for (char32_t c : s) {
-    if (is_python_space(c)) {
-      if (!cur.empty()) words.push_back(std::move(cur));
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (!cur.empty()) words.push_back(std::move(cur));
-  return words;
-}
 
 std::vector<std::u32string> normalized_tokens(std::string_view answer) {
   const std::u32string lowered = python_lower(unicode::decode_utf8(answer));

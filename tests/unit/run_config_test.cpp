@@ -456,7 +456,7 @@ TEST(RunConfig, OverrideOfOptimizerNameSwitchesDefaults) {
 
 TEST(RunConfig, ResolvedDefaultsNameTheirSource) {
   const RunConfig c = with_method("bszo", {"optimizer.lr=1e-7"});
-  EXPECT_NE(c.defaults_text.find("#   eps: 1e-4  # bszo, bszo-b default: bszo.md a.4"), std::string::npos) << c.defaults_text;
+  EXPECT_NE(c.defaults_text.find("#   eps: 1e-4  # bszo, bszo-b, mezo-adam, hizoo, lozo default: bszo.md a.4"), std::string::npos) << c.defaults_text;
   EXPECT_NE(c.defaults_text.find("#   schedule: constant  # default\n"), std::string::npos);
   EXPECT_EQ(c.defaults_text.find("#   lr:"), std::string::npos) << "a key the run sets is not a default";
   EXPECT_EQ(c.defaults_text.find("queries:"), std::string::npos) << "MeZO's key does not apply to bszo";
@@ -489,7 +489,7 @@ TEST(RunConfig, ReferenceListsEveryMethodDefaultWithSource) {
   EXPECT_EQ(rows, run_config_schema::method_defaults().size());
   // The examples, in the key table's default cell.
   EXPECT_NE(md.find("| `optimizer.eps` | number | `1e-3`; mezo (trainable.mode lora): `1e-2`"), std::string::npos);
-  EXPECT_NE(md.find("bszo, bszo-b: `1e-4`"), std::string::npos);
+  EXPECT_NE(md.find("bszo, bszo-b, mezo-adam, hizoo, lozo: `1e-4`"), std::string::npos);
   EXPECT_NE(md.find("adazeta: `0.01`"), std::string::npos);
 }
 
