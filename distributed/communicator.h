@@ -8,6 +8,14 @@
 // With `distributed.backend: nccl` the same calls go through an attached NcclExchange
 // (use_nccl): all-reduce and all-gather through the GPU each rank runs on, device buffers
 // GPU to GPU. Host-byte broadcasts (strings, sizes, host weights) stay on MPI.
+//
+// A hung rank (distributed.timeout_s, set_timeout): with a timeout every collective is started
+// non-blocking (MPI_Iallreduce, MPI_Ibcast, MPI_Iallgather, MPI_Ibarrier; NCCL's stream is
+// polled with cudaStreamQuery) and waited for in a polling loop with a deadline. A rank whose
+// deadline passes calls the roll: it asks every other rank, over a duplicate of the world
+// communicator, which collective and step it is at; ranks waiting in a collective answer from
+// their polling loop, so the ranks that stay silent for a few seconds are the hung ones. It
+// then throws CollectiveTimeout naming them and the step (NCCL: after ncclCommAbort).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -15,9 +23,20 @@
 #include <string>
 #include <vector>
 
+#include "core/util/error.h"
+
 namespace zotune {
 
 class NcclExchange;
+
+// A collective that did not complete within distributed.timeout_s: the message names the
+// step, the collective and the rank(s) that did not answer. The MPI job cannot go on (a
+// collective is left pending): the caller records the failure and ends every rank
+// (World::abort).
+class CollectiveTimeout : public Error {
+ public:
+  using Error::Error;
+};
 
 class Communicator {
  public:
@@ -50,6 +69,16 @@ class Communicator {
   std::vector<uint64_t> allgather(uint64_t value);
   void barrier();
 
+  // distributed.timeout_s: from now on a collective that has not completed `seconds` after
+  // this rank entered it throws CollectiveTimeout (see above); 0 = wait forever (blocking
+  // calls, the default). Collective (it duplicates the world communicator for the roll
+  // call): every rank calls it with the same value. One rank or no MPI: nothing to wait for.
+  void set_timeout(double seconds);
+  double timeout_s() const;
+  // The training step that the next collectives belong to, for the timeout's message.
+  void set_step(int64_t step);
+  struct Watch;  // the deadline, the roll call and its communicator (communicator.cpp)
+
   uint64_t bytes_reduced() const { return bytes_reduced_; }    // all-reduce payload, this rank
   uint64_t bytes_broadcast() const { return bytes_broadcast_; }  // host and device broadcasts
   uint64_t bytes_gathered() const { return bytes_gathered_; }    // all-gather results (8 bytes x ranks each)
@@ -66,6 +95,8 @@ class Communicator {
   uint64_t bytes_gathered_ = 0;
   uint64_t collective_calls_ = 0;
   std::shared_ptr<NcclExchange> nccl_;
+  std::shared_ptr<Watch> watch_;  // null: no timeout
+  void attach_watch_to_nccl();
 };
 
 }  // namespace zotune

@@ -67,6 +67,7 @@ struct NcclExchange::State {
   void* device_staging = nullptr;  // staging_bytes on `device`
   void* host_staging = nullptr;    // staging_bytes, pinned: the async copies really are async
   size_t staging_bytes = 0;
+  NcclExchange::Waiter waiter;     // empty: cudaStreamSynchronize
 
   State() = default;
   State(const State&) = delete;
@@ -143,6 +144,28 @@ int NcclExchange::size() const { return state_->size; }
 int NcclExchange::device() const { return state_->device; }
 void* NcclExchange::stream() const { return state_->stream; }
 
+void NcclExchange::set_waiter(Waiter waiter) { state_->waiter = std::move(waiter); }
+
+void NcclExchange::wait_stream(const std::string& what) {
+  State& s = *state_;
+  if (!s.waiter) {
+    check_cuda(cudaStreamSynchronize(s.stream), what + " stream sync");
+    return;
+  }
+  auto done = [&] {
+    const cudaError_t status = cudaStreamQuery(s.stream);
+    if (status == cudaErrorNotReady) return false;
+    check_cuda(status, what + " stream query");
+    return true;
+  };
+  // After ncclCommAbort the communicator is gone; ~State must not destroy it again.
+  auto abort = [&] {
+    if (s.comm) ncclCommAbort(s.comm);
+    s.comm = nullptr;
+  };
+  s.waiter(done, "the NCCL " + what, abort);
+}
+
 void NcclExchange::reserve_staging(size_t bytes) {
   State& s = *state_;
   if (bytes <= s.staging_bytes) return;
@@ -168,7 +191,7 @@ void NcclExchange::allreduce_sum(std::vector<double>& values) {
   check_nccl(ncclAllReduce(s.device_staging, s.device_staging, values.size(), ncclDouble, ncclSum, s.comm, s.stream),
              "ncclAllReduce of " + std::to_string(values.size()) + " doubles");
   check_cuda(cudaMemcpyAsync(s.host_staging, s.device_staging, bytes, cudaMemcpyDeviceToHost, s.stream), "all-reduce copy out");
-  check_cuda(cudaStreamSynchronize(s.stream), "all-reduce stream sync");
+  wait_stream("all-reduce of " + std::to_string(values.size()) + " doubles");
   std::memcpy(values.data(), s.host_staging, bytes);
 }
 
@@ -190,7 +213,7 @@ void NcclExchange::broadcast(void* device_ptr, size_t bytes, int root) {
     check_nccl(ncclBroadcast(base + at, base + at, n, ncclUint8, root, s.comm, s.stream),
                "ncclBroadcast of bytes " + std::to_string(at) + ".." + std::to_string(at + n) + " of " + std::to_string(bytes));
   }
-  check_cuda(cudaStreamSynchronize(s.stream), "broadcast stream sync");
+  wait_stream("broadcast of " + std::to_string(bytes) + " bytes");
 }
 
 std::vector<uint64_t> NcclExchange::allgather(uint64_t value) {
@@ -206,7 +229,7 @@ std::vector<uint64_t> NcclExchange::allgather(uint64_t value) {
   // In place: rank r's word already sits at slot r of the receive buffer.
   check_nccl(ncclAllGather(device + s.rank, device, 1, ncclUint64, s.comm, s.stream), "ncclAllGather");
   check_cuda(cudaMemcpyAsync(host, device, bytes, cudaMemcpyDeviceToHost, s.stream), "all-gather copy out");
-  check_cuda(cudaStreamSynchronize(s.stream), "all-gather stream sync");
+  wait_stream("all-gather of " + std::to_string(s.size) + " words");
   return std::vector<uint64_t>(host, host + s.size);
 }
 

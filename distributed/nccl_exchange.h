@@ -10,7 +10,9 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace zotune {
@@ -46,10 +48,20 @@ class NcclExchange {
   // The cudaStream_t the collectives run on (for a caller that wants to order work after them).
   void* stream() const;
 
+  // distributed.timeout_s (Communicator::set_timeout): instead of cudaStreamSynchronize each
+  // collective hands `waiter` a poll of its stream (true once the stream's work is done) and
+  // what it is; the waiter polls it against its deadline and, when the deadline passes, calls
+  // the abort it is given (ncclCommAbort: the kernels waiting for a silent peer stop) before it
+  // throws. Empty: synchronize (wait forever).
+  using Waiter = std::function<void(const std::function<bool()>& done, const std::string& what,
+                                    const std::function<void()>& abort)>;
+  void set_waiter(Waiter waiter);
+
  private:
   struct State;  // NCCL communicator, stream, device and pinned host staging buffers
   std::unique_ptr<State> state_;
   void reserve_staging(size_t bytes);
+  void wait_stream(const std::string& what);
 };
 
 }  // namespace zotune

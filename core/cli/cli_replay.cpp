@@ -38,10 +38,8 @@ void register_replay(CLI::App& app) {
     const RunLogReader log = RunLogReader::open(*log_path);
     const RunConfig config = logged_run_config(log);
     const std::string model_path = base->empty() ? config.model.path : *base;
-    LoadOptions load;
-    load.dtype = config.model.dtype;
-    load.peft = peft_settings(config);  // the PEFT tensors the run trained, initialized as it did
-    std::unique_ptr<Model> model = load_model(model_path, load);
+    // The run's dtype, PEFT tensors and fresh classification head, initialized as it did them.
+    std::unique_ptr<Model> model = load_model(model_path, replay_load_options(config, model_path));
     const bool on_gpu = device->empty() ? config.engine.device == EngineDevice::CUDA : *device == "cuda";
     if (on_gpu) {
 #ifdef ZOTUNE_HAVE_CUDA

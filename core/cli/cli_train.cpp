@@ -25,25 +25,31 @@ void register_train(CLI::App& app, const std::string& command_line) {
   auto* overrides = add_overrides_option(cmd);
   auto* output = new std::string;
   cmd->add_flag("--overwrite", *overwrite, "replace the run's HDF5 log if it exists");
+  auto* resume = new bool(false);
+  cmd->add_flag("--resume", *resume,
+                "continue an interrupted run from its log (same configuration; weights, optimizer state, sampler and "
+                "lr schedule rebuilt from the logged steps): it ends as the uninterrupted run would");
   cmd->add_option("--output", *output, "HDF5 log to write instead of run.output (the same run on other ranks or hosts)");
   cmd->callback([=] {
     World& world = World::instance();
     Communicator comm = Communicator::world();
     TrainInvocation invocation;
     invocation.overwrite = *overwrite;
+    invocation.resume = *resume;
     invocation.command_line = command_line;
     invocation.output = *output;
-    RunConfig config;
-    try {
-      config = load_run_config(*run_file, *overrides);
-      if (!output->empty()) config.run.output = *output;
-    } catch (const Error& e) {
-      const std::string log = world.is_root() ? record_unstartable_run(*run_file, e.what(), invocation) : "";
-      if (log.empty()) throw;
-      throw Error(std::string(e.what()) + " (recorded in " + log + ")");
-    }
+    // A run file that does not parse is no run: its error is printed and no log is written
+    // (a log under a guessed name, ignoring the run.output it could not read, would only
+    // block the corrected rerun).
+    RunConfig config = load_run_config(*run_file, *overrides);
+    if (!output->empty()) config.run.output = *output;
     const TrainOutcome out = run_training(config, comm, invocation);
     if (!world.is_root()) return;
+    if (out.already_completed) {
+      std::printf("nothing to resume: %s is completed (%lld steps, parameter checksum %s)\n", out.log_path.c_str(),
+                  static_cast<long long>(out.steps), checksum_hex(out.checksum).c_str());
+      return;
+    }
     std::printf("%lld steps in %.1f s; task %s\n", static_cast<long long>(out.steps), out.seconds, out.task.c_str());
     if (out.initial_loss && out.final_loss)
       std::printf("loss before %.6f, after %.6f (mean token loss over the %s training split)\n", *out.initial_loss,

@@ -6,7 +6,12 @@
 
 #include "core/cli/commands.h"
 #include "core/util/error.h"
+#include "core/util/stop_signals.h"
+#include "distributed/communicator.h"
 #include "distributed/world.h"
+
+#include <chrono>
+#include <thread>
 
 namespace {
 
@@ -49,6 +54,18 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const zotune::RunStopped& e) {
+    // Every rank stopped after the same step; the log says interrupted.
+    return fail(e.exit_code(), "stopped", e.what());
+  } catch (const zotune::CollectiveTimeout& e) {
+    // A collective is left pending: the job cannot finalize. Rank 0 has marked the log failed
+    // (unless it is the silent rank); the others give it a few seconds to do so before they end
+    // the job themselves.
+    const int code = zotune::kExitCollectiveTimeout;
+    fail(code, "error", e.what());
+    const zotune::World& world = zotune::World::instance();
+    if (!world.is_root()) std::this_thread::sleep_for(std::chrono::seconds(5));
+    world.abort(code);
   } catch (const zotune::Error& e) {
     return fail(1, "error", e.what());
   } catch (const std::exception& e) {

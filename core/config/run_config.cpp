@@ -2,6 +2,7 @@
 // the file, the dotted key and its 1-based line ("runs/a.yaml:7: optimizer.k: ...").
 #include "core/config/run_config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -747,25 +748,64 @@ void append_run_file_entries(const std::string& path, std::vector<std::string>& 
   for (RunEntry& e : collect_sections(root, path, absolute_folder_of(path), true)) out.push_back(std::move(e));
 }
 
+// Where a YAML document starts and whether it is nothing but an empty value: the parser
+// events of one document (load_yaml_document asks for at most two documents with it).
+struct DocumentProbe : YAML::EventHandler {
+  YAML::Mark start = YAML::Mark::null_mark();  // the first node's mark
+  bool only_null = true;
+  int nodes = 0;
+
+  void node(const YAML::Mark& mark, bool null) {
+    if (nodes++ == 0) start = mark;
+    if (!null) only_null = false;
+  }
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override { node(mark, false); }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark, false);
+  }
+  void OnMapEnd() override {}
+};
+
 }  // namespace
 
 YAML::Node load_yaml_document(const std::string& text, const std::string& source, const std::string& what) {
-  std::vector<YAML::Node> documents;
+  // Not YAML::LoadAll: on a token that starts no value (a lone ',', yaml-cpp issue 1040) the
+  // parser of yaml-cpp 0.7 and 0.8 returns an empty document without moving on, every time it
+  // is asked, and LoadAll asks forever, allocating until the process is killed (found by
+  // tests/fuzz/fuzz_run_config). One document is read and a second is an error, so the parser
+  // is asked for two at most; a second empty one where the first started is that stuck token.
+  const Reporter reporter(source);
+  YAML::Node document;
+  DocumentProbe first, second;
+  bool has_second = false;
   try {
-    documents = YAML::LoadAll(text);
+    std::istringstream stream(text);
+    YAML::Parser parser(stream);
+    has_second = parser.HandleNextDocument(first) && parser.HandleNextDocument(second);
+    if (has_second && first.only_null && second.only_null && second.start.pos == first.start.pos)
+      throw Error(source + ":" + std::to_string(second.start.line + 1) + ":" + std::to_string(second.start.column + 1) +
+                  ": malformed YAML: '" + text.substr(second.start.pos, 1) + "' starts no value");
+    document = YAML::Load(text);  // the first document alone
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) throw Error(source + ": malformed YAML: " + e.msg);
     throw Error(source + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
                 ": malformed YAML: " + e.msg);
   }
-  const Reporter reporter(source);
-  if (documents.size() > 1) reporter.fail(documents[1].Mark(), "", "a " + what + " holds one YAML document; a second one starts here");
-  if (documents.empty() || documents[0].IsNull()) return YAML::Node(YAML::NodeType::Map);
-  if (!documents[0].IsMap())
-    reporter.fail(documents[0].Mark(), "",
+  if (has_second) reporter.fail(second.start, "", "a " + what + " holds one YAML document; a second one starts here");
+  if (!document || document.IsNull()) return YAML::Node(YAML::NodeType::Map);
+  if (!document.IsMap())
+    reporter.fail(document.Mark(), "",
                   "expected a mapping of " + std::string(what == "run file" ? "sections (run, model, task, ...)" : "keys") +
-                      ", got " + describe(documents[0]));
-  return documents[0];
+                      ", got " + describe(document));
+  return document;
 }
 
 std::string read_text_file(const std::string& path, const std::string& what) {

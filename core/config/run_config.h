@@ -135,6 +135,7 @@ struct RunSettings {
   std::string save;             // safetensors file for the trained weights; empty = not saved
   int64_t flush_every = 0;      // steps between HDF5 flushes
   int64_t checksum_every = 0;   // steps between replica parameter checksums (0 = never)
+  double divergence_factor = 0.0;  // a finite step loss above this x the first step's stops the run (0 = off)
   int64_t log_every = 0;        // steps between progress lines
   ProgressStyle progress = ProgressStyle::Auto;
 };
@@ -214,6 +215,7 @@ struct EvalSettings {
 struct DistributedSettings {
   int64_t data_parallel = 0;  // ranks that split one query's minibatch
   CommBackend backend = CommBackend::MPI;
+  double timeout_s = 0.0;     // seconds a rank waits in a collective before naming the silent ranks (0 = forever)
 };
 
 struct EngineSettings {

@@ -133,6 +133,11 @@ const std::vector<KeySpec>& key_table() {
                                       "steps between flushes of the HDF5 log (a killed run keeps what was flushed)"),
       key<&R::run, &Run::checksum_every>("run.checksum_every", {.default_yaml = "100", .bounds = at_least(0)},
                                          "steps between cross-rank checksums of the parameter replicas (0 = never)"),
+      key<&R::run, &Run::divergence_factor>(
+          "run.divergence_factor", {.default_yaml = "100", .bounds = at_least(0)},
+          "stops a diverging run: a finite step loss above this factor times the initial loss (the loss step 0 "
+          "logs, /steps/loss[0]) ends it with status `failed: diverged at step N (loss X > F x initial Y)`, every "
+          "logged step kept; 0 = off"),
       key<&R::run, &Run::log_every>("run.log_every", {.default_yaml = "10", .bounds = at_least(1)},
                                     "steps between progress lines"),
       key<&R::run, &Run::progress>("run.progress", {.default_yaml = "auto"},
@@ -383,6 +388,12 @@ const std::vector<KeySpec>& key_table() {
       key<&R::distributed, &DistributedSettings::backend>("distributed.backend", {.default_yaml = "mpi"},
                                                           "transport of the per-step scalar all-reduce: MPI on the host, "
                                                           "or NCCL on the device (engine.device: cuda)"),
+      key<&R::distributed, &DistributedSettings::timeout_s>(
+          "distributed.timeout_s", {.default_yaml = "600", .bounds = {0.0, 1e6, false, false}},
+          "seconds a rank waits in a collective for the other ranks once the model is loaded (a step's all-reduce, "
+          "the replica checksum) before it stops the run naming the rank(s) that did not answer and the step: status "
+          "`failed: distributed.timeout_s: ...`, exit code 76. 0 = wait forever. Loading is not bounded (rank 0 may "
+          "read a large model for longer); a step longer than this on one rank also trips it"),
       key<&R::engine, &EngineSettings::device>("engine.device", {.default_yaml = "cpu"},
                                                "where forward and parameter passes run: the CPU reference engine, or "
                                                "one CUDA GPU per rank"),

@@ -110,6 +110,11 @@ class Executor {
             break;
           }
           [[fallthrough]];
+        case RunState::Interrupted:
+          // Resumed from its log (zotune train --resume) when it has this configuration.
+          if (status.resumable) resume_.push_back(&run);
+          queue_.push_back(&run);
+          break;
         default: queue_.push_back(&run);
       }
     }
@@ -170,7 +175,8 @@ class Executor {
       if (geteuid() == 0) argv.push_back("--allow-run-as-root");
       argv.push_back("--oversubscribe");
     }
-    argv.insert(argv.end(), {o_.zotune, "train", run.run_file, "--overwrite"});
+    const bool resume = std::find(resume_.begin(), resume_.end(), &run) != resume_.end();
+    argv.insert(argv.end(), {o_.zotune, "train", run.run_file, resume ? "--resume" : "--overwrite"});
     const size_t slot = free_slot();
     const int cores = o_.cores > 0 ? o_.cores : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const int threads = std::max(1, cores / (o_.jobs * o_.ranks));
@@ -182,7 +188,8 @@ class Executor {
     setpgid(pid, pid);  // also here: no window where a signal to the group misses the child
     write_pid_file(run, pid);
     children_.push_back({pid, &run, slot, std::chrono::steady_clock::now()});
-    print_progress("started " + std::to_string(run.index) + " " + run.name + (gpus.empty() ? "" : " on GPU " + gpus));
+    print_progress((resume ? "resumed " : "started ") + std::to_string(run.index) + " " + run.name +
+                   (gpus.empty() ? "" : " on GPU " + gpus));
   }
 
   // The child of `pid`, no longer tracked, its pid file removed.
@@ -254,6 +261,7 @@ class Executor {
   const Grid& grid_;
   const GridRunOptions& o_;
   std::vector<const GridRun*> queue_;
+  std::vector<const GridRun*> resume_;  // interrupted runs of this configuration: --resume
   std::vector<Child> children_;
   size_t done_ = 0, done_before_ = 0, elsewhere_ = 0, failed_ = 0, finished_here_ = 0;
   double seconds_here_ = 0;

@@ -103,12 +103,11 @@ RunStatus read_run_status(const GridRun& run) {
     const std::string text = status != out.summary.end() && std::holds_alternative<std::string>(status->second)
                                  ? std::get<std::string>(status->second)
                                  : "";
+    // The log holds the resolved run file and the defaults it took: new defaults change a run too.
+    const bool same_config = without_default_sources(log.config_text()) ==
+                             without_default_sources(run.config.text + run.config.defaults_text);
     if (text == "completed") {
-      // The log holds the resolved run file and the defaults it took: new defaults change a run too.
-      out.state = without_default_sources(log.config_text()) ==
-                          without_default_sources(run.config.text + run.config.defaults_text)
-                      ? RunState::Completed
-                      : RunState::Changed;
+      out.state = same_config ? RunState::Completed : RunState::Changed;
     } else if (text.rfind("failed: ", 0) == 0) {
       out.state = RunState::Failed;
       out.message = text.substr(8);
@@ -118,6 +117,7 @@ RunStatus read_run_status(const GridRun& run) {
     } else {
       out.state = RunState::Interrupted;
       out.message = "the log says '" + text + "' and no process trains the run";
+      out.resumable = same_config;
     }
   } catch (const std::exception& e) {
     out.state = is_running ? RunState::Running : RunState::Interrupted;

@@ -27,6 +27,8 @@ struct RunStatus {
   std::string message;  // failed: the logged message; running: "host pid"; interrupted: why
   int64_t steps = 0;    // logged steps
   double forward_passes = 0;  // the sum of /steps/queries
+  // Interrupted with a readable log of this configuration: `zotune train --resume` continues it.
+  bool resumable = false;
   std::map<std::string, SummaryValue> summary;
 };
 

@@ -32,6 +32,23 @@ bool Id::reset() {
   return status >= 0;
 }
 
+namespace {
+
+// HDF5 registers an atexit handler that closes every identifier still open. After a failed
+// write (a full disk), H5Fclose fails and leaves the file's identifier half torn down; that
+// handler then closed it again and crashed inside the library (signal 11) at exit. zotune
+// closes what it opens itself, so the handler is turned off before the library initializes
+// (H5dont_atexit must precede every other HDF5 call: a static initializer of this file, which
+// every user of the HDF5 helpers links). A leaked identifier after a failed close then stays
+// leaked; the file keeps what its last successful flush wrote.
+bool keep_library_from_closing_at_exit() {
+  H5dont_atexit();
+  return true;
+}
+[[maybe_unused]] const bool kNoCloseAtExit = keep_library_from_closing_at_exit();
+
+}  // namespace
+
 void silence_library_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 namespace {
@@ -48,6 +65,21 @@ herr_t keep_innermost(unsigned n, const H5E_error2_t* err, void* data) {
 std::string error_detail() {
   std::string detail;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &detail);
+  // The sec2 driver's write failure spells out time, buffer address and offsets around the
+  // one part a user needs: "..., errno = 28, error message = 'No space left on device', ...".
+  const std::string tag = "error message = '";
+  const size_t begin = detail.find(tag);
+  if (begin != std::string::npos) {
+    const size_t end = detail.find('\'', begin + tag.size());
+    const size_t errno_at = detail.find("errno = ");
+    std::string short_detail = detail.substr(begin + tag.size(), end == std::string::npos ? std::string::npos : end - begin - tag.size());
+    if (errno_at != std::string::npos) {
+      const size_t errno_end = detail.find(',', errno_at);
+      short_detail += " (" + detail.substr(errno_at, errno_end == std::string::npos ? std::string::npos : errno_end - errno_at) + ")";
+    }
+    if (detail.rfind("file write failed", 0) == 0) short_detail = "file write failed: " + short_detail;
+    return short_detail;
+  }
   return detail;
 }
 
@@ -128,6 +160,14 @@ Id open_attribute(hid_t object, const std::string& name, const std::string& wher
   return checked(H5Aopen(object, name.c_str(), H5P_DEFAULT), where + " attribute '" + name + "'", "open the attribute");
 }
 
+// The value of an attribute or dataset read as one value must be one element: a corrupted
+// log can give it any dataspace, and H5Aread/H5Dread would then write every element into
+// the one value's buffer (a stack overflow found by tests/fuzz/fuzz_run_log).
+void check_one_element(const Id& space, const std::string& where) {
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n != 1) throw Error(where + ": expected one value, the file holds " + std::to_string(static_cast<int64_t>(n)));
+}
+
 // Reads a scalar string from an attribute or dataset whose file type is `file_type`.
 template <typename ReadFn>
 std::string read_string(hid_t file_type, const std::string& where, ReadFn&& read) {
@@ -178,6 +218,8 @@ void write_attribute(hid_t object, const std::string& name, int64_t value, const
 std::string read_string_attribute(hid_t object, const std::string& name, const std::string& where) {
   Id attr = open_attribute(object, name, where);
   Id type = checked(H5Aget_type(attr.get()), where, "read attribute '" + name + "'");
+  check_one_element(checked(H5Aget_space(attr.get()), where, "read attribute '" + name + "'"),
+                    where + " attribute '" + name + "'");
   return read_string(type.get(), where + " attribute '" + name + "'",
                      [&](hid_t mem, void* buf) { return H5Aread(attr.get(), mem, buf); });
 }
@@ -190,6 +232,8 @@ T read_number_attribute(hid_t object, const std::string& name, const std::string
   Id type = checked(H5Aget_type(attr.get()), where, "read attribute '" + name + "'");
   const H5T_class_t cls = H5Tget_class(type.get());
   if (cls != H5T_INTEGER && cls != H5T_FLOAT) throw Error(where + " attribute '" + name + "': expected a number");
+  check_one_element(checked(H5Aget_space(attr.get()), where, "read attribute '" + name + "'"),
+                    where + " attribute '" + name + "'");
   T value{};
   check(H5Aread(attr.get(), native_type<T>(), &value), where + " attribute '" + name + "'", "read the attribute");
   return value;
@@ -218,6 +262,7 @@ std::string read_string_dataset(hid_t group, const std::string& name, const std:
   if (!has_link(group, name)) throw Error(where + ": missing");
   Id dset = checked(H5Dopen2(group, name.c_str(), H5P_DEFAULT), where, "open the dataset");
   Id type = checked(H5Dget_type(dset.get()), where, "read the dataset");
+  check_one_element(checked(H5Dget_space(dset.get()), where, "read the dataset"), where);
   return read_string(type.get(), where,
                      [&](hid_t mem, void* buf) { return H5Dread(dset.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); });
 }
@@ -232,10 +277,10 @@ int64_t dataset_length(hid_t dataset, const std::string& where) {
 
 template <typename T>
 std::vector<T> read_range(hid_t dataset, int64_t start, int64_t count, const std::string& where) {
-  std::vector<T> out(static_cast<size_t>(count));
-  if (count == 0) return out;
+  if (count == 0) return {};
   const int64_t length = dataset_length(dataset, where);
-  if (start < 0 || start + count > length)
+  // Checked before allocating, without overflow: start and count may come from a corrupted log.
+  if (start < 0 || count < 0 || start > length || count > length - start)
     throw Error(where + ": elements [" + std::to_string(start) + ", " + std::to_string(start + count) +
                 ") out of range (length " + std::to_string(length) + ")");
   Id file_space = checked(H5Dget_space(dataset), where, "read the dataset");
@@ -243,6 +288,7 @@ std::vector<T> read_range(hid_t dataset, int64_t start, int64_t count, const std
   const hsize_t n[1] = {static_cast<hsize_t>(count)};
   check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, offset, nullptr, n, nullptr), where, "select elements");
   Id mem_space = checked(H5Screate_simple(1, n, nullptr), where, "create a dataspace");
+  std::vector<T> out(static_cast<size_t>(count));
   check(H5Dread(dataset, native_type<T>(), mem_space.get(), file_space.get(), H5P_DEFAULT, out.data()), where,
         "read the dataset");
   return out;

@@ -1,8 +1,13 @@
 #include "core/log/run_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -22,6 +27,108 @@ constexpr double kMissingFloat = std::numeric_limits<double>::quiet_NaN();
 constexpr int32_t kMissingInt32 = -1;
 // Scalar series stored as int32 rather than float64 (counts). Everything else is float64.
 const std::set<std::string> kInt32Series = {"queries"};
+
+// Fault injection for the storage-fault tests (tests/unit/run_log_test.cpp, docs/RELIABILITY.md):
+// ZOTUNE_LOG_FAULT=<op>:<n>[+]:<errno name>, op `write` (the rows of one dataset, before its
+// H5Dwrite: a flush cut short) or `flush` (a whole flush, before it writes anything: as a
+// failed space reservation), counted per run log from 1 (the log's creation flushes once).
+// `+` fails that call and every later one (a full disk), without it only the n-th (a
+// transient I/O error). Errno names: ENOSPC, EIO, EDQUOT. Read when a log is created.
+class FaultPlan {
+ public:
+  static FaultPlan from_environment() {
+    FaultPlan plan;
+    const char* spec = std::getenv("ZOTUNE_LOG_FAULT");
+    if (!spec || !*spec) return plan;
+    const std::string text = spec;
+    const size_t a = text.find(':'), b = a == std::string::npos ? a : text.find(':', a + 1);
+    const std::string bad = std::string("ZOTUNE_LOG_FAULT: expected <write|flush>:<n>[+]:<ENOSPC|EIO|EDQUOT>, got '") + text + "'";
+    if (b == std::string::npos) throw Error(bad);
+    plan.op_ = text.substr(0, a);
+    std::string count = text.substr(a + 1, b - a - 1);
+    const std::string code = text.substr(b + 1);
+    if (!count.empty() && count.back() == '+') plan.persistent_ = true, count.pop_back();
+    if (plan.op_ != "write" && plan.op_ != "flush") throw Error(bad);
+    if (count.empty() || count.find_first_not_of("0123456789") != std::string::npos || count.size() > 9) throw Error(bad);
+    plan.at_ = std::stoll(count);
+    if (code == "ENOSPC") plan.errno_ = ENOSPC;
+    else if (code == "EIO") plan.errno_ = EIO;
+    else if (code == "EDQUOT") plan.errno_ = EDQUOT;
+    else throw Error(bad);
+    if (plan.at_ < 1) throw Error(bad);
+    return plan;
+  }
+  // Counts one `op` call; throws the injected error (as the HDF5 failure would read) when due.
+  void maybe_fail(const char* op, const std::string& where, const std::string& action) {
+    if (op_ != op) return;
+    const int64_t n = ++calls_;
+    if (n == at_ || (persistent_ && n > at_))
+      throw Error(where + ": cannot " + action + " (" + std::strerror(errno_) + ", injected by ZOTUNE_LOG_FAULT)");
+  }
+
+ private:
+  std::string op_;
+  int64_t at_ = 0;
+  bool persistent_ = false;
+  int errno_ = 0;
+  int64_t calls_ = 0;
+};
+
+// Disk space for one flush, reserved before HDF5 writes anything (fallocate, keeping the file
+// size). A flush that fails half way through leaves metadata pointing past the file's end
+// ("addr overflow" on open): the log was unreadable after ENOSPC. With the blocks reserved
+// first, a full disk or an exhausted quota fails the reservation instead, and the file stays
+// exactly as its last flush left it. Filesystems that cannot reserve (EOPNOTSUPP) are written
+// without (the failure then may cut a flush short, as before). The unused part of the
+// reservation is released afterwards.
+class SpaceReservation {
+ public:
+  SpaceReservation(const std::string& path, int64_t bytes) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) return;  // HDF5 reports what is wrong with the file itself
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) return;
+    start_ = st.st_size;
+    if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, start_, bytes) == 0) {
+      reserved_ = bytes;
+      return;
+    }
+    const int error = errno;
+    if (error == ENOSPC || error == EDQUOT || error == EFBIG || error == EIO) {
+      ::close(fd_);
+      fd_ = -1;
+      throw Error(path + ": cannot flush the run log (" + std::strerror(error) + ": " + std::to_string(bytes) +
+                  " bytes could not be reserved past its " + std::to_string(start_) + " bytes; the log keeps its last flush)");
+    }
+  }
+  ~SpaceReservation() {
+    if (fd_ < 0) return;
+    struct stat st {};
+    if (reserved_ > 0 && fstat(fd_, &st) == 0 && st.st_size < start_ + reserved_)
+      fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, start_ + reserved_ - st.st_size);
+    ::close(fd_);
+  }
+  SpaceReservation(const SpaceReservation&) = delete;
+  SpaceReservation& operator=(const SpaceReservation&) = delete;
+
+ private:
+  int fd_ = -1;
+  int64_t start_ = 0;
+  int64_t reserved_ = 0;
+};
+
+// Metadata a flush may add besides the rows (generous: object headers, B-tree nodes, heap
+// blocks): per flush, per dataset that opens a chunk or is created, per dataset only extended.
+constexpr int64_t kFlushMetadataBytes = 32 * 1024;
+constexpr int64_t kNewChunkMetadataBytes = 4 * 1024;
+constexpr int64_t kExtendMetadataBytes = 256;
+
+// The plan of the log being written (one log at a time is written per process; a test sets
+// the variable before creating it).
+FaultPlan& fault_plan() {
+  static FaultPlan plan;
+  return plan;
+}
 
 // One extendible 1-D dataset being appended to. Elements are buffered here and written by
 // write(); the dataset is created with a fill value, so elements never written (rows before
@@ -44,6 +151,15 @@ class Column {
     while (pending() < count) push_fill();
   }
   int64_t pending() const { return static_cast<int64_t>(pending_.size() / elem_size_); }
+  // Bytes the next write() may add to the file: the chunks its rows open (HDF5 allocates whole
+  // chunks) and metadata. Rows landing in allocated chunks need no new space.
+  int64_t space_needed(int64_t chunk_rows) const {
+    if (pending_.empty() && dataset_) return 0;
+    const auto chunks = [&](int64_t elements) { return (elements + chunk_rows - 1) / chunk_rows; };
+    const int64_t new_chunks = chunks(length_ + pending()) - chunks(length_);
+    return new_chunks * chunk_rows * static_cast<int64_t>(elem_size_) +
+           (new_chunks > 0 || !dataset_ ? kNewChunkMetadataBytes : kExtendMetadataBytes);
+  }
 
   // Writes the buffered elements to [start, start + pending) of group/name, creating the
   // dataset on first use, then clears the buffer. `where` prefixes error messages.
@@ -51,9 +167,13 @@ class Column {
     const std::string at = where + name_;
     if (!dataset_) create(group, chunk_rows, at);
     const int64_t count = pending();
-    const hsize_t new_length[1] = {static_cast<hsize_t>(start + count)};
+    // Never shrinks: a flush retried after a failure finds this column's rows already written
+    // (its buffer empty) while the table's row count has not moved on yet.
+    length_ = std::max(length_, start + count);
+    const hsize_t new_length[1] = {static_cast<hsize_t>(length_)};
     h5::check(H5Dset_extent(dataset_.get(), new_length), at, "extend the dataset");
     if (count > 0) {
+      fault_plan().maybe_fail("write", at, "write rows");
       h5::Id file_space = h5::checked(H5Dget_space(dataset_.get()), at, "select rows");
       const hsize_t offset[1] = {static_cast<hsize_t>(start)};
       const hsize_t n[1] = {static_cast<hsize_t>(count)};
@@ -91,6 +211,7 @@ class Column {
   size_t elem_size_;
   std::vector<unsigned char> fill_;
   std::vector<unsigned char> pending_;
+  int64_t length_ = 0;  // elements of the dataset in the file
   h5::Id dataset_;
 };
 
@@ -132,6 +253,12 @@ class SeriesTable {
     }
     step_.push(step);
     ++pending_rows_;
+  }
+
+  int64_t space_needed(int64_t chunk_rows) const {
+    int64_t bytes = step_.space_needed(chunk_rows);
+    for (const auto& [name, column] : columns_) bytes += column.space_needed(chunk_rows);
+    return bytes;
   }
 
   // Writes the buffered rows; `step` goes last so its length never exceeds any series'.
@@ -176,6 +303,10 @@ class RaggedSeries {
   // Width-0 rows for this block's rows before the series first appeared.
   void pad_rows(int64_t rows) {
     while (offsets_.pending() < rows) offsets_.push(total_values_);
+  }
+
+  int64_t space_needed(int64_t chunk_rows) const {
+    return values_.space_needed(chunk_rows) + offsets_.space_needed(chunk_rows);
   }
 
   // Row r's end offset lives at offsets[r + 1]; offsets[0..first_row] read as the fill value 0.
@@ -261,6 +392,9 @@ struct RunLog::Impl {
   std::map<std::string, SummaryValue> pending_summary;
   int64_t steps_since_flush = 0;
   int64_t steps_at_close = 0;
+  // A write or flush failed (a full disk, an I/O error): the error reached the caller once;
+  // close() and the destructor then release the handles without writing again.
+  bool write_failed = false;
 
   std::string at(const std::string& object) const { return path + ": " + object; }
 
@@ -270,8 +404,51 @@ struct RunLog::Impl {
   }
 
   void flush() {
+    open_tables();
+    try {
+      write_buffered();
+    } catch (...) {
+      write_failed = true;
+      throw;
+    }
+    write_failed = false;  // a retry (mark_failed after a transient error) got everything out
+  }
+
+  int64_t summary_space_needed() const {
+    int64_t bytes = kFlushMetadataBytes;
+    for (const auto& [key, value] : pending_summary) {
+      const auto* text = std::get_if<std::string>(&value);
+      bytes += static_cast<int64_t>(key.size() + (text ? text->size() : sizeof(double))) + 512;
+    }
+    return bytes;
+  }
+
+  // After a failed flush: the status alone, which needs a few KB where the rows may need
+  // whole new chunks (a full disk often still has room for it). The rows buffered since the
+  // last good flush stay out of the file.
+  void flush_summary_only() {
+    open_tables();
+    h5::silence_library_errors();
+    fault_plan().maybe_fail("flush", path, "flush the run log");
+    const SpaceReservation reserved(path, summary_space_needed());
+    write_summary_and_flush();
+  }
+
+  int64_t space_needed() const {
+    const OpenTables& t = *tables;
+    const int64_t chunk = options.chunk_rows;
+    int64_t bytes = kFlushMetadataBytes + t.steps.space_needed(chunk) + t.eval.space_needed(chunk) +
+                    t.update_step.space_needed(chunk) + t.update_query.space_needed(chunk) +
+                    t.update_coefficient.space_needed(chunk) + t.update_seed.space_needed(chunk);
+    for (const auto& [name, series] : t.vectors) bytes += series.space_needed(chunk);
+    return bytes + summary_space_needed();
+  }
+
+  void write_buffered() {
     OpenTables& t = open_tables();
     h5::silence_library_errors();
+    fault_plan().maybe_fail("flush", path, "flush the run log");  // as a failed reservation: before any write
+    const SpaceReservation reserved(path, space_needed());
     const int64_t chunk = options.chunk_rows;
     // Vectors and scalar series before /steps/step, whose length is the row count readers trust.
     for (auto& [name, series] : t.vectors)
@@ -284,6 +461,12 @@ struct RunLog::Impl {
     t.update_seed.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
     t.update_step.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
     t.updates_committed += new_updates;
+    write_summary_and_flush();
+  }
+
+  // The /summary attributes and H5Fflush, without the buffered rows.
+  void write_summary_and_flush() {
+    OpenTables& t = open_tables();
     for (const auto& [key, value] : pending_summary) {
       if (const auto* text = std::get_if<std::string>(&value))
         h5::write_attribute(t.summary_group.get(), key, *text, at("/summary"));
@@ -322,6 +505,7 @@ RunLog::~RunLog() {
     close();
   } catch (...) {  // destructors must not throw; an explicit close() reports the error
   }
+  release_handles();  // after a failed close: the handles still go, without another write
 }
 
 RunLog RunLog::create(const std::string& path, const std::string& config_text, const RunProvenance& provenance,
@@ -338,6 +522,7 @@ RunLog RunLog::create(const std::string& path, const std::string& config_text, c
   }
 
   h5::silence_library_errors();
+  fault_plan() = FaultPlan::from_environment();
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
@@ -436,9 +621,18 @@ void RunLog::set_summary(const std::string& key, double value) {
 bool RunLog::mark_failed(const std::string& message) noexcept {
   try {
     set_summary("status", "failed: " + message);
+  } catch (...) {
+    return false;
+  }
+  try {
     flush();
     return true;
   } catch (...) {  // called from error paths: the original error matters more than this one
+  }
+  try {
+    impl_->flush_summary_only();  // the rows did not fit: at least the status
+    return true;
+  } catch (...) {
     return false;
   }
 }
@@ -447,11 +641,28 @@ void RunLog::flush() { state().flush(); }
 
 void RunLog::close() {
   if (!is_open()) return;
-  impl_->flush();
+  // After a failed write the file is left as its last successful flush made it: writing the
+  // same rows to a full disk again only fails again (the error was reported when it happened).
+  const bool write_failed = impl_->write_failed;
+  if (!write_failed) {
+    try {
+      impl_->flush();
+    } catch (...) {
+      release_handles();
+      throw;
+    }
+  }
+  impl_->steps_at_close = impl_->tables->steps.rows();
+  if (!release_handles() && !write_failed)
+    throw Error(impl_->path + ": cannot close the run log (" + h5::error_detail() + ")");
+}
+
+bool RunLog::release_handles() noexcept {
+  if (!impl_ || !impl_->tables) return true;
   impl_->steps_at_close = impl_->tables->steps.rows();
   // Datasets and groups first: HDF5 keeps a file open while any object in it is open.
   impl_->tables.reset();
-  if (!impl_->file.reset()) throw Error(impl_->path + ": cannot close the run log (" + h5::error_detail() + ")");
+  return impl_->file.reset();
 }
 
 bool RunLog::is_open() const { return impl_ && impl_->tables; }

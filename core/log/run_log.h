@@ -7,7 +7,7 @@
 //   /                  attributes format = "zotune-run-log" (string), format_version = 1 (int64)
 //   /config            scalar string dataset: the resolved run file (RunConfig::text: one YAML
 //                      document, bases and overrides merged, paths absolute); a run file that
-//                      did not parse: its text verbatim
+//                      did not parse gets no log
 //   /provenance        group; string attributes zotune_version, git_revision, hostnames (comma
 //                      list), devices (comma list), started_utc (ISO 8601, e.g.
 //                      2025-03-01T12:00:00Z), command_line; int64 attribute ranks
@@ -100,7 +100,8 @@ class RunLog {
   RunLog& operator=(RunLog&&) noexcept;
   RunLog(const RunLog&) = delete;
   RunLog& operator=(const RunLog&) = delete;
-  // Closes (flushing what is buffered) and swallows errors: a destructor must not throw.
+  // Closes (flushing what is buffered unless a write already failed) and swallows errors: a
+  // destructor must not throw.
   ~RunLog();
 
   // Appends one row to /steps. Scalar names: no '/' or '.', not "step"; `queries` must be a
@@ -128,7 +129,9 @@ class RunLog {
   // Writes everything buffered and H5Fflush-es: a run killed afterwards keeps it.
   void flush();
 
-  // Flushes and closes the file. Further calls other than close() throw.
+  // Flushes and closes the file. Further calls other than close() throw. After a failed
+  // write or flush (a full disk) it closes without writing again and does not throw: the file
+  // keeps what its last successful flush wrote.
   void close();
 
   bool is_open() const;
@@ -139,6 +142,8 @@ class RunLog {
   struct Impl;
   explicit RunLog(std::unique_ptr<Impl> impl);
   Impl& state() const;  // throws for a moved-from RunLog
+  // Closes the groups, datasets and file without writing; false when HDF5 reports a failure.
+  bool release_handles() noexcept;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -53,16 +53,31 @@ struct RunLogReader::Impl {
     return h5::checked(H5Dopen2(group, name.c_str(), H5P_DEFAULT), where, "open the dataset");
   }
 
+  // A dataset's length, refused when its elements could not fit in the whole file: zotune
+  // stores rows uncompressed, so a larger length is a corrupted dataspace, and reading it
+  // would allocate that many rows (gigabytes from a 64 KB log, found by tests/fuzz/fuzz_run_log).
+  int64_t dataset_length(hid_t dset, const std::string& where) const {
+    const int64_t length = h5::dataset_length(dset, where);
+    h5::Id type = h5::checked(H5Dget_type(dset), where, "read the dataset type");
+    hsize_t file_bytes = 0;
+    h5::check(H5Fget_filesize(file.get(), &file_bytes), path, "read the file size");
+    const size_t element_bytes = std::max<size_t>(H5Tget_size(type.get()), 1);
+    if (length < 0 || static_cast<uint64_t>(length) > file_bytes / element_bytes)
+      throw Error(where + ": " + std::to_string(length) + " rows of " + std::to_string(element_bytes) +
+                  " bytes cannot fit in the file's " + std::to_string(file_bytes) + " bytes (a corrupted log)");
+    return length;
+  }
+
   int64_t length_of(hid_t group, const std::string& group_path, const std::string& name) const {
     h5::Id dset = open_dataset(group, group_path, name);
-    return h5::dataset_length(dset.get(), at(group_path + "/" + name));
+    return dataset_length(dset.get(), at(group_path + "/" + name));
   }
 
   template <typename T>
   std::vector<T> read_column(hid_t group, const std::string& group_path, const std::string& name, int64_t rows) const {
     const std::string where = at(group_path + "/" + name);
     h5::Id dset = open_dataset(group, group_path, name);
-    const int64_t length = h5::dataset_length(dset.get(), where);
+    const int64_t length = dataset_length(dset.get(), where);
     if (length < rows) throw Error(where + ": " + std::to_string(length) + " rows, expected " + std::to_string(rows));
     return h5::read_range<T>(dset.get(), 0, rows, where);
   }
@@ -73,7 +88,7 @@ struct RunLogReader::Impl {
                                   int64_t rows) const {
     const std::string where = at(group_path + "/" + name);
     h5::Id dset = open_dataset(group, group_path, name);
-    const int64_t available = std::min(rows, h5::dataset_length(dset.get(), where));
+    const int64_t available = std::min(rows, dataset_length(dset.get(), where));
     std::vector<double> out(static_cast<size_t>(rows), kNaN);
     h5::Id type = h5::checked(H5Dget_type(dset.get()), where, "read the dataset type");
     if (H5Tget_class(type.get()) == H5T_INTEGER) {
@@ -203,10 +218,12 @@ std::vector<double> RunLogReader::vector(const std::string& name, int64_t row) c
   if (!h5::has_link(g, name + ".offsets") || !h5::has_link(g, name + ".values"))
     throw Error(impl_->at("/steps/" + name) + ": no such vector series");
   h5::Id offsets = impl_->open_dataset(g, "/steps", name + ".offsets");
-  if (h5::dataset_length(offsets.get(), offsets_at) < row + 2) return {};
+  if (impl_->dataset_length(offsets.get(), offsets_at) < row + 2) return {};
   const std::vector<int64_t> bounds = h5::read_range<int64_t>(offsets.get(), row, 2, offsets_at);
+  if (bounds[0] < 0) throw Error(offsets_at + ": negative offset at row " + std::to_string(row));
   if (bounds[1] < bounds[0]) throw Error(offsets_at + ": offsets decrease at row " + std::to_string(row));
   h5::Id values = impl_->open_dataset(g, "/steps", name + ".values");
+  impl_->dataset_length(values.get(), values_at);  // bounds what read_range may allocate
   return h5::read_range<double>(values.get(), bounds[0], bounds[1] - bounds[0], values_at);
 }
 

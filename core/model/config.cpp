@@ -34,6 +34,47 @@ const char* head_name(HeadKind h) {
 
 namespace {
 
+// Upper limits of the sizes a model file may state, checked where each is read and before
+// anything is allocated from it (issue 17: a corrupted GGUF block_count of 1e9 grew to 24 GB).
+// Each is far above any published model (Llama 3.1 405B: 126 layers, hidden 16384, 128
+// heads, intermediate 53248, vocabulary 128256, 131072 positions) and far below what would
+// overflow the int shapes and int64 element counts computed from them.
+struct SizeLimit {
+  const char* what;
+  int64_t min, max;
+};
+constexpr SizeLimit kLayers{"layer count", 1, 4096};
+constexpr SizeLimit kHidden{"hidden size", 1, int64_t{1} << 18};
+constexpr SizeLimit kHeads{"head count", 1, int64_t{1} << 12};
+constexpr SizeLimit kHeadDim{"head size", 1, int64_t{1} << 12};
+constexpr SizeLimit kIntermediate{"intermediate size", 1, int64_t{1} << 20};
+constexpr SizeLimit kVocabulary{"vocabulary size", 1, int64_t{1} << 24};
+constexpr SizeLimit kPositions{"position count", 1, int64_t{1} << 24};
+constexpr SizeLimit kTypeVocabulary{"token type count", 1, int64_t{1} << 16};
+constexpr SizeLimit kLabels{"label count", 1, int64_t{1} << 16};
+constexpr SizeLimit kWindow{"sliding window", 1, int64_t{1} << 30};
+constexpr SizeLimit kTokenId{"token id", -1, int64_t{1} << 24};
+// Elements of the largest matrices a config implies (vocabulary x hidden, intermediate x
+// hidden): 2^36 = 69 G elements; the largest real one is 2.1 G.
+constexpr int64_t kMaxMatrixElements = int64_t{1} << 36;
+
+[[noreturn]] void fail_limit(const std::string& where, const SizeLimit& limit, const std::string& value) {
+  throw Error(where + " " + value + " is outside the supported " + limit.what + " range [" + std::to_string(limit.min) +
+              ", " + std::to_string(limit.max) + "]");
+}
+
+int bounded(const std::string& where, int64_t value, const SizeLimit& limit) {
+  if (value < limit.min || value > limit.max) fail_limit(where, limit, std::to_string(value));
+  return static_cast<int>(value);
+}
+
+// Finite and > 0: an eps of -1 or 0 or a theta of 0 turns every forward pass into NaN.
+float positive_finite(const std::string& where, double value) {
+  if (!std::isfinite(value) || value <= 0.0 || !std::isfinite(static_cast<float>(value)) || static_cast<float>(value) <= 0.0f)
+    throw Error(where + " must be a finite number > 0, got " + std::to_string(value));
+  return static_cast<float>(value);
+}
+
 // Typed access to config.json keys with errors that name the file and key.
 class ConfigReader {
  public:
@@ -41,19 +82,32 @@ class ConfigReader {
 
   bool has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
 
-  int integer(const char* key) const {
+  // Integers are read whole (int64 or uint64) and range-checked, never narrowed: a
+  // hidden_size of 4294967312 is an error, not 16.
+  int integer(const char* key, const SizeLimit& limit) const {
     require(key);
     const json& v = j_.at(key);
     if (!v.is_number_integer()) fail(key, "must be an integer, got " + std::string(v.type_name()));
-    return v.get<int>();
+    if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(limit.max))
+      fail_limit(source_ + ": key '" + key + "'", limit, std::to_string(v.get<uint64_t>()));
+    return bounded(source_ + ": key '" + key + "'", v.get<int64_t>(), limit);
   }
-  int integer(const char* key, int fallback) const { return has(key) ? integer(key) : fallback; }
+  int integer(const char* key, const SizeLimit& limit, int fallback) const {
+    return has(key) ? integer(key, limit) : fallback;
+  }
 
   float number(const char* key, float fallback) const {
     if (!has(key)) return fallback;
     const json& v = j_.at(key);
     if (!v.is_number()) fail(key, "must be a number, got " + std::string(v.type_name()));
-    return v.get<float>();
+    return static_cast<float>(v.get<double>());
+  }
+  // A positive finite float (eps, theta).
+  float positive_number(const char* key, float fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = j_.at(key);
+    if (!v.is_number()) fail(key, "must be a number, got " + std::string(v.type_name()));
+    return positive_finite(source_ + ": key '" + key + "'", v.get<double>());
   }
 
   bool boolean(const char* key, bool fallback) const {
@@ -74,9 +128,11 @@ class ConfigReader {
   int token_id(const char* key) const {
     if (!has(key)) return -1;
     const json& v = j_.at(key);
-    if (v.is_number_integer()) return v.get<int>();
-    if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int>();
-    fail(key, "must be an integer token id");
+    const json* id = v.is_number_integer() ? &v : v.is_array() && !v.empty() && v[0].is_number_integer() ? &v[0] : nullptr;
+    if (!id) fail(key, "must be an integer token id");
+    if (id->is_number_unsigned() && id->get<uint64_t>() > static_cast<uint64_t>(kTokenId.max))
+      fail_limit(source_ + ": key '" + key + "'", kTokenId, std::to_string(id->get<uint64_t>()));
+    return bounded(source_ + ": key '" + key + "'", id->get<int64_t>(), kTokenId);
     return -1;
   }
 
@@ -109,8 +165,24 @@ void validate(const ModelConfig& c) {
   if (c.num_heads % c.num_kv_heads != 0)
     throw Error(c.source + ": num_attention_heads " + std::to_string(c.num_heads) +
                 " is not a multiple of num_key_value_heads " + std::to_string(c.num_kv_heads));
-  if (c.head_dim <= 0 || c.head_dim % 2 != 0)
-    throw Error(c.source + ": head_dim " + std::to_string(c.head_dim) + " must be positive and even");
+  bounded(c.source + ": head_dim", c.head_dim, kHeadDim);
+  // Only rotary embeddings pair a head's dimensions (i, i + d/2); OPT and BERT-style encoders
+  // with learned positions take any head size.
+  if (c.arch == Architecture::Llama && c.head_dim % 2 != 0)
+    throw Error(c.source + ": head_dim " + std::to_string(c.head_dim) + " must be even (rotary position embeddings rotate pairs of dimensions)");
+  const auto check_matrix = [&](const char* rows_key, int64_t rows, const char* cols_key, int64_t cols) {
+    if (rows * cols > kMaxMatrixElements)
+      throw Error(c.source + ": " + rows_key + " x " + cols_key + " = " + std::to_string(rows * cols) +
+                  " elements exceeds the supported " + std::to_string(kMaxMatrixElements));
+  };
+  check_matrix("vocab_size", c.vocab_size, "hidden_size", c.hidden_size);
+  check_matrix("intermediate_size", c.intermediate_size, "hidden_size", c.hidden_size);
+  check_matrix("num_attention_heads x head_dim", int64_t{c.num_heads} * c.head_dim, "hidden_size", c.hidden_size);
+  if (c.arch == Architecture::Llama) positive_finite(c.source + ": rope_theta", c.rope_theta);
+  if (c.arch == Architecture::Llama) positive_finite(c.source + ": rms_norm_eps", c.rms_norm_eps);
+  else positive_finite(c.source + ": layer_norm_eps", c.layer_norm_eps);
+  for (int w : c.sliding_window)
+    if (w < 0) throw Error(c.source + ": sliding_window " + std::to_string(w) + " must be >= 1 (or null: no window)");
   if (c.arch != Architecture::Llama && c.head_dim * c.num_heads != c.hidden_size)
     throw Error(c.source + ": hidden_size " + std::to_string(c.hidden_size) + " is not divisible by num_attention_heads " +
                 std::to_string(c.num_heads));
@@ -149,12 +221,14 @@ void parse_rope_scaling(const ConfigReader& r, ModelConfig& c) {
                        : s.contains("type")    ? s["type"].get<std::string>()
                                                : "default";
     c.rope.type = type;
-    if (s.contains("rope_theta") && s["rope_theta"].is_number()) c.rope_theta = s["rope_theta"].get<float>();
-    if (s.contains("factor") && s["factor"].is_number()) c.rope.factor = s["factor"].get<float>();
-    if (s.contains("low_freq_factor")) c.rope.low_freq_factor = s["low_freq_factor"].get<float>();
-    if (s.contains("high_freq_factor")) c.rope.high_freq_factor = s["high_freq_factor"].get<float>();
+    const auto positive = [&](const char* name) { return positive_finite(where + " " + name, s[name].get<double>()); };
+    if (s.contains("rope_theta") && s["rope_theta"].is_number()) c.rope_theta = positive("rope_theta");
+    if (s.contains("factor") && s["factor"].is_number()) c.rope.factor = positive("factor");
+    if (s.contains("low_freq_factor")) c.rope.low_freq_factor = positive("low_freq_factor");
+    if (s.contains("high_freq_factor")) c.rope.high_freq_factor = positive("high_freq_factor");
     if (s.contains("original_max_position_embeddings"))
-      c.rope.original_max_position = s["original_max_position_embeddings"].get<int>();
+      c.rope.original_max_position = bounded(where + " original_max_position_embeddings",
+                                             s["original_max_position_embeddings"].get<int64_t>(), kPositions);
     if (type == "llama3" && c.rope.original_max_position <= 0)
       throw Error(where + " of type llama3 needs original_max_position_embeddings");
     if (type != "default" && c.rope.factor <= 0.0f) throw Error(where + ": factor must be positive");
@@ -167,7 +241,7 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number past a double (1e400)
     throw Error(source_name + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw Error(source_name + ": expected a JSON object");
@@ -179,15 +253,15 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
     c.model_type = r.string("model_type", "");
     if (c.model_type == "opt") {
       c.arch = Architecture::OPT;
-      c.vocab_size = r.integer("vocab_size");
-      c.hidden_size = r.integer("hidden_size");
-      c.num_layers = r.integer("num_hidden_layers");
-      c.num_heads = r.integer("num_attention_heads");
-      c.intermediate_size = r.integer("ffn_dim");
-      c.max_position = r.integer("max_position_embeddings");
+      c.vocab_size = r.integer("vocab_size", kVocabulary);
+      c.hidden_size = r.integer("hidden_size", kHidden);
+      c.num_layers = r.integer("num_hidden_layers", kLayers);
+      c.num_heads = r.integer("num_attention_heads", kHeads);
+      c.intermediate_size = r.integer("ffn_dim", kIntermediate);
+      c.max_position = r.integer("max_position_embeddings", kPositions);
       c.activation = r.string("activation_function", "relu");
       c.do_layer_norm_before = r.boolean("do_layer_norm_before", true);
-      c.word_embed_proj_dim = r.integer("word_embed_proj_dim", c.hidden_size);
+      c.word_embed_proj_dim = r.integer("word_embed_proj_dim", kHidden, c.hidden_size);
       c.enable_bias = r.boolean("enable_bias", true);
       c.final_layer_norm = c.do_layer_norm_before && !r.boolean("_remove_final_layer_norm", false);
       c.layer_norm_eps = 1e-5f;
@@ -195,15 +269,15 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
       c.pad_token_id = r.token_id("pad_token_id");
     } else if (c.model_type == "bert" || c.model_type == "roberta") {
       c.arch = c.model_type == "bert" ? Architecture::BERT : Architecture::RoBERTa;
-      c.vocab_size = r.integer("vocab_size");
-      c.hidden_size = r.integer("hidden_size");
-      c.num_layers = r.integer("num_hidden_layers");
-      c.num_heads = r.integer("num_attention_heads");
-      c.intermediate_size = r.integer("intermediate_size");
-      c.max_position = r.integer("max_position_embeddings");
+      c.vocab_size = r.integer("vocab_size", kVocabulary);
+      c.hidden_size = r.integer("hidden_size", kHidden);
+      c.num_layers = r.integer("num_hidden_layers", kLayers);
+      c.num_heads = r.integer("num_attention_heads", kHeads);
+      c.intermediate_size = r.integer("intermediate_size", kIntermediate);
+      c.max_position = r.integer("max_position_embeddings", kPositions);
       c.activation = r.string("hidden_act", "gelu");
-      c.type_vocab_size = r.integer("type_vocab_size", 2);
-      c.layer_norm_eps = r.number("layer_norm_eps", 1e-12f);
+      c.type_vocab_size = r.integer("type_vocab_size", kTypeVocabulary, 2);
+      c.layer_norm_eps = r.positive_number("layer_norm_eps", 1e-12f);
       c.pad_token_id = r.token_id("pad_token_id");
       if (c.arch == Architecture::RoBERTa && c.pad_token_id < 0) c.pad_token_id = 1;
       c.tie_word_embeddings = r.boolean("tie_word_embeddings", true);
@@ -211,33 +285,33 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
       if (pos != "absolute") r.fail("position_embedding_type", "'" + pos + "' is not supported (only 'absolute')");
     } else if (c.model_type == "llama" || c.model_type == "mistral" || c.model_type == "qwen2") {
       c.arch = Architecture::Llama;
-      c.vocab_size = r.integer("vocab_size");
-      c.hidden_size = r.integer("hidden_size");
-      c.num_layers = r.integer("num_hidden_layers");
-      c.num_heads = r.integer("num_attention_heads");
-      c.num_kv_heads = r.integer("num_key_value_heads", c.num_heads);
-      if (c.num_layers <= 0 || c.num_layers > 4096) r.fail("num_hidden_layers", "must be in [1, 4096]");
-      c.intermediate_size = r.integer("intermediate_size");
-      c.max_position = r.integer("max_position_embeddings");
+      c.vocab_size = r.integer("vocab_size", kVocabulary);
+      c.hidden_size = r.integer("hidden_size", kHidden);
+      c.num_layers = r.integer("num_hidden_layers", kLayers);
+      c.num_heads = r.integer("num_attention_heads", kHeads);
+      c.num_kv_heads = r.integer("num_key_value_heads", kHeads, c.num_heads);
+      c.intermediate_size = r.integer("intermediate_size", kIntermediate);
+      c.max_position = r.integer("max_position_embeddings", kPositions);
       c.activation = r.string("hidden_act", "silu");
-      c.rope_theta = r.number("rope_theta", 10000.0f);
-      c.rms_norm_eps = r.number("rms_norm_eps", 1e-6f);
+      c.rope_theta = r.positive_number("rope_theta", 10000.0f);
+      c.rms_norm_eps = r.positive_number("rms_norm_eps", 1e-6f);
       c.attention_bias = r.boolean("attention_bias", false);
       c.qkv_bias = c.model_type == "qwen2";
       c.mlp_bias = r.boolean("mlp_bias", false);
       c.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
       c.pad_token_id = r.token_id("pad_token_id");
       parse_rope_scaling(r, c);
-      if (r.has("head_dim")) c.head_dim = r.integer("head_dim");
+      if (r.has("head_dim")) c.head_dim = r.integer("head_dim", kHeadDim);
       // Sliding windows: Mistral applies config.sliding_window to every layer; Qwen2 only
       // when use_sliding_window, from layer max_window_layers on; an explicit layer_types
       // list (transformers >= 4.53) decides per layer.
+      // null or absent: no window; a number must be >= 1.
       int window = 0;
-      if (c.model_type == "mistral") window = r.integer("sliding_window", 0);
+      if (c.model_type == "mistral") window = r.integer("sliding_window", kWindow, 0);
       c.sliding_window.assign(c.num_layers, 0);
       if (c.model_type == "qwen2" && r.boolean("use_sliding_window", false)) {
-        const int from = r.integer("max_window_layers", c.num_layers);
-        for (int l = from; l < c.num_layers; ++l) c.sliding_window[l] = r.integer("sliding_window", 0);
+        const int from = r.integer("max_window_layers", SizeLimit{"layer index", 0, c.num_layers}, c.num_layers);
+        for (int l = from; l < c.num_layers; ++l) c.sliding_window[l] = r.integer("sliding_window", kWindow, 0);
       } else {
         for (int& w : c.sliding_window) w = window;
       }
@@ -246,7 +320,7 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
         if (!lt.is_array() || static_cast<int>(lt.size()) != c.num_layers)
           r.fail("layer_types", "must list one type per layer");
         for (int l = 0; l < c.num_layers; ++l)
-          c.sliding_window[l] = lt[l] == "sliding_attention" ? r.integer("sliding_window", 0) : 0;
+          c.sliding_window[l] = lt[l] == "sliding_attention" ? r.integer("sliding_window", kWindow, 0) : 0;
       }
     } else {
       r.fail("model_type", "'" + c.model_type + "' is not a supported architecture (supported: opt, bert, roberta, llama, mistral, qwen2)");
@@ -254,8 +328,9 @@ ModelConfig parse_hf_config_text(const std::string& text, const std::string& sou
     c.bos_token_id = r.token_id("bos_token_id");
     c.eos_token_id = r.token_id("eos_token_id");
     c.head = head_from_architectures(r, c.arch);
-    c.num_labels = r.has("id2label") && j.at("id2label").is_object() ? static_cast<int>(j.at("id2label").size())
-                                                                     : r.integer("num_labels", 2);
+    c.num_labels = r.has("id2label") && j.at("id2label").is_object()
+                       ? bounded(source_name + ": key 'id2label'", static_cast<int64_t>(j.at("id2label").size()), kLabels)
+                       : r.integer("num_labels", kLabels, 2);
     if (c.num_kv_heads == 0) c.num_kv_heads = c.num_heads;
     if (c.head_dim == 0 && c.num_heads > 0) c.head_dim = c.hidden_size / c.num_heads;
     if (c.sliding_window.empty()) c.sliding_window.assign(c.num_layers, 0);
@@ -284,20 +359,27 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   c.head = HeadKind::CausalLM;
   c.model_type = arch;
   const std::string p = arch + ".";
-  c.num_layers = static_cast<int>(f.get_int(p + "block_count"));
-  c.hidden_size = static_cast<int>(f.get_int(p + "embedding_length"));
-  c.intermediate_size = static_cast<int>(f.get_int(p + "feed_forward_length"));
-  c.num_heads = static_cast<int>(f.get_int(p + "attention.head_count"));
-  c.num_kv_heads = f.find(p + "attention.head_count_kv") ? static_cast<int>(f.get_int(p + "attention.head_count_kv")) : c.num_heads;
-  c.max_position = static_cast<int>(f.get_int(p + "context_length"));
-  c.rope_theta = f.find(p + "rope.freq_base") ? static_cast<float>(f.get_float(p + "rope.freq_base")) : 10000.0f;
-  c.rms_norm_eps = static_cast<float>(f.get_float(p + "attention.layer_norm_rms_epsilon"));
-  c.head_dim = f.find(p + "attention.key_length") ? static_cast<int>(f.get_int(p + "attention.key_length"))
-                                                   : c.hidden_size / std::max(c.num_heads, 1);
+  // Every count range-checked as it is read (GgufFile::get_int widens to int64; a uint64 past
+  // int64 is its own error), before anything is sized from it.
+  const auto count = [&](const std::string& key, const SizeLimit& limit) {
+    return bounded(f.path() + ": key '" + key + "'", f.get_int(key), limit);
+  };
+  const auto positive = [&](const std::string& key) { return positive_finite(f.path() + ": key '" + key + "'", f.get_float(key)); };
+  c.num_layers = count(p + "block_count", kLayers);
+  c.hidden_size = count(p + "embedding_length", kHidden);
+  c.intermediate_size = count(p + "feed_forward_length", kIntermediate);
+  c.num_heads = count(p + "attention.head_count", kHeads);
+  c.num_kv_heads = f.find(p + "attention.head_count_kv") ? count(p + "attention.head_count_kv", kHeads) : c.num_heads;
+  c.max_position = count(p + "context_length", kPositions);
+  c.rope_theta = f.find(p + "rope.freq_base") ? positive(p + "rope.freq_base") : 10000.0f;
+  c.rms_norm_eps = positive(p + "attention.layer_norm_rms_epsilon");
+  c.head_dim = f.find(p + "attention.key_length") ? count(p + "attention.key_length", kHeadDim) : c.hidden_size / c.num_heads;
   if (f.find(p + "vocab_size")) {
-    c.vocab_size = static_cast<int>(f.get_int(p + "vocab_size"));
+    c.vocab_size = count(p + "vocab_size", kVocabulary);
   } else {
-    c.vocab_size = static_cast<int>(f.get_string_array("tokenizer.ggml.tokens").size());
+    const GgufValue* tokens = f.find("tokenizer.ggml.tokens");
+    const auto* list = tokens ? std::get_if<GgufArray>(&tokens->value) : nullptr;
+    c.vocab_size = bounded(f.path() + ": key 'tokenizer.ggml.tokens'", list ? static_cast<int64_t>(list->size()) : 0, kVocabulary);
   }
   c.activation = "silu";
   c.qkv_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
@@ -305,13 +387,13 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   if (f.find(p + "rope.scaling.type")) {
     c.rope.type = f.get_string(p + "rope.scaling.type");
     if (c.rope.type == "none") c.rope.type = "default";
-    if (f.find(p + "rope.scaling.factor")) c.rope.factor = static_cast<float>(f.get_float(p + "rope.scaling.factor"));
+    if (f.find(p + "rope.scaling.factor")) c.rope.factor = positive(p + "rope.scaling.factor");
   }
-  const int window = f.find(p + "attention.sliding_window") ? static_cast<int>(f.get_int(p + "attention.sliding_window")) : 0;
+  const int window = f.find(p + "attention.sliding_window") ? count(p + "attention.sliding_window", kWindow) : 0;
   c.sliding_window.assign(c.num_layers, window);
-  if (f.find("tokenizer.ggml.bos_token_id")) c.bos_token_id = static_cast<int>(f.get_int("tokenizer.ggml.bos_token_id"));
-  if (f.find("tokenizer.ggml.eos_token_id")) c.eos_token_id = static_cast<int>(f.get_int("tokenizer.ggml.eos_token_id"));
-  if (f.find("tokenizer.ggml.padding_token_id")) c.pad_token_id = static_cast<int>(f.get_int("tokenizer.ggml.padding_token_id"));
+  if (f.find("tokenizer.ggml.bos_token_id")) c.bos_token_id = count("tokenizer.ggml.bos_token_id", kTokenId);
+  if (f.find("tokenizer.ggml.eos_token_id")) c.eos_token_id = count("tokenizer.ggml.eos_token_id", kTokenId);
+  if (f.find("tokenizer.ggml.padding_token_id")) c.pad_token_id = count("tokenizer.ggml.padding_token_id", kTokenId);
   validate(c);
   return c;
 }

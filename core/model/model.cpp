@@ -175,31 +175,46 @@ ModelConfig hf_directory_config(const fs::path& dir, const LoadOptions& opt) {
   return config;
 }
 
+// The file's tensor for a declared parameter (under its name or without the bert./roberta.
+// prefix), its shape checked; nullptr for a head parameter the checkpoint lacks (initialized
+// fresh). Throws naming the tensor when a body parameter is missing or shaped otherwise.
+const SafetensorsTensor* safetensors_tensor_for(const SafetensorsArchive& archive, const ParamView& v,
+                                                const fs::path& dir, const ModelConfig& config) {
+  const SafetensorsTensor* t = archive.find(v.name);
+  if (t == nullptr) t = archive.find(strip_model_prefix(v.name));
+  if (t == nullptr) {
+    if (is_head_parameter(v.name)) return nullptr;
+    throw Error(dir.string() + ": tensor '" + v.name + "' " + shape_string(v.shape) + " needed by the " +
+                config.model_type + " model is missing from the weights");
+  }
+  if (t->shape != v.shape)
+    throw Error(t->file + ": tensor '" + t->name + "' has shape " + shape_string(t->shape) + " but config.json implies " +
+                shape_string(v.shape));
+  return t;
+}
+
 // `weights`: the directory itself (model.safetensors or its sharded index inside) or one
 // .safetensors file beside config.json.
 std::unique_ptr<Model> load_safetensors_model(const fs::path& dir, const fs::path& weights, const LoadOptions& opt,
                                               LoadReport* report) {
   const ModelConfig config = hf_directory_config(dir, opt);
   SafetensorsArchive archive = SafetensorsArchive::open(weights.string());
-  std::unique_ptr<Model> model = create_model(config, opt.dtype, opt.peft);
+  // Every tensor the config implies is checked against the file before anything is allocated:
+  // a config.json stating sizes its weights do not hold costs an error, not its memory.
+  std::unique_ptr<Model> model = declare_model(config, opt.dtype, opt.peft);
+  for (const ParamView& v : model->params().views())
+    if (!is_peft_parameter(v.name)) safetensors_tensor_for(archive, v, dir, config);
+  model->params().allocate();
   std::mt19937_64 rng(opt.init_seed);
   std::set<std::string> used;
   for (const ParamView& v : model->params().views()) {
     if (is_peft_parameter(v.name)) continue;  // PEFT modules: initialized below
-    const SafetensorsTensor* t = archive.find(v.name);
-    if (t == nullptr) t = archive.find(strip_model_prefix(v.name));
-    if (t == nullptr) {
-      if (is_head_parameter(v.name)) {
-        init_parameter(model->params(), v, rng);
-        if (report) report->initialized.push_back(v.name);
-        continue;
-      }
-      throw Error(dir.string() + ": tensor '" + v.name + "' " + shape_string(v.shape) + " needed by the " +
-                  config.model_type + " model is missing from the weights");
+    const SafetensorsTensor* t = safetensors_tensor_for(archive, v, dir, config);
+    if (t == nullptr) {  // a head the checkpoint lacks
+      init_parameter(model->params(), v, rng);
+      if (report) report->initialized.push_back(v.name);
+      continue;
     }
-    if (t->shape != v.shape)
-      throw Error(t->file + ": tensor '" + t->name + "' has shape " + shape_string(t->shape) + " but config.json implies " +
-                  shape_string(v.shape));
     archive.read(t->name, v.dtype, model->params().data(v));
     used.insert(t->name);
   }
@@ -252,6 +267,18 @@ std::string gguf_name(const std::string& hf) {
   return hf;
 }
 
+// The file's tensor for a declared parameter, its shape checked (errors name both names).
+const GgufTensor& gguf_tensor_for(const GgufFile& file, const ParamView& v) {
+  const std::string name = gguf_name(v.name);
+  const GgufTensor* t = file.find_tensor(name);
+  if (t == nullptr)
+    throw Error(file.path() + ": tensor '" + name + "' (" + v.name + ") " + shape_string(v.shape) + " is missing from the file");
+  if (t->shape != v.shape)
+    throw Error(file.path() + ": tensor '" + name + "' has shape " + shape_string(t->shape) + " but the metadata implies " +
+                shape_string(v.shape));
+  return *t;
+}
+
 // llama.cpp's converter interleaves the two rotary halves of every q/k head (its RoPE pairs
 // neighbours); undo it so rows follow Hugging Face's rotate_half layout.
 void unpermute_rotary_rows(const uint8_t* src, uint8_t* dst, int64_t rows, int64_t row_bytes, int head_dim) {
@@ -262,7 +289,11 @@ void unpermute_rotary_rows(const uint8_t* src, uint8_t* dst, int64_t rows, int64
 std::unique_ptr<Model> load_gguf_model(const std::string& path, const LoadOptions& opt, LoadReport* report) {
   GgufFile file = GgufFile::open(path);
   const ModelConfig config = gguf_model_config(file, opt);
-  std::unique_ptr<Model> model = create_model(config, opt.dtype, opt.peft);
+  // As for safetensors: the declared shapes against the file's tensors, then the allocation.
+  std::unique_ptr<Model> model = declare_model(config, opt.dtype, opt.peft);
+  for (const ParamView& v : model->params().views())
+    if (!is_peft_parameter(v.name)) gguf_tensor_for(file, v);
+  model->params().allocate();
   ParamStore& params = model->params();
   read_gguf_params(file, config, params, [&](const GgufTensor& t, const ParamView& v, int rotary_head_dim) {
     if (rotary_head_dim > 0) {
@@ -301,13 +332,7 @@ void read_gguf_params(const GgufFile& file, const ModelConfig& config, const Par
   for (const ParamView& v : params.views()) {
     if (is_peft_parameter(v.name)) continue;  // PEFT modules: initialized by the caller, not read
     const std::string name = gguf_name(v.name);
-    const GgufTensor* t = file.find_tensor(name);
-    if (t == nullptr)
-      throw Error(file.path() + ": tensor '" + name + "' (" + v.name + ") " + shape_string(v.shape) +
-                  " is missing from the file");
-    if (t->shape != v.shape)
-      throw Error(file.path() + ": tensor '" + name + "' has shape " + shape_string(t->shape) +
-                  " but the metadata implies " + shape_string(v.shape));
+    const GgufTensor* t = &gguf_tensor_for(file, v);
     const bool q = name.find(".attn_q.") != std::string::npos, k = name.find(".attn_k.") != std::string::npos;
     write(*t, v, permuted && (q || k) ? config.head_dim : 0);
     used.insert(name);

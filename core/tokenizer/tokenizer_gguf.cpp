@@ -62,6 +62,8 @@ int32_t checked_id(int32_t id, size_t count, const char* key) {
 
 Tokenizer Tokenizer::from_gguf(const GgufVocabulary& v) {
   const size_t n = v.tokens.size();
+  // Ids are int32 and index dense tables: the same limit as a config's vocabulary size.
+  if (n > (size_t{1} << 24)) fail("tokenizer.ggml.tokens", std::to_string(n) + " tokens exceed the supported 16777216");
   if (n == 0) fail("tokenizer.ggml.tokens", "missing or empty");
   if (!v.token_types.empty() && v.token_types.size() != n) {
     fail("tokenizer.ggml.token_type", std::to_string(v.token_types.size()) + " types for " +

@@ -1,5 +1,6 @@
 // Tokenizer::from_file: Hugging Face tokenizer.json (and tokenizer_config.json beside it).
 // Every error names the file and the JSON key it concerns.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,13 @@ namespace {
 
 using nlohmann::json;
 namespace fs = std::filesystem;
+
+// Limits of ids read from tokenizer.json, checked before an id sizes a table: the largest
+// vocabulary a model config may state (core/model/config.cpp), gaps in a vocabulary's ids,
+// segment (token type) ids.
+constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+constexpr int64_t kMaxIdGap = int64_t{1} << 16;
+constexpr int64_t kMaxTypeId = (int64_t{1} << 16) - 1;
 
 // Parsing context: the file, for messages, and what the parse learnt along the way.
 struct JsonReader {
@@ -45,6 +53,15 @@ struct JsonReader {
     if (!object.contains(name) || object.at(name).is_null()) return fallback;
     if (!object.at(name).is_string()) fail(key + "." + name, "not a string");
     return object.at(name).get<std::string>();
+  }
+  // A token id (or type id) in [0, max]: checked whole, before it sizes anything (an id of
+  // 2^31 - 1 grew the id table to 2^31 entries; 2^32 + 1 narrowed to 1).
+  int32_t get_id(const json& value, int64_t max, const std::string& key) const {
+    if (!value.is_number_integer()) fail(key, "not an integer id");
+    if (value.is_number_unsigned() ? value.get<uint64_t>() > static_cast<uint64_t>(max)
+                                   : value.get<int64_t>() < 0 || value.get<int64_t>() > max)
+      fail(key, "id " + value.dump() + " is outside [0, " + std::to_string(max) + "]");
+    return static_cast<int32_t>(value.get<int64_t>());
   }
   int64_t get_int(const json& object, const std::string& name, int64_t fallback, const std::string& key) const {
     if (!object.contains(name) || object.at(name).is_null()) return fallback;
@@ -224,11 +241,12 @@ std::unique_ptr<tok::Model> JsonReader::model(const json& j, const std::string& 
   const json& vocab_json = require(j, "vocab", key);
   if (!vocab_json.is_object()) fail(key + ".vocab", "not an object of token: id");
   tok::Vocabulary vocab;
+  // Ids index a dense table: an id far past the number of entries is a corrupted file, not a
+  // vocabulary (room is left for ids the added tokens take).
+  const int64_t max_id = std::min<int64_t>(kMaxTokenId, static_cast<int64_t>(vocab_json.size()) + kMaxIdGap);
   for (const auto& [token, id] : vocab_json.items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX) {
-      fail(key + ".vocab[\"" + token + "\"]", "not a non-negative 32-bit id");
-    }
-    vocab.add(token, id.get<int32_t>());
+    if (!id.is_number_integer()) fail(key + ".vocab[\"" + token + "\"]", "not a non-negative 32-bit id");
+    vocab.add(token, get_id(id, max_id, key + ".vocab[\"" + token + "\"]"));
   }
   try {
     if (type == "BPE") {
@@ -290,7 +308,7 @@ tok::PostProcessorPtr JsonReader::post_processor(const json& j, const std::strin
     if (!p.is_array() || p.size() != 2 || !p[1].is_number_integer()) {
       fail(key + "." + name, "expected [token, id]");
     }
-    return p[1].get<int32_t>();
+    return get_id(p[1], kMaxTokenId, key + "." + name);
   };
   if (type == "BertProcessing") return std::make_unique<tok::BertProcessor>(token_pair("cls"), token_pair("sep"));
   if (type == "RobertaProcessing") {
@@ -306,8 +324,7 @@ tok::PostProcessorPtr JsonReader::post_processor(const json& j, const std::strin
         const std::string skey = key + ".special_tokens." + name;
         const json& ids = get_array(value, "ids", skey);
         for (const auto& id : ids) {
-          if (!id.is_number_integer()) fail(skey + ".ids", "not an integer id");
-          special_ids[name].push_back(id.get<int32_t>());
+          special_ids[name].push_back(get_id(id, kMaxTokenId, skey + ".ids"));
         }
       }
     }
@@ -325,14 +342,14 @@ tok::PostProcessorPtr JsonReader::post_processor(const json& j, const std::strin
           if (id != "A" && id != "B") fail(pkey + ".Sequence.id", "expected A or B, got '" + id + "'");
           piece.is_sequence = true;
           piece.sequence = id == "A" ? 0 : 1;
-          piece.type_id = static_cast<int32_t>(get_int(s, "type_id", 0, pkey + ".Sequence"));
+          piece.type_id = s.contains("type_id") ? get_id(s.at("type_id"), kMaxTypeId, pkey + ".Sequence.type_id") : 0;
         } else if (p.contains("SpecialToken")) {
           const json& s = p.at("SpecialToken");
           piece.special = get_string(s, "id", "", pkey + ".SpecialToken");
           if (!special_ids.count(piece.special)) {
             fail(pkey + ".SpecialToken.id", "'" + piece.special + "' is not in special_tokens");
           }
-          piece.type_id = static_cast<int32_t>(get_int(s, "type_id", 0, pkey + ".SpecialToken"));
+          piece.type_id = s.contains("type_id") ? get_id(s.at("type_id"), kMaxTypeId, pkey + ".SpecialToken.type_id") : 0;
         } else {
           fail(pkey, "expected {\"Sequence\": ...} or {\"SpecialToken\": ...}");
         }
@@ -542,9 +559,9 @@ Tokenizer Tokenizer::from_file(const std::string& path_or_dir) {
       const std::string key = "added_tokens[" + std::to_string(i) + "]";
       tok::AddedToken token;
       token.content = reader.get_string(t, "content", "", key);
-      token.id = static_cast<int32_t>(reader.get_int(t, "id", -1, key));
       if (token.content.empty()) reader.fail(key + ".content", "missing or empty");
-      if (token.id < 0) reader.fail(key + ".id", "missing or negative");
+      if (!t.contains("id") || t.at("id").is_null()) reader.fail(key + ".id", "missing or negative");
+      token.id = reader.get_id(t.at("id"), kMaxTokenId, key + ".id");
       token.special = reader.get_bool(t, "special", false, key);
       token.single_word = reader.get_bool(t, "single_word", false, key);
       token.lstrip = reader.get_bool(t, "lstrip", false, key);

@@ -9,6 +9,7 @@
 #include "core/train/run_setup.h"
 #include "core/train/run_training.h"
 #include "core/train/step_log.h"
+#include "core/train/task_setup.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -47,6 +48,12 @@ std::vector<LoggedStepInputs> read_logged_step_inputs(const RunLogReader& log) {
 }
 
 }  // namespace
+
+LoadOptions replay_load_options(const RunConfig& config, const std::string& model_path) {
+  RunConfig at_base = config;
+  at_base.model.path = model_path;
+  return task_load_options(at_base);
+}
 
 RunConfig logged_run_config(const RunLogReader& log) {
   return parse_run_config(log.config_text(), log.path() + ":/config");

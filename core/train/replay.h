@@ -17,6 +17,12 @@ namespace zotune {
 // The run file a log was trained from (its /config), parsed against `<log>:/config`.
 RunConfig logged_run_config(const RunLogReader& log);
 
+// How to load the initial model `model_path` (the log's model.path, or --base) so that it is
+// the model the run trained: the run's dtype and PEFT modules, and the head the run put on it
+// (a classification head created fresh at train time, seeded with run.seed: head-only runs
+// train nothing else), exactly as zotune train loads it (task_load_options).
+LoadOptions replay_load_options(const RunConfig& config, const std::string& model_path);
+
 struct ReplayOptions {
   std::optional<int64_t> steps;  // replay only the first N logged steps (best-dev weights); all when empty
 };

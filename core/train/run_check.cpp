@@ -2,10 +2,23 @@
 
 #include <filesystem>
 
+#include "core/log/run_log_reader.h"
 #include "core/tasks/task_registry.h"
 #include "core/util/error.h"
 
 namespace zotune {
+
+bool is_unstarted_failed_log(const std::string& path) {
+  try {
+    const RunLogReader log = RunLogReader::open(path);
+    const std::map<std::string, SummaryValue> summary = log.summary();
+    const auto status = summary.find("status");
+    return log.steps_logged() == 0 && status != summary.end() && std::holds_alternative<std::string>(status->second) &&
+           std::get<std::string>(status->second).rfind("failed: ", 0) == 0;
+  } catch (const std::exception&) {
+    return false;  // not a log this can judge: only --overwrite replaces it
+  }
+}
 
 namespace {
 

@@ -17,6 +17,12 @@ struct RunCheck {
 // Whether what a parsed run names exists: the model, the task, its data files.
 void check_run_inputs(const RunConfig& config, std::vector<std::string>& problems);
 
+// Whether `path` is the log of a run that never started: a readable zotune run log with status
+// "failed: ..." and no logged step (a missing model, a setting refused at start). Its rerun
+// may replace it without --overwrite: nothing in it is worth keeping. False for anything else
+// (a log with steps, a running or interrupted one, an unreadable file).
+bool is_unstarted_failed_log(const std::string& path);
+
 // schema_only: skip the existence checks (a grid is listed without its models present).
 RunCheck check_run(const std::vector<RunEntry>& entries, const std::string& source, bool schema_only = false);
 

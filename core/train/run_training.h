@@ -13,6 +13,7 @@ namespace zotune {
 
 struct TrainInvocation {
   bool overwrite = false;    // replace an existing log instead of refusing to start
+  bool resume = false;       // continue the run of an existing log (core/train/resume.h)
   std::string command_line;  // for /provenance
   std::string output;        // overrides run.output when not empty (zotune train --output)
   std::FILE* progress = stderr;
@@ -40,18 +41,18 @@ struct TrainOutcome {
   std::string test_metric;
   std::optional<double> test;
   double seconds = 0.0;
+  // --resume of a log whose status is completed: nothing was trained (steps and checksum are
+  // the log's).
+  bool already_completed = false;
 };
 
 // Throws zotune::Error for bad input or a failed step; by then the log (if it could be
 // created) holds every step before the failure and /summary status "failed: <message>".
+// A stop signal (core/util/stop_signals.h) ends the run after the step every rank agreed on:
+// the log is flushed with status "interrupted: <SIGNAME> at step N" and RunStopped is thrown
+// (exit code kExitInterrupted). A collective past distributed.timeout_s throws
+// CollectiveTimeout after rank 0 (if it is not the silent one) marked the log failed.
 TrainOutcome run_training(const RunConfig& config, Communicator& comm, const TrainInvocation& invocation);
-
-// For a run file that cannot be used at all (malformed YAML, an unknown key): rank 0 writes a
-// log at invocation.output, else the default output runs/<file stem>.h5, holding the file's text and status
-// "failed: <message>", unless a log is already there (and !overwrite) or the file cannot be
-// read (a mistyped name is no run). Never throws; returns the path written, or "" when none was.
-std::string record_unstartable_run(const std::string& run_file, const std::string& message,
-                                   const TrainInvocation& invocation);
 
 // 16 lowercase hex digits: how logs and messages print a parameter checksum.
 std::string checksum_hex(uint64_t checksum);

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/util/error.h"
+#include "core/util/stop_signals.h"
 
 namespace zotune {
 
@@ -42,7 +43,8 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
 }
 
 void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,
-                      int64_t n, DirectionKind kind, PerturbationMode mode) {
+                      int64_t n, DirectionKind kind, PerturbationMode mode,
+                      const std::function<void(const LoggedStepInputs&, const StepUpdate&)>& on_update) {
   check(n >= 0 && n <= static_cast<int64_t>(steps.size()),
         "replay_optimizer: " + std::to_string(n) + " steps asked, " + std::to_string(steps.size()) + " logged");
   if (mode == PerturbationMode::Reference) optimizer.use_reference_arithmetic();
@@ -66,7 +68,9 @@ void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::ve
     check(used == in.probe_losses.size(), "replay of " + optimizer.name() + ": step " + std::to_string(in.step) +
                                               " used " + std::to_string(used) + " of its " +
                                               std::to_string(in.probe_losses.size()) + " logged probe losses");
-    moves.update(optimizer.finish());
+    const StepUpdate update = optimizer.finish();
+    if (on_update) on_update(in, update);
+    moves.update(update);
   }
 }
 
@@ -112,13 +116,19 @@ StepRecord Trainer::step(uint32_t step) {
   const int D = opt_.data_parallel, B = static_cast<int>(minibatch.size());
   const std::vector<int> slice(minibatch.begin() + static_cast<ptrdiff_t>(row_) * B / D,
                                minibatch.begin() + static_cast<ptrdiff_t>(row_ + 1) * B / D);
+  comm_.set_step(step);  // named by a collective that times out (distributed.timeout_s)
   optimizer_.begin_step(step, rec.lr);
+  bool first_round = true;
   for (std::vector<Probe> probes = optimizer_.next_probes(); !probes.empty(); probes = optimizer_.next_probes()) {
     // parts[(j * D + d) * 2 + {0, 1}]: loss sum and count of probe j over slice d. Every slot
     // is written by one rank and is zero on the others, so the all-reduce is exact whatever
     // order MPI adds in; the slices are then added in slice order, identically on every rank.
     const size_t n = probes.size();
-    std::vector<double> parts(n * D * 2, 0.0);
+    // The first round's vector carries one more double: this rank's stop vote (1 when it has
+    // received a stop signal), summed like the losses, so every rank learns at the same step
+    // that some rank must stop, without a collective of its own.
+    std::vector<double> parts(n * D * 2 + (first_round ? 1 : 0), 0.0);
+    if (first_round) parts.back() = stop_signal_received() != 0 ? 1.0 : 0.0;
     for (size_t j = 0; j < n; ++j) {
       if (probes[j].group % query_columns_ != column_ || slice.empty()) continue;
       const LossSum part = probe_loss(probes[j], slice);
@@ -130,6 +140,8 @@ StepRecord Trainer::step(uint32_t step) {
     const auto reduce_start = std::chrono::steady_clock::now();
     comm_.allreduce_sum(parts);  // the only exchange of the step: O(probes x D) doubles
     rec.allreduce_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - reduce_start).count();
+    if (first_round) rec.stop_requested = parts.back() > 0.0;
+    first_round = false;
     std::vector<double> losses(n);
     for (size_t j = 0; j < n; ++j) {
       LossSum total;

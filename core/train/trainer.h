@@ -57,6 +57,9 @@ struct StepRecord {
   std::vector<double> probe_losses;       // every probe loss of the step, rounds concatenated
   std::map<std::string, double> scalars;
   std::map<std::string, std::vector<double>> vectors;
+  // Some rank had received a stop signal (SIGTERM, SIGINT, SIGUSR1) by the step's first
+  // all-reduce, which carries every rank's vote: every rank sees the same answer.
+  bool stop_requested = false;
 };
 
 // The terms that move weights at base + sum(from) to base + sum(to) in one pass: `to` minus
@@ -80,8 +83,11 @@ struct LoggedStepInputs {
 // same kind of engine (a GPU run replayed on the CPU differs where the device's z rounds
 // apart, perturb.cuh). Errors name the step whose logged losses do not match the rounds the
 // optimizer asks for.
+// `on_update`, when set, sees each step's update before it is applied (resume compares it with
+// the logged /updates rows).
 void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,
-                      int64_t n, DirectionKind kind, PerturbationMode mode = PerturbationMode::Exact);
+                      int64_t n, DirectionKind kind, PerturbationMode mode = PerturbationMode::Exact,
+                      const std::function<void(const LoggedStepInputs&, const StepUpdate&)>& on_update = {});
 
 class Trainer {
  public:

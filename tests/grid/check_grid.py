@@ -6,7 +6,8 @@
              log left 'running' by a dead process are trained again, nothing else is; a
              changed configuration is refused, then trained with --rerun-changed
   resume     the executor killed half way (SIGTERM, then SIGKILL) and started again finishes
-             the grid, runs completed before the kill are not trained again
+             the grid, runs completed before the kill are not trained again, the interrupted
+             run is resumed from its log (zotune train --resume)
   collect    collect --csv / --json load in pandas with one row per run and the varying keys
   train      zotune train RUN key=value from another current directory
 
@@ -15,6 +16,7 @@ Needs h5py and pandas (scripts/setup.sh installs both); the rest is the standard
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -193,6 +195,8 @@ def check_resume(args):
     before = mtimes(completed)
     finish = zotune(args, "grid", grid, "run", "--jobs", "2")
     require(f"({len(completed)} completed" in finish.stdout, "the restarted executor did not skip the completed runs")
+    # The interrupted run goes on from its log (zotune train --resume), not from step 0.
+    require("| resumed " in finish.stdout, "the restarted executor did not resume the interrupted run")
     after = mtimes(completed)
     require(all(after[n] == before[n] for n in before), "a run completed before the kill was trained again")
     require(set(status_lines(args, grid).values()) == {"completed"}, "the restarted executor did not finish the grid")
@@ -246,6 +250,9 @@ def main():
     parser.add_argument("--resume-steps", type=int, default=1500)
     args = parser.parse_args()
     args.zotune, args.repo, args.work = map(os.path.abspath, (args.zotune, args.repo, args.work))
+    # Every check starts from an empty folder: logs of an earlier build's runs are a grid's
+    # state, and a build with other defaults would find them changed.
+    shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work, exist_ok=True)
     try:
         {"executor": check_executor, "resume": check_resume, "collect": check_collect,

@@ -4,15 +4,23 @@ per property, each run by CTest (tests/CMakeLists.txt) and exiting non-zero when
 fails:
 
   rank-invariance    mpirun -np 1, 2, 3 give bit-identical /steps, /updates, final checksum
-  exchange-size      allreduce_bytes per step is a few doubles per probe loss, the same
-                     for a model ~35x larger (DESIGN.md section 2, "Exchange size"); every
+  exchange-size      allreduce_bytes per step is a few doubles per probe loss and the
+                     stop vote (one double), the same for a model ~35x larger (DESIGN.md section 2, "Exchange size"); every
                      other collective of a step (counted by the Communicator, whatever its
                      kind) is the checksum all-gather of one word per rank
   learning           a run lowers the training loss (/summary initial_loss -> final_loss)
-  malformed-run-file exit code 1, the error names file and line, runs/<stem>.h5 says failed
+  malformed-run-file exit code 1, the error names file and line, no runs/<stem>.h5 is written
   missing-model      the error names the model path, the log says failed
   refused-run        a setting the run refuses (e.g. inplace on 2 ranks): the log says failed
   nan-loss           the error names step and probe, the log keeps every step before it
+  kill-resume        SIGTERM at a random step, --resume: checksum and every /steps,
+                     /updates, /eval series identical to an uninterrupted run
+  resume-refused     --resume with another configuration names the key; a completed log
+                     has nothing to resume; a missing log is named
+  stop-signals       SIGTERM, SIGINT, SIGUSR1: status 'interrupted: <SIG> at step N',
+                     exit code 75; a second signal exits at once, the log readable
+  hung-rank          a SIGSTOPped rank: the others stop after distributed.timeout_s
+                     naming it and the step, exit code 76, status 'failed: ...'
 
 Every run writes into --work (a folder of the build tree), never into the source tree.
 Run files name models relative to their own folder, as zotune resolves them; the script
@@ -22,11 +30,14 @@ Needs h5py and numpy; the rest is the standard library.
 import argparse
 import json
 import os
+import random
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -35,12 +46,15 @@ import numpy as np
 # nature, and the collectives of a step depend on the rank count (the replica checksum's
 # all-gather runs only with several ranks and carries one word per rank: exchange-size checks
 # them); every other series is a function of (weights, config, seed) and must not.
-MEASURED_SERIES = {"ms", "peak_memory_bytes", "exchange_bytes", "exchange_calls"}
+MEASURED_SERIES = {"ms", "peak_memory_bytes", "peak_device_memory_bytes", "exchange_bytes", "exchange_calls"}
 
 # What one probe loss may cost in the step's all-reduce without data parallelism: its loss,
 # or a loss sum and a count, and room for a scalar or two more, but nothing that grows with
 # the model.
 MAX_DOUBLES_PER_PROBE = 4
+# And one double per step, whatever the model: every rank's stop vote (a received SIGTERM,
+# SIGINT or SIGUSR1) rides in the step's first all-reduce, so all ranks stop after the same step.
+STOP_VOTE_BYTES = 8
 
 
 class CheckFailed(Exception):
@@ -310,8 +324,9 @@ def check_exchange_size(args):
     per_probe = set()
     for label, s in series.items():
         require(len(s["bytes"]) > 0 and np.all(s["probes"] > 0), f"{label}: no steps or no probe losses logged")
-        per_probe |= set((s["bytes"] / s["probes"]).tolist())
-    require(len(per_probe) == 1, f"allreduce_bytes per probe loss varies: {sorted(per_probe)}")
+        per_probe |= set(((s["bytes"] - STOP_VOTE_BYTES) / s["probes"]).tolist())
+    require(len(per_probe) == 1, f"allreduce_bytes per probe loss (less the {STOP_VOTE_BYTES}-byte stop vote) varies: "
+            f"{sorted(per_probe)}")
     bytes_per_probe = per_probe.pop()
     require(bytes_per_probe % 8 == 0 and 8 <= bytes_per_probe <= 8 * MAX_DOUBLES_PER_PROBE,
             f"{bytes_per_probe} bytes per probe loss: not 1 to {MAX_DOUBLES_PER_PROBE} doubles")
@@ -389,11 +404,17 @@ def failed_run(args, run_file, log_path, ranks=1):
 
 def check_malformed_run_file(args):
     stem = os.path.splitext(os.path.basename(args.run_file))[0]
-    message = failed_run(args, args.run_file, os.path.join(args.work, "runs", stem + ".h5"))
+    done = run_zotune(args, ["train", args.run_file])
+    require(done.returncode == 1, f"exit code {done.returncode}, expected 1 (a zotune::Error)")
+    errors = [line[len("zotune: error: "):] for line in done.stderr.splitlines() if line.startswith("zotune: error: ")]
+    require(errors, "stderr has no 'zotune: error: ' line")
+    message = errors[0]
     where = f"{args.run_file}:{args.line}:"
     require(message.startswith(where), f"the error {message!r} does not start with {where!r} (file and line)")
     require(args.expect in message, f"the error {message!r} does not say {args.expect!r}")
-    print(f"exit code 1, runs/{stem}.h5 status 'failed: {message}'")
+    # A run file that does not parse is no run: no log (which would block the corrected rerun).
+    require(not os.path.exists(os.path.join(args.work, "runs", stem + ".h5")), f"runs/{stem}.h5 was written")
+    print(f"exit code 1, no log written: {message}")
 
 
 def check_missing_model(args):
@@ -445,6 +466,264 @@ def check_nan_loss(args):
 
 
 # ---------------------------------------------------------------------------------------
+# Resume, signals and a hung rank (issue 17)
+
+# zotune train's exit codes (core/util/stop_signals.h): stopped by a signal at a step boundary,
+# and a rank that did not answer within distributed.timeout_s.
+EXIT_INTERRUPTED = 75
+EXIT_COLLECTIVE_TIMEOUT = 76
+# Series and summary keys that differ between an uninterrupted run and a resumed one by nature.
+RESUME_SUMMARY_SKIP = {"seconds", "status", "first_started_utc", "resumed_at_steps"}
+
+
+def launcher_for_signals(args, ranks):
+    """Open MPI 4.1's mpirun sends SIGTERM to the ranks on SIGTERM or SIGINT and SIGKILLs them
+    odls_base_sigkill_timeout (1 s) later: the tiny model's steps end well within it. (A larger
+    timeout delays the SIGTERM itself: the ranks would only be killed.) SIGUSR1 is forwarded as
+    it is, without a kill."""
+    return mpi_launcher(args, ranks) if args.mpiexec and ranks > 1 else []
+
+
+def start_zotune(args, argv, ranks):
+    command = launcher_for_signals(args, ranks) + [args.zotune, *argv]
+    print("$", " ".join(command), "(in the background)", flush=True)
+    return subprocess.Popen(command, cwd=args.work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def logged_steps(path):
+    """Rows of /steps the run has flushed so far (0 while the log is not there or mid-write)."""
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return len(f["steps/step"])
+    except Exception:  # not created yet, or caught in a flush: ask again
+        return 0
+
+
+def wait_for_steps(process, log_path, steps, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise CheckFailed(f"the run ended (exit {process.returncode}) before {steps} steps were logged:\n"
+                              + process.stdout.read())
+        if logged_steps(log_path) >= steps:
+            return
+        time.sleep(0.005)
+    raise CheckFailed(f"{log_path}: {steps} steps not logged within {timeout} s")
+
+
+def finish(process, timeout=120):
+    out, _ = process.communicate(timeout=timeout)
+    sys.stdout.write(out)
+    return out
+
+
+def run_variant(args, name, settings):
+    base = {"model.path": resolved_model_path(args.run_file, args.repo), "run.output": f"runs/{name}.h5",
+            "run.progress": "off"}
+    base.update(settings)
+    base.update(item.split("=", 1) for item in getattr(args, "set", []))
+    return run_file_variant(args.run_file, os.path.join(args.work, f"{name}.yaml"), base), os.path.join(args.work, f"runs/{name}.h5")
+
+
+def log_contents(path):
+    with open_log(path) as log:
+        return {
+            "steps": {n: v for n, v in datasets(log["steps"]).items() if n.split(".")[0] not in MEASURED_SERIES},
+            "updates": datasets(log["updates"]),
+            "eval": datasets(log["eval"]),
+            "summary": summary(log),
+        }
+
+
+def require_same_run(reference, resumed, what):
+    """Every /steps (but the measured), /updates and /eval series bit-identical, and the summary."""
+    for group in ("steps", "updates", "eval"):
+        require(sorted(reference[group]) == sorted(resumed[group]),
+                f"{what}: /{group} datasets differ: {sorted(reference[group])} vs {sorted(resumed[group])}")
+        for name in sorted(reference[group]):
+            a, b = reference[group][name], resumed[group][name]
+            require(same_array(a, b), f"{what}: /{group}/{name} differs from the uninterrupted run: {first_difference(a, b)}")
+    for key, value in reference["summary"].items():
+        if key in RESUME_SUMMARY_SKIP:
+            continue
+        require(resumed["summary"].get(key) == value,
+                f"{what}: /summary {key}: uninterrupted {value!r}, resumed {resumed['summary'].get(key)!r}")
+    require(resumed["summary"].get("status") == "completed", f"{what}: status {resumed['summary'].get('status')!r}")
+
+
+def stop_with_signals(args, name, ranks, signals, at_step, settings):
+    """Starts a run, sends `signals` (one after the other, at once) when `at_step` steps are
+    logged, and returns (exit code, output, log path)."""
+    run_file, log_path = run_variant(args, name, settings)
+    process = start_zotune(args, ["train", "--overwrite", run_file], ranks)
+    try:
+        wait_for_steps(process, log_path, at_step)
+        for sig in signals:
+            process.send_signal(sig)
+        out = finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, out, run_file, log_path
+
+
+def check_kill_resume(args):
+    steps = args.steps
+    settings = {"run.steps": str(steps), "run.flush_every": "5"}
+    full_file, full_log = run_variant(args, "full", settings)
+    done = train(args, full_file, args.ranks)
+    reference = log_contents(full_log)
+    printed = re.search(r"parameter checksum ([0-9a-f]{16})", done.stdout).group(1)
+    require(reference["summary"]["final_checksum"] == printed, "the uninterrupted run's printed checksum is not its log's")
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    at = random.Random(seed).randrange(steps // 10 + 1, steps // 2)
+    sig = getattr(signal, args.signal)
+    print(f"{args.signal} once step {at} of {steps} is logged (random seed {seed}; --seed {seed} repeats it)")
+    code, out, cut_file, cut_log = stop_with_signals(args, "cut", args.ranks, [sig], at, settings)
+    # One rank: zotune's own exit code. Under mpirun, SIGTERM and SIGINT make mpirun end the job
+    # (its exit code 1) after forwarding SIGTERM; SIGUSR1 is forwarded and the ranks' code comes back.
+    expected = EXIT_INTERRUPTED if args.ranks == 1 or sig == signal.SIGUSR1 else None
+    require(expected is None or code == expected, f"exit code {code} after {args.signal}, expected {expected}")
+    with open_log(cut_log) as log:
+        status = summary(log).get("status", "")
+        cut_steps = len(log["steps/step"])
+    forwarded = "SIGTERM" if args.ranks > 1 and sig == signal.SIGINT else args.signal
+    m = re.fullmatch(rf"interrupted: {forwarded} at step (\d+)", status)
+    require(m, f"{cut_log}: status {status!r}, expected 'interrupted: {forwarded} at step N'")
+    stopped = int(m.group(1))
+    require(at <= stopped < steps and cut_steps == stopped,
+            f"stopped at step {stopped} with {cut_steps} steps logged; the signal came at step {at} of {steps}")
+    resumed = run_zotune(args, ["train", cut_file, "--resume"], args.ranks)
+    require(resumed.returncode == 0, f"zotune train --resume exited {resumed.returncode}")
+    resumed_checksum = re.search(r"parameter checksum ([0-9a-f]{16})", resumed.stdout)
+    require(resumed_checksum and resumed_checksum.group(1) == printed,
+            f"resumed checksum {resumed_checksum and resumed_checksum.group(1)}, uninterrupted {printed}")
+    contents = log_contents(cut_log)
+    require_same_run(reference, contents, f"resumed at step {stopped}")
+    require(contents["summary"].get("resumed_at_steps") == str(stopped),
+            f"/summary resumed_at_steps {contents['summary'].get('resumed_at_steps')!r}, expected {stopped!r}")
+    print(f"{args.ranks} rank(s): {args.signal} at step {stopped}, resumed: checksum {printed} and every /steps, /updates, "
+          f"/eval series identical to the uninterrupted run's ({len(reference['steps'])} /steps datasets)")
+
+
+def check_resume_refused(args):
+    run_file, log_path = run_variant(args, "refused", {"run.steps": "20"})
+    missing = run_zotune(args, ["train", run_file, "--resume"])
+    require(missing.returncode == 1 and "no run log to resume" in missing.stderr and log_path in missing.stderr,
+            "--resume without a log: not refused naming the log")
+    require(not os.path.exists(log_path), "--resume without a log wrote one")
+    train(args, run_file)
+    before = os.path.getmtime(log_path)
+    nothing = run_zotune(args, ["train", run_file, "--resume"])
+    require(nothing.returncode == 0 and "nothing to resume" in nothing.stdout, "--resume of a completed log did not say "
+            "there is nothing to do")
+    # An interrupted log with another configuration: refused, naming the key; the log untouched.
+    with h5py.File(log_path, "r+") as f:
+        f["summary"].attrs["status"] = "interrupted: SIGTERM at step 20"
+    changed = run_zotune(args, ["train", run_file, "--resume", "optimizer.lr=0.5"])
+    require(changed.returncode == 1 and "optimizer.lr: the log has" in changed.stderr,
+            "--resume with another optimizer.lr was not refused naming optimizer.lr")
+    require(os.path.getmtime(log_path) == before or summary_status_of(log_path).startswith("interrupted"),
+            "the refused resume changed the log")
+    cosmetic = run_zotune(args, ["train", run_file, "--resume", "run.log_every=3"])
+    require(cosmetic.returncode == 0, "--resume refused a change of run.log_every, which does not change the run")
+    print("--resume: a missing log named, a completed log has nothing to do, another optimizer.lr refused naming the key")
+
+
+def summary_status_of(path):
+    with open_log(path) as log:
+        return summary(log).get("status", "")
+
+
+def check_stop_signals(args):
+    steps = args.steps
+    settings = {"run.steps": str(steps), "run.flush_every": "5"}
+    for name in ("SIGTERM", "SIGINT", "SIGUSR1"):
+        started = time.time()
+        code, out, _, log_path = stop_with_signals(args, name.lower(), 1, [getattr(signal, name)], 20, settings)
+        require(code == EXIT_INTERRUPTED, f"{name}: exit code {code}, expected {EXIT_INTERRUPTED}")
+        status = summary_status_of(log_path)
+        m = re.fullmatch(rf"interrupted: {name} at step (\d+)", status)
+        require(m, f"{name}: status {status!r}")
+        with open_log(log_path) as log:
+            require(len(log["steps/step"]) == int(m.group(1)), f"{name}: {len(log['steps/step'])} steps logged, status says "
+                    f"{m.group(1)}")
+        require(f"interrupted: {name} at step" in out, f"{name}: the message does not say so")
+        print(f"{name}: exit {code}, status {status!r}, in {time.time() - started:.1f} s")
+    # A second signal: out at once (128 + its number), the log readable as of its last flush.
+    full_file, full_log = run_variant(args, "full", settings)
+    done = train(args, full_file)
+    printed = re.search(r"parameter checksum ([0-9a-f]{16})", done.stdout).group(1)
+    code, out, cut_file, cut_log = stop_with_signals(args, "twice", 1, [signal.SIGTERM, signal.SIGINT], 20, settings)
+    # Both pending at once, the kernel delivers the lower-numbered first: the other one exits.
+    require(code in (128 + signal.SIGINT, 128 + signal.SIGTERM),
+            f"two signals: exit code {code}, expected 128 + SIGINT or 128 + SIGTERM")
+    with open_log(cut_log) as log:
+        kept = len(log["steps/step"])
+        status = summary(log).get("status")
+    require(kept >= 20 and kept % 5 == 0, f"two signals: {kept} steps in the log (flushed every 5)")
+    print(f"two signals: exit {code} at once, log readable with {kept} steps, status {status!r}")
+    # What the flushes kept is enough: resuming it ends on the uninterrupted checksum.
+    resumed = run_zotune(args, ["train", cut_file, "--resume"])
+    require(resumed.returncode == 0 and f"parameter checksum {printed}" in resumed.stdout,
+            "resuming the log of a run stopped by two signals did not end on the uninterrupted checksum")
+    require_same_run(log_contents(full_log), log_contents(cut_log), "resumed after two signals")
+    print(f"resumed after two signals: checksum {printed} as uninterrupted")
+
+
+def rank_pid(parent_pid, rank):
+    """The pid of a rank started by mpirun (its OMPI_COMM_WORLD_RANK), searched under `parent_pid`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != parent_pid:
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env:
+                return int(entry)
+        except (OSError, IndexError, ValueError):
+            continue
+    return None
+
+
+def check_hung_rank(args):
+    timeout_s = 3
+    run_file, log_path = run_variant(args, "hung", {"run.steps": str(args.steps), "run.flush_every": "5",
+                                                    "distributed.timeout_s": str(timeout_s)})
+    command = mpi_launcher(args, 2) + [args.zotune, "train", "--overwrite", run_file]
+    print("$", " ".join(command), "(rank 1 is stopped half way)", flush=True)
+    process = subprocess.Popen(command, cwd=args.work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stopped_pid = None
+    try:
+        wait_for_steps(process, log_path, 20)
+        stopped_pid = rank_pid(process.pid, 1)
+        require(stopped_pid, "rank 1's process was not found under mpirun")
+        os.kill(stopped_pid, signal.SIGSTOP)
+        stopped_at = time.time()
+        out = finish(process, timeout=timeout_s + 60)
+        took = time.time() - stopped_at
+    finally:
+        if stopped_pid:
+            try:
+                os.kill(stopped_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if process.poll() is None:
+            process.kill()
+    require(process.returncode == EXIT_COLLECTIVE_TIMEOUT,
+            f"exit code {process.returncode}, expected {EXIT_COLLECTIVE_TIMEOUT}")
+    m = re.search(r"distributed.timeout_s: step (\d+): rank 0 waited [0-9.]+ s for .*: rank 1 did not answer", out)
+    require(m, "no message naming the step and rank 1 as the rank that did not answer")
+    require(took < timeout_s + 20, f"the job took {took:.1f} s to stop after rank 1 was stopped (timeout {timeout_s} s)")
+    status = summary_status_of(log_path)
+    require(status.startswith("failed: distributed.timeout_s: step ") and "rank 1 did not answer" in status,
+            f"{log_path}: status {status!r}")
+    print(f"rank 1 stopped: the job ended in {took:.1f} s (timeout {timeout_s} s), exit {process.returncode}, "
+          f"status {status!r}")
 
 
 def main():
@@ -481,6 +760,21 @@ def main():
     p.add_argument("--expect", required=True, help="text the error must contain")
     p.set_defaults(check=check_refused_run)
     sub.add_parser("nan-loss", parents=[common]).set_defaults(check=check_nan_loss)
+    p = sub.add_parser("kill-resume", parents=[common])
+    p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--signal", default="SIGTERM", choices=["SIGTERM", "SIGINT", "SIGUSR1"])
+    p.add_argument("--seed", type=int, default=None, help="seeds the step of the signal (default: random, printed)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="run file setting (dotted key)")
+    p.set_defaults(check=check_kill_resume)
+    sub.add_parser("resume-refused", parents=[common]).set_defaults(check=check_resume_refused)
+    p = sub.add_parser("stop-signals", parents=[common])
+    p.add_argument("--steps", type=int, default=3000)
+    p.set_defaults(check=check_stop_signals)
+    p = sub.add_parser("hung-rank", parents=[common])
+    p.add_argument("--steps", type=int, default=100000)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="run file setting (dotted key)")
+    p.set_defaults(check=check_hung_rank)
     args = parser.parse_args()
 
     args.run_file = os.path.abspath(args.run_file)

@@ -328,7 +328,7 @@ TEST(RunConfig, ReferenceListsEveryKey) {
   const std::string md = run_config_reference();
   // The keys of the design brief, written out here so a key dropped from the schema fails.
   const char* expected[] = {
-      "run.name", "run.seed", "run.steps", "run.output", "run.save", "run.flush_every", "run.checksum_every", "run.log_every",
+      "run.name", "run.seed", "run.steps", "run.output", "run.save", "run.flush_every", "run.checksum_every", "run.divergence_factor", "run.log_every",
       "run.progress", "model.path", "model.dtype", "model.perturbation", "task.name", "task.train", "task.dev",
       "task.test", "task.data_dir", "task.sampling", "task.k", "task.template", "task.loss", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
       "trainable.mode", "trainable.freeze", "peft.seed", "peft.adapter_bottleneck", "peft.adapter_rank",
@@ -339,7 +339,7 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "optimizer.queries_target", "optimizer.queries_min", "optimizer.queries_max", "optimizer.queries_fixed", "optimizer.beta1", "optimizer.beta2",
       "optimizer.adam_eps", "optimizer.hessian_smoothing", "optimizer.rank", "optimizer.refresh_every",
       "optimizer.sparsity", "optimizer.mask", "data.batch_size", "data.sampler", "eval.every", "eval.patience", "eval.select",
-      "distributed.data_parallel", "distributed.backend", "engine.device", "engine.tf32", "engine.cuda_graphs",
+      "distributed.data_parallel", "distributed.backend", "distributed.timeout_s", "engine.device", "engine.tf32", "engine.cuda_graphs",
       "engine.share_gpus"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
   const std::vector<RunConfigKey> keys = run_config_keys();

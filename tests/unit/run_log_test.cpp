@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -362,6 +363,90 @@ TEST(RunLogReader, MissingGarbageAndTruncatedFilesFailNamingTheFile) {
   const std::string truncated_error = error_of([&] { RunLogReader::open(truncated); });
   EXPECT_NE(truncated_error.find(truncated + ": not a readable HDF5 run log"), std::string::npos) << truncated_error;
   EXPECT_NE(truncated_error.find("truncated"), std::string::npos) << truncated_error;
+}
+
+// Storage faults (issue 17), through the writer's fault hook ZOTUNE_LOG_FAULT: the failing
+// call is an Error naming the file, the file keeps its last good flush, nothing writes again
+// on the way out, and the process exits normally (tests/train/check_storage_faults.py fills
+// a real filesystem).
+class ScopedLogFault {
+ public:
+  explicit ScopedLogFault(const char* spec) { setenv("ZOTUNE_LOG_FAULT", spec, 1); }
+  ~ScopedLogFault() { unsetenv("ZOTUNE_LOG_FAULT"); }
+};
+
+TEST(RunLogFaults, TransientFlushErrorNamesTheFileAndTheRetryRecordsTheFailure) {
+  TempDir dir;
+  const std::string path = dir.file("eio.h5");
+  {
+    ScopedLogFault fault("flush:3:EIO");  // creation flushes once, step 10 once, step 20 fails
+    RunLogOptions options;
+    options.flush_every_steps = 10;
+    RunLog log = RunLog::create(path, kConfig, test_provenance(), options);
+    std::string error;
+    for (int64_t s = 0; s < 25 && error.empty(); ++s) {
+      const std::vector<UpdateRecord> updates = {{0, 0.5 * s, static_cast<uint64_t>(s)}};
+      log.log_updates(s, updates);
+      error = error_of([&] { log.log_step(s, {{"loss", 3.0 - 0.1 * s}}, {{"fd", {1.0 * s}}}); });
+    }
+    EXPECT_NE(error.find(path + ": cannot flush the run log (Input/output error"), std::string::npos) << error;
+    EXPECT_EQ(log.steps_logged(), 20);
+    EXPECT_TRUE(log.mark_failed(error));  // the error was transient: the retry writes everything
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.steps_logged(), 20);
+  EXPECT_DOUBLE_EQ(r.series("loss")[19], 3.0 - 0.1 * 19);
+  EXPECT_EQ(r.vector("fd", 19), std::vector<double>{19.0});
+  EXPECT_EQ(r.updates().size(), 20u);
+  EXPECT_EQ(std::get<std::string>(r.summary().at("status")).rfind("failed: " + path + ": cannot flush", 0), 0u);
+}
+
+// In process: the writer's side. That the process then exits normally (HDF5's exit handler
+// crashed on a log whose close had failed) needs a process of its own: train.fault_disk_full.
+TEST(RunLogFaults, FullDiskMidFlushKeepsTheLastGoodFlushAndRecordsTheStatus) {
+  TempDir dir;
+  const std::string path = dir.file("enospc.h5");
+  {
+    ScopedLogFault fault("write:3+:ENOSPC");  // step 10's two columns land, then every row write fails
+    RunLogOptions options;
+    options.flush_every_steps = 10;
+    RunLog log = RunLog::create(path, kConfig, test_provenance(), options);
+    std::string error;
+    for (int64_t s = 0; s < 25 && error.empty(); ++s) error = error_of([&] { log.log_step(s, {{"loss", 1.0 + s}}); });
+    EXPECT_NE(error.find(path + ": /steps/loss: cannot write rows (No space left on device"), std::string::npos) << error;
+    // The rows still cannot be written; the status alone (an attribute, no new rows) can.
+    EXPECT_TRUE(log.mark_failed(error));
+    EXPECT_NO_THROW(log.close());  // no second write of the rows
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.steps_logged(), 10);
+  EXPECT_EQ(r.series("loss"), (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(std::get<std::string>(r.summary().at("status")).rfind("failed: " + path + ": /steps/loss: cannot write rows", 0), 0u);
+}
+
+TEST(RunLogFaults, FullDiskOnEveryFlushKeepsTheLastGoodFlush) {
+  TempDir dir;
+  const std::string path = dir.file("flush_enospc.h5");
+  {
+    ScopedLogFault fault("flush:2+:ENOSPC");  // only the creation's flush succeeds
+    RunLogOptions options;
+    options.flush_every_steps = 4;
+    RunLog log = RunLog::create(path, kConfig, test_provenance(), options);
+    std::string error;
+    for (int64_t s = 0; s < 10 && error.empty(); ++s) error = error_of([&] { log.log_step(s, {{"loss", 1.0}}); });
+    EXPECT_NE(error.find(path + ": cannot flush the run log (No space left on device"), std::string::npos) << error;
+    EXPECT_FALSE(log.mark_failed(error));  // every flush fails: nothing more reaches the file
+  }  // the destructor closes without writing again and without throwing
+  const RunLogReader r = RunLogReader::open(path);
+  EXPECT_EQ(r.steps_logged(), 0);
+  EXPECT_EQ(std::get<std::string>(r.summary().at("status")), "running");
+}
+
+TEST(RunLogFaults, MalformedFaultSpecIsRefused) {
+  TempDir dir;
+  ScopedLogFault fault("flush:often:EIO");
+  EXPECT_NE(error_of([&] { RunLog::create(dir.file("x.h5"), kConfig, test_provenance()); }).find("ZOTUNE_LOG_FAULT: expected"),
+            std::string::npos);
 }
 
 TEST(RunLog, LocalProvenanceDescribesThisProcess) {
