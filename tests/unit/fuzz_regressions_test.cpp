@@ -11,6 +11,7 @@
 #include "core/config/run_config.h"
 #include "core/data/records.h"
 #include "core/grid/grid_spec.h"
+#include "core/log/run_log_reader.h"
 #include "core/model/config.h"
 #include "core/util/error.h"
 
@@ -76,6 +77,48 @@ TEST(FuzzRegressions, JsonNumberPastADoubleIsAnError) {
   EXPECT_EQ(error_of([&] { data::read_drop_json(squad); }), squad + ": invalid JSON: number overflow parsing '1e400'");
   EXPECT_EQ(error_of([] { parse_hf_config_text("{\"hidden_size\": 1e400}", "config.json"); }),
             "config.json: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e400'");
+}
+
+// fuzz_run_log: HDF5 run logs whose dataspaces lie. Each input is a real log with bytes
+// changed by the fuzzer (or, for the attribute arrays, by h5py); every reader call must end
+// in a zotune::Error naming the object.
+const std::string kRunLogRegressions = std::string(ZOTUNE_SOURCE_DIR) + "/tests/fuzz/regressions/fuzz_run_log/";
+
+// Every vector of every row, as `zotune show` and replay read them: the errors, in order.
+std::string vector_errors(const RunLogReader& log) {
+  std::string errors;
+  for (const std::string& name : log.vector_series_names())
+    for (int64_t row = 0; row < log.steps_logged(); ++row) {
+      const std::string e = error_of([&] { log.vector(name, row); });
+      if (e != "no error") errors += e + "\n";
+    }
+  return errors;
+}
+
+// A non-scalar attribute was read into one value's buffer: H5Aread wrote 512 string pointers
+// (4096 integers) over the stack.
+TEST(FuzzRegressions, RunLogAttributeArraysAreRefusedNotReadIntoOneValue) {
+  const std::string path = kRunLogRegressions + "provenance_attribute_arrays.h5";
+  const RunLogReader log = RunLogReader::open(path);
+  EXPECT_EQ(error_of([&] { log.provenance(); }),
+            path + ": /provenance attribute 'zotune_version': expected one value, the file holds 512");
+}
+
+// A `step` dataset claiming 50331648 rows in a 64 KB file: the reader allocated them (2.3 GB
+// before the RSS limit stopped it); a ragged vector's offsets reaching 2^63 and below zero:
+// their difference overflowed (UB) and sized an allocation of 2^50 bytes.
+TEST(FuzzRegressions, RunLogLengthsAndOffsetsPastTheFileAreRefused) {
+  const std::string steps = kRunLogRegressions + "step_extent_past_file_size.h5";
+  EXPECT_EQ(error_of([&] { RunLogReader::open(steps); }),
+            steps + ": /steps/step: 50331648 rows of 8 bytes cannot fit in the file's 64240 bytes (a corrupted log)");
+  const std::string huge = kRunLogRegressions + "vector_offset_huge.h5";
+  EXPECT_NE(vector_errors(RunLogReader::open(huge))
+                .find(huge + ": /steps/probe_losses.values: elements [0, 271579372060674) out of range (length 6)\n"),
+            std::string::npos);
+  const std::string overflow = kRunLogRegressions + "vector_offsets_overflow.h5";
+  EXPECT_NE(vector_errors(RunLogReader::open(overflow))
+                .find(overflow + ": /steps/finite_differences.offsets: negative offset at row 2\n"),
+            std::string::npos);
 }
 
 }  // namespace
