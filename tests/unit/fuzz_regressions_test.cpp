@@ -111,6 +111,11 @@ TEST(FuzzRegressions, RunLogLengthsAndOffsetsPastTheFileAreRefused) {
   const std::string steps = kRunLogRegressions + "step_extent_past_file_size.h5";
   EXPECT_EQ(error_of([&] { RunLogReader::open(steps); }),
             steps + ": /steps/step: 50331648 rows of 8 bytes cannot fit in the file's 64240 bytes (a corrupted log)");
+  // A float type claiming 32776-byte elements (3 rows stored in 24 bytes): libhdf5 read past
+  // its buffer converting them.
+  const std::string type = kRunLogRegressions + "series_extent_past_stored_data.h5";
+  EXPECT_EQ(error_of([&] { RunLogReader::open(type).series("eps"); }),
+            type + ": /steps/eps: 3 rows of 32776 bytes cannot fit in the file's 64240 bytes (a corrupted log)");
   const std::string huge = kRunLogRegressions + "vector_offset_huge.h5";
   EXPECT_NE(vector_errors(RunLogReader::open(huge))
                 .find(huge + ": /steps/probe_losses.values: elements [0, 271579372060674) out of range (length 6)\n"),
