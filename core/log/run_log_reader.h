@@ -2,35 +2,28 @@
 // file read-only with HDF5 file locking off, so a log can be read while its run still writes
 // it (it then shows the state of the run's last flush). Row counts are taken from each
 // group's `step` dataset, which the writer extends last.
+//
+// open() reads the whole log at once in a forked child process (core/log/run_log_contents.h
+// says why): a corrupted log that crashes or hangs libhdf5 ends in a zotune::Error naming the
+// file. ZOTUNE_LOG_READ=in-process reads it in this process instead (fuzzing, debuggers);
+// ZOTUNE_LOG_READ_TIMEOUT_S sets how long the child may take (default 60 s plus 1 s per 10 MB).
 #pragma once
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "core/log/run_log.h"
+#include "core/log/run_log_contents.h"
 
 namespace zotune {
-
-// /updates as parallel columns, one entry per applied (step, query) update, in order.
-struct UpdateTable {
-  std::vector<int64_t> step;
-  std::vector<int32_t> query;
-  std::vector<double> coefficient;
-  std::vector<uint64_t> seed;
-  size_t size() const { return step.size(); }
-};
 
 class RunLogReader {
  public:
   // Fails naming the path for a missing file, a file that is not HDF5 or is truncated, a
   // HDF5 file that is not a zotune run log, or a newer format_version.
   static RunLogReader open(const std::string& path);
-
-  RunLogReader(RunLogReader&&) noexcept;
-  RunLogReader& operator=(RunLogReader&&) noexcept;
-  ~RunLogReader();
+  // The same from contents already read (tests, the fuzz target).
+  explicit RunLogReader(RunLogContents contents);
 
   const std::string& path() const;
   int64_t format_version() const;
@@ -59,10 +52,11 @@ class RunLogReader {
 
   std::map<std::string, SummaryValue> summary() const;
 
+  // Everything read, with the errors of damaged parts.
+  const RunLogContents& contents() const { return c_; }
+
  private:
-  struct Impl;
-  explicit RunLogReader(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  RunLogContents c_;
 };
 
 }  // namespace zotune

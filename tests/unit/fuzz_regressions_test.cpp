@@ -4,7 +4,9 @@
 // (tests/fuzz/regressions/<target>/); docs/RELIABILITY.md lists them.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 
@@ -117,6 +119,36 @@ TEST(FuzzRegressions, RunLogLengthsAndOffsetsPastTheFileAreRefused) {
   EXPECT_NE(vector_errors(RunLogReader::open(overflow))
                 .find(overflow + ": /steps/finite_differences.offsets: negative offset at row 2\n"),
             std::string::npos);
+}
+
+// fuzz_run_log: logs that crash or hang libhdf5 itself (tests/fuzz/hdf5_library_crashes,
+// README there): read in this process they end the test binary (SIGSEGV) or never return.
+// RunLogReader::open reads in a forked child, so each is a zotune::Error naming the file, or
+// a log whose damaged parts are errors naming the file when used.
+TEST(FuzzRegressions, RunLogsThatCrashOrHangLibhdf5AreErrors) {
+  const std::string dir = std::string(ZOTUNE_SOURCE_DIR) + "/tests/fuzz/hdf5_library_crashes/";
+  setenv("ZOTUNE_LOG_READ_TIMEOUT_S", "5", 1);  // global_heap_hang.h5 never returns
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() != ".h5") continue;
+    ++files;
+    const std::string path = entry.path().string();
+    std::string errors;
+    try {
+      const RunLogReader log = RunLogReader::open(path);
+      for (const auto& read : std::vector<std::function<void()>>{
+               [&] { log.config_text(); }, [&] { log.provenance(); }, [&] { log.steps(); },
+               [&] { log.updates(); }, [&] { log.eval_steps(); }, [&] { log.summary(); }})
+        errors += error_of(read);
+      for (const std::string& name : log.series_names()) errors += error_of([&] { log.series(name); });
+      errors += vector_errors(log);
+    } catch (const Error& e) {
+      errors = e.what();
+    }
+    EXPECT_EQ(errors.rfind(path + ": ", 0), 0u) << path << ": " << errors;  // at least one error, naming the file
+  }
+  unsetenv("ZOTUNE_LOG_READ_TIMEOUT_S");
+  EXPECT_EQ(files, 6);
 }
 
 }  // namespace

@@ -132,6 +132,42 @@ TEST(RunLog, RoundTripsConfigProvenanceStepsUpdatesEvalAndSummary) {
   EXPECT_EQ(std::get<double>(summary.at("best_step")), 30.0);
 }
 
+// open() reads in a forked child and decodes its answer: the same contents, byte for byte, as
+// reading in this process; a damaged part keeps its error through the encoding; an answer cut
+// anywhere is refused naming the log.
+TEST(RunLogReader, ChildReadEqualsInProcessReadAndTheEncodingRefusesCutAnswers) {
+  TempDir dir;
+  const std::string path = dir.file("run.h5");
+  {
+    RunLog log = RunLog::create(path, kConfig, test_provenance());
+    for (int64_t s = 0; s < 3; ++s) {
+      const std::vector<UpdateRecord> updates = {{0, 0.5 * s, 7u + static_cast<uint64_t>(s)}};
+      log.log_updates(s, updates);
+      log.log_step(s, {{"loss", 1.0 + s}, {"queries", 2.0}}, {{"probe_losses", {1.0 * s, 2.0 * s}}});
+    }
+    log.log_eval(2, {{"dev_loss", 0.5}});
+    log.set_summary("status", "completed");
+  }
+  const RunLogContents in_process = read_run_log_contents(path);
+  const std::string bytes = encode_run_log_contents(in_process);
+  EXPECT_EQ(encode_run_log_contents(RunLogReader::open(path).contents()), bytes);
+  EXPECT_EQ(encode_run_log_contents(decode_run_log_contents(bytes, path)), bytes);
+
+  RunLogContents damaged = in_process;
+  damaged.provenance.error = path + ": /provenance: missing attribute 'ranks'";
+  const RunLogReader r(decode_run_log_contents(encode_run_log_contents(damaged), path));
+  EXPECT_EQ(error_of([&] { r.provenance(); }), damaged.provenance.error);
+  EXPECT_EQ(r.series("loss"), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(r.vector("probe_losses", 2), (std::vector<double>{2, 4}));
+
+  for (size_t cut = 0; cut < bytes.size(); cut += 1 + cut / 8)
+    EXPECT_NE(error_of([&] { decode_run_log_contents(bytes.substr(0, cut), path); })
+                  .find(path + ": the process that read the run log sent back a malformed answer"),
+              std::string::npos)
+        << cut;
+  EXPECT_NE(error_of([&] { decode_run_log_contents(bytes + "x", path); }).find("malformed answer"), std::string::npos);
+}
+
 TEST(RunLog, LateSeriesAreBackFilledAndMissingValuesReadAsNaN) {
   TempDir dir;
   const std::string path = dir.file("late.h5");
