@@ -1,13 +1,19 @@
 // zotune bench MODEL: CPU forward throughput (tokens/s) at a given batch shape.
 // Two rows: logits at every position, and at the last position only (what training reads).
+// --peft times parameter-efficient steps on either engine (cli_bench_peft.h); --device cuda
+// alone runs the GPU step benchmark (cli_bench_cuda.h).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
 
 #include "core/cli/cli_bench_cuda.h"
+#include "core/cli/cli_bench_peft.h"
 #include "core/cli/commands.h"
 #include "core/model/model.h"
+#include "core/train/task.h"
 #include "core/util/error.h"
 
 namespace zotune::cli {
@@ -18,15 +24,27 @@ void register_bench(CLI::App& app) {
     std::string model, dtype = "f32", device = "cpu", json;
     int batch = 16, seq = 64, iters = 3;
     bool random = false, no_tf32 = false, no_graphs = false;
+    std::string peft;
+    int queries = 15, probe_batch = 1;
   };
   auto* a = new Args;
   cmd->add_option("--device", a->device, "cpu (forward throughput) or cuda (forward, perturbation pass, MeZO and BSZO steps)")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_flag("--random", a->random, "cuda: random weights of MODEL's config.json shapes, drawn on the GPU");
-  cmd->add_option("--json", a->json, "cuda: also write the results as JSON to this file");
+  cmd->add_option("--json", a->json, "cuda or --peft: also write the results as JSON to this file");
   cmd->add_flag("--no-tf32", a->no_tf32, "cuda: exact fp32 GEMMs instead of TF32");
   cmd->add_flag("--no-graphs", a->no_graphs, "cuda: launch kernels one by one instead of replaying CUDA graphs");
+  cmd->add_option("--peft", a->peft,
+                  "time parameter-efficient steps instead (either device): adapter (AdaZeta, TT adapters bottleneck 64 rank 5) "
+                  "or lora (MeZO-LoRA, r 8 alpha 16 on q and v)")
+      ->check(CLI::IsMember({"adapter", "lora"}));
+  cmd->add_option("--queries", a->queries, "--peft adapter: AdaZeta's queries per step")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--probe-batch", a->probe_batch, "--peft: probes per forward (engine.probe_batch)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("model", a->model, "Hugging Face model directory or .gguf file")->required();
   cmd->add_option("--batch", a->batch, "sequences per batch")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--seq", a->seq, "tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 16));
@@ -45,15 +63,20 @@ void register_bench(CLI::App& app) {
       c.tf32 = !a->no_tf32;
       c.graphs = !a->no_graphs;
       c.json = a->json;
+      c.peft = a->peft;
+      c.queries = a->queries;
+      c.probe_batch = a->probe_batch;
       bench_cuda(c);
       return;
 #else
       throw Error("bench --device cuda: this zotune was built without CUDA");
 #endif
     }
-    check(!a->random && a->json.empty(), "bench: --random and --json go with --device cuda");
+    check(!a->random, "bench: --random goes with --device cuda");
+    check(a->json.empty() || !a->peft.empty(), "bench: --json goes with --device cuda or --peft");
     LoadOptions opt;
     opt.dtype = dtype_option(a->dtype);
+    if (!a->peft.empty()) opt.peft = bench_peft_settings(a->peft);
     std::unique_ptr<Model> model = load_model(a->model, opt);
     const ModelConfig& c = model->config();
     std::mt19937 rng(1234);
@@ -61,6 +84,28 @@ void register_bench(CLI::App& app) {
     std::vector<std::vector<int32_t>> seqs(a->batch, std::vector<int32_t>(a->seq));
     for (auto& s : seqs)
       for (auto& t : s) t = tok(rng);
+    if (!a->peft.empty()) {
+      check(c.head == HeadKind::CausalLM, a->model + ": bench --peft needs a causal LM (got " + head_name(c.head) + ")");
+      LanguageModelingTask task(seqs, 0);  // every token, as MeZO's labels = input_ids
+      std::vector<int> all(static_cast<size_t>(a->batch));
+      for (int i = 0; i < a->batch; ++i) all[static_cast<size_t>(i)] = i;
+      PeftBenchArgs p;
+      p.model = a->model;
+      p.peft = a->peft;
+      p.json = a->json;
+      p.device = std::string("CPU engine, ") + dtype_name(opt.dtype) + " backbone";
+      p.batch = a->batch;
+      p.seq = a->seq;
+      p.iters = a->iters;
+      p.queries = a->queries;
+      p.probe_batch = a->probe_batch;
+      bench_peft_step(p, *model, task, all, [] {}, [] {
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        return static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
+      });
+      return;
+    }
     Batch batch = Batch::from_sequences(seqs, 0);
     std::vector<int64_t> last(a->batch);
     for (int b = 0; b < a->batch; ++b) last[b] = static_cast<int64_t>(b) * a->seq + a->seq - 1;

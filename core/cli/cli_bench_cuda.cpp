@@ -14,6 +14,7 @@
 #include <random>
 
 #include "core/cli/cli_bench_cuda.h"
+#include "core/cli/cli_bench_peft.h"
 #include "core/cuda/cuda_model.h"
 #include "core/cuda/device_load.h"
 #include "core/cuda/device_memory.h"
@@ -88,10 +89,11 @@ void bench_cuda(const CudaBenchArgs& a) {
   options.graphs = a.graphs;
   LoadOptions load;
   load.dtype = a.dtype;
+  if (!a.peft.empty()) load.peft = bench_peft_settings(a.peft);
   // Wall time to weights on the device (a GGUF file is dequantized there: core/cuda/device_load).
   const auto load_start = std::chrono::steady_clock::now();
   std::unique_ptr<cuda::CudaModel> model =
-      a.random ? cuda::CudaModel::random(load_model_config(a.model, load), a.dtype, 1234, options)
+      a.random ? cuda::CudaModel::random(load_model_config(a.model, load), a.dtype, 1234, options, load.peft)
                : cuda::load_model_on_device(a.model, load, options);
   model->synchronize();
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
@@ -115,6 +117,22 @@ void bench_cuda(const CudaBenchArgs& a) {
   }
   std::vector<int> all(a.batch);
   for (int i = 0; i < a.batch; ++i) all[i] = i;
+  if (!a.peft.empty()) {
+    PeftBenchArgs p;
+    p.model = a.model;
+    p.peft = a.peft;
+    p.json = a.json;
+    p.device = cuda::device_description(model->device()) + ", " + dtype_name(a.dtype) + " backbone";
+    p.batch = a.batch;
+    p.seq = a.seq;
+    p.iters = a.iters;
+    p.queries = a.queries;
+    p.probe_batch = a.probe_batch;
+    cuda::CudaModel& m = *model;
+    bench_peft_step(p, m, *task, all, [&m] { m.synchronize(); },
+                    [] { return static_cast<double>(cuda::device_bytes_peak()); });
+    return;
+  }
 
   const TrainableSpace space = TrainableSpace::select(*model, TrainableSelection{});
   const std::unique_ptr<ParamEngine> engine = make_param_engine(*model, space);

@@ -13,6 +13,11 @@ struct CudaBenchArgs {
   bool random = false;  // random weights of the config's shapes, drawn on the GPU
   bool tf32 = true, graphs = true;
   std::string json;     // also write the results here
+  // The parameter-efficient step (issue 18): "adapter" times AdaZeta steps with `queries`
+  // queries over TT adapters (bottleneck 64, TT rank 5, the code's placement), "lora" MeZO-LoRA
+  // steps (r 8, alpha 16, q and v); probe_batch probes per forward (engine.probe_batch).
+  std::string peft;     // "", "adapter" or "lora"
+  int queries = 15, probe_batch = 1;
 };
 
 void bench_cuda(const CudaBenchArgs& args);

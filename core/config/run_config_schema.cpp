@@ -404,6 +404,13 @@ const std::vector<KeySpec>& key_table() {
                                                     "CUDA: replay each batch shape's forward pass as a captured graph"),
       key<&R::engine, &EngineSettings::share_gpus>("engine.share_gpus", {.default_yaml = "false"},
                                                    "CUDA: allow more ranks on a node than GPUs (ranks then share GPUs)"),
+      key<&R::engine, &EngineSettings::probe_batch>(
+          "engine.probe_batch", {.default_yaml = "1", .bounds = at_least(1)},
+          "probes evaluated in one forward (trainable.mode lora, adapter or prefix): the minibatch runs once per "
+          "forward for up to this many probes, each block of rows with its probe's perturbed modules, the backbone "
+          "shared. 1 = one forward per probe, as the papers' code runs them. The probes of a step are cut into "
+          "these batches the same way on any number of ranks, so the logged losses do not depend on the ranks; they "
+          "differ from probe_batch 1 by GEMM rounding only (docs/PERFORMANCE.md)"),
   };
   return table;
 }

@@ -132,7 +132,8 @@ namespace {
 
 // What a captured graph depends on: the batch shape, the head rows and whether it ends in
 // the cross-entropy. Input values change between replays; shapes and addresses do not.
-using GraphKey = std::tuple<int, int, int, bool>;  // batch, seq_len, n_rows (-1 = every token), losses
+// batch, seq_len, n_rows (-1 = every token), losses, probe groups
+using GraphKey = std::tuple<int, int, int, bool, int>;
 
 struct CapturedGraph {
   cudaGraphExec_t exec = nullptr;
@@ -180,6 +181,8 @@ struct CudaModel::State {
   std::unique_ptr<Blas> blas;
   DeviceBuffer weights[3];  // one flat buffer per DType, laid out as the ParamStore
   DeviceBuffer inv_freq;
+  DeviceBuffer probe_bank;  // [groups, PEFT region] fp32 (batched probes); kept between steps
+  int bank_groups = 0;
   Arena arena;
   PinnedBuffer staging_in, staging_out;
   std::map<GraphKey, CapturedGraph> graphs;
@@ -271,9 +274,11 @@ std::unique_ptr<CudaModel> CudaModel::uninitialized(const ModelConfig& config, D
 }
 
 std::unique_ptr<CudaModel> CudaModel::random(const ModelConfig& config, DType dtype, uint64_t seed,
-                                             const CudaOptions& options) {
-  std::unique_ptr<Model> declared = declare_model(config, dtype);
+                                             const CudaOptions& options, const PeftSettings& peft) {
+  check_device_peft(peft.kind, config.source);
+  std::unique_ptr<Model> declared = declare_model(config, dtype, peft);
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(declared->params()), options));
+  m->peft_ = std::move(declared->peft());
   uint64_t first = 0;
   for (const ParamView& v : m->params_.views()) {
     void* p = m->device_data(v);
@@ -435,7 +440,7 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   if (n_rows) std::memcpy(staged + layout.rows, rows.data(), sizeof(int64_t) * n_rows);
   if (n_targets) std::memcpy(staged + layout.targets, targets->data(), sizeof(int32_t) * n_targets);
 
-  const GraphKey key{B, T, every_token ? -1 : n_rows, targets != nullptr};
+  const GraphKey key{B, T, every_token ? -1 : n_rows, targets != nullptr, peft_.probe_groups()};
   // A forward with a KV cache runs eagerly: its cache offsets (length) change every step, and
   // a graph keyed by the batch shape alone would replay an uncached pass of the same shape.
   if (s_->options.graphs && cache == nullptr) {
@@ -477,7 +482,11 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   f.n_rows = n_rows;
   f.inv_freq = s_->inv_freq.as<float>();
   f.peft = &peft_;
-  f.peft_tensor = [this](size_t view) { return static_cast<const float*>(device_data(params_.views()[view])); };
+  f.peft_tensor = [this](size_t view, int group) {
+    const ParamView& v = params_.views()[view];
+    if (peft_.probe_groups() == 1) return static_cast<const float*>(device_data(v));
+    return static_cast<const float*>(s_->probe_bank.as<float>() + peft_.bank_offset(v, group));
+  };
   DeviceKV kv;
   if (kv_storage != nullptr) {
     kv.type = kv_storage->type;
@@ -543,6 +552,35 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   ++s_->captured;
   check_status(cudaGraphLaunch(g.exec, s_->stream), "cudaGraphLaunch (forward)");
   return out;
+}
+
+void CudaModel::begin_probe_groups(int groups) {
+  check(!peft_.empty(), config_.source + ": batched probes (engine.probe_batch > 1) need PEFT modules (trainable.mode "
+                                         "lora or adapter)");
+  check(groups >= 1, "begin_probe_groups: " + std::to_string(groups) + " groups");
+  const size_t bytes = static_cast<size_t>(groups) * static_cast<size_t>(peft_.region_numel()) * sizeof(float);
+  if (s_->probe_bank.bytes() < bytes) {
+    synchronize();  // the old bank may still be read by queued work
+    s_->probe_bank = DeviceBuffer(bytes);
+    s_->clear_graphs();  // captured forwards hold the old bank's address
+  }
+  s_->bank_groups = groups;
+}
+
+void CudaModel::store_probe_group(int group) {
+  check(group >= 0 && group < s_->bank_groups, "store_probe_group: group " + std::to_string(group) + " of " +
+                                                   std::to_string(s_->bank_groups));
+  const size_t n = static_cast<size_t>(peft_.region_numel());
+  const float* region = static_cast<const float*>(device_buffer(DType::F32)) + peft_.region_offset();
+  check_status(cudaMemcpyAsync(s_->probe_bank.as<float>() + static_cast<size_t>(group) * n, region, n * sizeof(float),
+                               cudaMemcpyDeviceToDevice, s_->stream),
+               "copy of a probe's PEFT modules");
+  peft_.set_probe_groups(s_->bank_groups, s_->probe_bank.as<float>());
+}
+
+void CudaModel::end_probe_groups() {
+  peft_.set_probe_groups(1, nullptr);
+  s_->bank_groups = 0;
 }
 
 }  // namespace zotune::cuda

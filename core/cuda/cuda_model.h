@@ -32,8 +32,10 @@ class CudaModel final : public Model {
   static std::unique_ptr<CudaModel> from_host(std::unique_ptr<Model> host, const CudaOptions& options);
   // The shapes of `config` with parameters drawn on the GPU (N(0, 0.02) weights, unit norm
   // weights, zero biases) and no host copy: benchmarks of 13B shapes without 26 GB of host work.
+  // With `peft`, the modules are declared too and drawn like the weights (N(0, 0.02), biases
+  // zero: LoRA's B is then nonzero, unlike its initialization; a benchmark's values only).
   static std::unique_ptr<CudaModel> random(const ModelConfig& config, DType dtype, uint64_t seed,
-                                           const CudaOptions& options);
+                                           const CudaOptions& options, const PeftSettings& peft = {});
   // The shapes of `config` (with the PEFT modules `peft` declares) on the GPU, zero-filled: a
   // rank that receives the weights by broadcast from rank 0's GPU.
   static std::unique_ptr<CudaModel> uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options,
@@ -56,6 +58,11 @@ class CudaModel final : public Model {
                                  const std::vector<int32_t>& targets) override;
   bool on_device() const override { return true; }
   void sync_params_to_host() override;
+  // Batched probes (Model::begin_probe_groups): the bank of PEFT copies lives on the device;
+  // store_probe_group is one device-to-device copy of the PEFT region on the model's stream.
+  void begin_probe_groups(int groups) override;
+  void store_probe_group(int group) override;
+  void end_probe_groups() override;
 
   // Device address of a parameter, and of the flat buffer of a dtype (null when empty).
   void* device_data(const ParamView& view) const;

@@ -89,9 +89,11 @@ struct DeviceForward {
   // (positions count them already). Null: the batch is the whole sequence.
   const DeviceKV* kv = nullptr;
   // The model's PEFT modules (core/cuda/device_peft.h hooks read them; empty() without any)
-  // and the device address of a ParamStore view by its index (their fp32 tensors).
+  // and the device address of a ParamStore view by its index (their fp32 tensors) as probe
+  // group `group` sees it: with probe groups on (peft->probe_groups() > 1) the batch is that
+  // many equal blocks of sequences, each with its own copy of the modules in the bank.
   const PeftModules* peft = nullptr;
-  std::function<const float*(size_t view)> peft_tensor;
+  std::function<const float*(size_t view, int group)> peft_tensor;
 
   int tokens() const { return batch * seq_len; }
 };

@@ -3,7 +3,9 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <string>
 
+#include "core/util/error.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/convert.cuh"
 #include "kernels/cuda/device.cuh"
@@ -27,8 +29,17 @@ const float* widen(const DeviceForward& f, const void* x, DType type, size_t n) 
   return wide;
 }
 
-// U(ReLU(D(x))) for x [N, hidden] fp32: [N, hidden] fp32 in the arena (the caller rewinds).
-const float* adapter_update(const DeviceForward& f, const PeftModules::Adapter& a, const float* x, int N) {
+// Rows of one probe group: the batch is probe_groups() equal blocks (1 without batched probes).
+int group_rows(const DeviceForward& f, int N, const char* what) {
+  const int groups = f.peft->probe_groups();
+  check(N % groups == 0, std::string(what) + ": " + std::to_string(N) + " rows do not split into " +
+                             std::to_string(groups) + " probe groups");
+  return N / groups;
+}
+
+// U(ReLU(D(x))) for x [N, hidden] fp32 with group g's modules: [N, hidden] fp32 in the arena
+// (the caller rewinds).
+const float* adapter_update(const DeviceForward& f, const PeftModules::Adapter& a, const float* x, int N, int g) {
   Arena& arena = *f.arena;
   float* mid = arena.take<float>(static_cast<size_t>(N) * a.bottleneck);
   float* update = arena.take<float>(static_cast<size_t>(N) * a.hidden);
@@ -37,9 +48,11 @@ const float* adapter_update(const DeviceForward& f, const PeftModules::Adapter& 
   const int64_t ws_floats =
       std::max(tt_linear_workspace_floats(a.down.shape, N), tt_linear_workspace_floats(a.up.shape, N));
   float* workspace = arena.take<float>(static_cast<size_t>(ws_floats));
-  tt_linear(*f.blas, mid, x, a.down.shape, f.peft_tensor(a.down.first_core), f.peft_tensor(a.down.bias), N, workspace);
+  tt_linear(*f.blas, mid, x, a.down.shape, f.peft_tensor(a.down.first_core, g), f.peft_tensor(a.down.bias, g), N,
+            workspace);
   bias_activation(mid, DType::F32, nullptr, N, a.bottleneck, Activation::ReLU, f.stream);
-  tt_linear(*f.blas, update, mid, a.up.shape, f.peft_tensor(a.up.first_core), f.peft_tensor(a.up.bias), N, workspace);
+  tt_linear(*f.blas, update, mid, a.up.shape, f.peft_tensor(a.up.first_core, g), f.peft_tensor(a.up.bias, g), N,
+            workspace);
   return update;
 }
 
@@ -60,8 +73,12 @@ void peft_lora(const DeviceForward& f, int layer, LoraTarget target, void* out, 
   const float* x32 = widen(f, x, x_type, static_cast<size_t>(N) * m->in);
   float* xa = arena.take<float>(static_cast<size_t>(N) * r);          // x A^T [N, r]
   float* delta = arena.take<float>(static_cast<size_t>(N) * m->out);  // (x A^T) B^T [N, out]
-  matmul(*f.blas, xa, DType::F32, x32, f.peft_tensor(m->a), DType::F32, N, m->in, r);
-  matmul(*f.blas, delta, DType::F32, xa, f.peft_tensor(m->b), DType::F32, N, r, m->out);
+  const int n = group_rows(f, N, "LoRA");
+  for (int g = 0; g < f.peft->probe_groups(); ++g) {
+    const size_t row = static_cast<size_t>(g) * n;
+    matmul(*f.blas, xa + row * r, DType::F32, x32 + row * m->in, f.peft_tensor(m->a, g), DType::F32, n, m->in, r);
+    matmul(*f.blas, delta + row * m->out, DType::F32, xa + row * r, f.peft_tensor(m->b, g), DType::F32, n, r, m->out);
+  }
   const float scale = static_cast<float>(settings.lora_alpha / settings.lora_rank);  // as the CPU hook's
   scaled_add(out, f.type, ld_out, delta, scale, N, m->out, f.stream);
   arena.rewind(mark);
@@ -73,9 +90,16 @@ void peft_adapt(const DeviceForward& f, int layer, AdapterPoint point, void* h, 
   Arena& arena = *f.arena;
   const size_t mark = arena.mark();
   const float* h32 = widen(f, h, f.type, static_cast<size_t>(N) * a->hidden);
-  const float* update = adapter_update(f, *a, h32, N);
   const float scale = static_cast<float>(f.peft->settings().adapter_scale);
-  scaled_add(h, f.type, a->hidden, update, scale, N, a->hidden, f.stream);
+  const int n = group_rows(f, N, "adapter");
+  for (int g = 0; g < f.peft->probe_groups(); ++g) {
+    const size_t mark_group = arena.mark();
+    const size_t row = static_cast<size_t>(g) * n;
+    const float* update = adapter_update(f, *a, h32 + row * a->hidden, n, g);
+    scaled_add(static_cast<char*>(h) + row * a->hidden * dtype_size(f.type), f.type, a->hidden, update, scale, n,
+               a->hidden, f.stream);
+    arena.rewind(mark_group);
+  }
   arena.rewind(mark);
 }
 

@@ -37,6 +37,27 @@ Batch Batch::from_sequences(const std::vector<std::vector<int32_t>>& sequences, 
   return b;
 }
 
+Batch Batch::repeated(int copies) const {
+  check(copies >= 1, "Batch::repeated: " + std::to_string(copies) + " copies");
+  Batch b;
+  b.batch = batch * copies;
+  b.seq_len = seq_len;
+  for (int g = 0; g < copies; ++g) {
+    b.ids.insert(b.ids.end(), ids.begin(), ids.end());
+    b.mask.insert(b.mask.end(), mask.begin(), mask.end());
+    b.token_types.insert(b.token_types.end(), token_types.begin(), token_types.end());
+  }
+  return b;
+}
+
+std::vector<int64_t> repeat_rows(const std::vector<int64_t>& rows, int copies, int64_t tokens) {
+  std::vector<int64_t> out;
+  out.reserve(rows.size() * static_cast<size_t>(copies));
+  for (int g = 0; g < copies; ++g)
+    for (int64_t r : rows) out.push_back(r + g * tokens);
+  return out;
+}
+
 int Model::output_width() const {
   switch (config_.head) {
     case HeadKind::CausalLM:
@@ -68,6 +89,8 @@ void Model::check_batch(const Batch& b) const {
   check(b.ids.size() == n && b.mask.size() == n, "forward: batch ids/mask sizes disagree with [batch, seq_len] = [" +
                                                      std::to_string(b.batch) + ", " + std::to_string(b.seq_len) + "]");
   check(b.token_types.empty() || b.token_types.size() == n, "forward: token_types size disagrees with the batch");
+  check(b.batch % peft_.probe_groups() == 0, "forward: " + std::to_string(b.batch) + " sequences do not split into " +
+                                                 std::to_string(peft_.probe_groups()) + " probe groups");
   for (size_t i = 0; i < n; ++i) {
     if (b.ids[i] < 0 || b.ids[i] >= config_.vocab_size)
       throw Error("forward: token id " + std::to_string(b.ids[i]) + " at flat index " + std::to_string(i) +
@@ -364,6 +387,27 @@ std::unique_ptr<Model> load_model(const std::string& path, const LoadOptions& op
   if (parent.empty()) parent = ".";
   if (fs::exists(parent / "config.json")) return load_safetensors_model(parent, path, options, report);
   throw Error(path + ": not a model directory (config.json + safetensors) or a .gguf file");
+}
+
+void Model::begin_probe_groups(int groups) {
+  check(!peft_.empty(), config_.source + ": batched probes (engine.probe_batch > 1) need PEFT modules (trainable.mode "
+                                         "lora, adapter or prefix)");
+  check(groups >= 1, "begin_probe_groups: " + std::to_string(groups) + " groups");
+  probe_bank_.resize(static_cast<size_t>(groups) * static_cast<size_t>(peft_.region_numel()));
+  bank_groups_ = groups;
+}
+
+void Model::store_probe_group(int group) {
+  check(group >= 0 && group < bank_groups_, "store_probe_group: group " + std::to_string(group) + " of " +
+                                                std::to_string(bank_groups_));
+  const float* region = static_cast<const float*>(params_.buffer(DType::F32)) + peft_.region_offset();
+  std::copy(region, region + peft_.region_numel(), probe_bank_.begin() + static_cast<ptrdiff_t>(group) * peft_.region_numel());
+  peft_.set_probe_groups(bank_groups_, probe_bank_.data());
+}
+
+void Model::end_probe_groups() {
+  peft_.set_probe_groups(1, nullptr);
+  bank_groups_ = 0;
 }
 
 }  // namespace zotune

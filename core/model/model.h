@@ -29,7 +29,14 @@ struct Batch {
   // Pads `sequences` to the longest one on the given side with pad_id.
   static Batch from_sequences(const std::vector<std::vector<int32_t>>& sequences, int32_t pad_id,
                               bool pad_left = false);
+  // The batch `copies` times over, copy g in sequences [g batch, (g + 1) batch): the input of a
+  // forward with that many probe groups (Model::begin_probe_groups).
+  Batch repeated(int copies) const;
 };
+
+// Flat token rows of a batch, repeated for `copies` copies of a batch of `tokens` tokens: copy
+// g's rows are rows + g * tokens, copies in order.
+std::vector<int64_t> repeat_rows(const std::vector<int64_t>& rows, int copies, int64_t tokens);
 
 // The keys and values a device engine keeps for a KVCache (core/cuda/cuda_model.cpp defines
 // the CUDA engine's): opaque to the host code; the engine that made it checks it is its own.
@@ -95,6 +102,17 @@ class Model {
   virtual bool on_device() const { return false; }
   virtual void sync_params_to_host() {}
 
+  // ---- Batched probes (engine.probe_batch, the PEFT modes): every probe of a step differs only
+  // in the PEFT modules, so G probes can share one forward over G copies of the minibatch.
+  // begin_probe_groups(G) makes room for G copies of the modules (PeftModules' bank);
+  // store_probe_group(g) copies the modules as they are now (a probe's point) into copy g;
+  // until end_probe_groups(), every forward's batch is G equal blocks of sequences, block g
+  // run with copy g (PeftModules::set_probe_groups). Refused without PEFT modules.
+  virtual void begin_probe_groups(int groups);
+  virtual void store_probe_group(int group);
+  virtual void end_probe_groups();
+  int probe_groups() const { return peft_.probe_groups(); }
+
   // Width of one output row of forward().
   int output_width() const;
   // An empty cache for `batch` sequences of up to `capacity` tokens (decoders only), in the
@@ -120,6 +138,8 @@ class Model {
   DType dtype_;
   ParamStore params_;
   PeftModules peft_;
+  std::vector<float> probe_bank_;  // the CPU engine's bank: [groups, peft region]
+  int bank_groups_ = 0;            // copies begin_probe_groups made room for (0: not begun)
 };
 
 // Builds the model of `config` with every parameter declared (not yet filled) and allocated,

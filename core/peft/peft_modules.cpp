@@ -148,9 +148,31 @@ std::vector<int32_t> prefix_init_tokens(uint64_t seed, int count, int vocab_size
 
 size_t PeftModules::declare_tensor(ParamStore& params, const std::string& name, std::vector<int64_t> shape) {
   const ParamView& v = params.declare(name, DType::F32, std::move(shape));
+  if (names_.empty()) region_offset_ = region_end_ = v.offset;
+  // The bank copies one region: the tensors must follow each other in the fp32 buffer.
+  check(v.offset == region_end_, name + ": PEFT tensors are not contiguous in the fp32 buffer");
+  region_end_ = v.offset + v.numel;
   names_.push_back(name);
   numel_ += v.numel;
   return params.views().size() - 1;
+}
+
+void PeftModules::set_probe_groups(int groups, const float* bank) {
+  check(groups >= 1, "probe groups: " + std::to_string(groups) + " groups");
+  check(groups == 1 || (bank != nullptr && !empty()), "probe groups: a bank of PEFT modules is needed for " +
+                                                          std::to_string(groups) + " groups");
+  groups_ = groups;
+  bank_ = groups > 1 ? bank : nullptr;
+}
+
+int64_t PeftModules::bank_offset(const ParamView& view, int group) const {
+  return static_cast<int64_t>(group) * region_numel() + (view.offset - region_offset_);
+}
+
+const float* PeftModules::group_tensor(size_t view, int group, const ParamStore& params) const {
+  const ParamView& v = params.views()[view];
+  if (groups_ == 1) return static_cast<const float*>(params.data(v));
+  return bank_ + bank_offset(v, group);
 }
 
 PeftModules::TtLayer PeftModules::declare_tt(ParamStore& params, const std::string& name, const cpu::TtShape& shape) {
@@ -291,14 +313,20 @@ void PeftModules::adapt(int layer, AdapterPoint point, float* h, int N, const Pa
   const int index = adapter_index(layer, point);
   if (index < 0) return;
   const Adapter& a = adapters_[index];
-  auto cores = [&](const TtLayer& t) { return static_cast<const float*>(params.data(params.views()[t.first_core])); };
-  auto bias = [&](const TtLayer& t) { return static_cast<const float*>(params.data(params.views()[t.bias])); };
-  std::vector<float> mid(static_cast<size_t>(N) * a.bottleneck), out(static_cast<size_t>(N) * a.hidden);
-  cpu::tt_linear(mid.data(), h, a.down.shape, cores(a.down), bias(a.down), N);
-  for (float& x : mid) x = x > 0.0f ? x : 0.0f;
-  cpu::tt_linear(out.data(), mid.data(), a.up.shape, cores(a.up), bias(a.up), N);
+  check(N % groups_ == 0, "adapter: " + std::to_string(N) + " rows do not split into " + std::to_string(groups_) +
+                              " probe groups");
+  const int n = N / groups_;
+  std::vector<float> mid(static_cast<size_t>(n) * a.bottleneck), out(static_cast<size_t>(n) * a.hidden);
   const float s = static_cast<float>(settings_.adapter_scale);
-  for (size_t i = 0; i < out.size(); ++i) h[i] += s * out[i];
+  for (int g = 0; g < groups_; ++g) {
+    auto cores = [&](const TtLayer& t) { return group_tensor(t.first_core, g, params); };
+    auto bias = [&](const TtLayer& t) { return group_tensor(t.bias, g, params); };
+    float* hg = h + static_cast<size_t>(g) * n * a.hidden;
+    cpu::tt_linear(mid.data(), hg, a.down.shape, cores(a.down), bias(a.down), n);
+    for (float& x : mid) x = x > 0.0f ? x : 0.0f;
+    cpu::tt_linear(out.data(), mid.data(), a.up.shape, cores(a.up), bias(a.up), n);
+    for (size_t i = 0; i < out.size(); ++i) hg[i] += s * out[i];
+  }
 }
 
 const float* PeftModules::adapt_input(int layer, AdapterPoint point, const float* x, int N, std::vector<float>& scratch,
@@ -315,18 +343,25 @@ void PeftModules::lora(int layer, LoraTarget target, float* out, const float* x,
   if (i >= lora_at_.size() || lora_at_[i] < 0) return;
   const Lora& m = loras_[lora_at_[i]];
   const int r = static_cast<int>(settings_.lora_rank);
-  std::vector<float> xa(static_cast<size_t>(N) * r), delta(static_cast<size_t>(N) * m.out);
-  cpu::matmul(xa.data(), x, params.data(params.views()[m.a]), DType::F32, nullptr, DType::F32, N, m.in, r);
-  cpu::matmul(delta.data(), xa.data(), params.data(params.views()[m.b]), DType::F32, nullptr, DType::F32, N, r, m.out);
+  check(N % groups_ == 0, "LoRA: " + std::to_string(N) + " rows do not split into " + std::to_string(groups_) +
+                              " probe groups");
+  const int n = N / groups_;
+  std::vector<float> xa(static_cast<size_t>(n) * r), delta(static_cast<size_t>(n) * m.out);
   const float scale = static_cast<float>(settings_.lora_alpha / settings_.lora_rank);
-  for (size_t k = 0; k < delta.size(); ++k) out[k] += scale * delta[k];
+  for (int g = 0; g < groups_; ++g) {
+    const float* xg = x + static_cast<size_t>(g) * n * m.in;
+    float* og = out + static_cast<size_t>(g) * n * m.out;
+    cpu::matmul(xa.data(), xg, group_tensor(m.a, g, params), DType::F32, nullptr, DType::F32, n, m.in, r);
+    cpu::matmul(delta.data(), xa.data(), group_tensor(m.b, g, params), DType::F32, nullptr, DType::F32, n, r, m.out);
+    for (size_t k = 0; k < delta.size(); ++k) og[k] += scale * delta[k];
+  }
 }
 
 cpu::AttentionPrefix PeftModules::attention_prefix(int layer, const ParamStore& params) const {
   if (capturing_prefix_ || layer < 0 || static_cast<size_t>(layer) >= prefixes_.size()) return {};
   const Prefix& m = prefixes_[layer];
-  return {static_cast<const float*>(params.data(params.views()[m.keys])),
-          static_cast<const float*>(params.data(params.views()[m.values])), prefix_tokens()};
+  return {group_tensor(m.keys, 0, params), group_tensor(m.values, 0, params), prefix_tokens(), groups_,
+          groups_ > 1 ? region_numel() : 0};
 }
 
 void PeftModules::set_prefix_capture(bool on) {

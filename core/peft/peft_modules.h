@@ -69,7 +69,25 @@ class PeftModules {
   const std::vector<std::string>& tensor_names() const { return names_; }
   int64_t numel() const { return numel_; }
 
+  // ---- Probe groups (batched probe forwards: engine.probe_batch). Every PEFT tensor is fp32 and
+  // they lie back to back in the fp32 buffer: region_offset() .. + region_numel() elements. A
+  // bank holds `groups` copies of that region, copy g a probe's perturbed modules. While
+  // groups > 1, every forward's batch is `groups` equal blocks of sequences, and block g (tokens
+  // [g N / groups, (g + 1) N / groups)) runs with bank copy g; the backbone is shared. `bank`
+  // is host memory for the CPU engine's hooks, device memory for the CUDA engine's (which read
+  // it through DeviceForward::peft_tensor). groups = 1 (bank null) is the plain forward.
+  int64_t region_offset() const { return region_offset_; }
+  int64_t region_numel() const { return region_end_ - region_offset_; }
+  void set_probe_groups(int groups, const float* bank);
+  int probe_groups() const { return groups_; }
+  // Elements from the start of the bank to group g's copy of the tensor at `view`.
+  int64_t bank_offset(const ParamView& view, int group) const;
+  // The fp32 tensor at `view` as group `group` sees it: the bank's copy while probe groups
+  // are on, else the ParamStore's (host) data.
+  const float* group_tensor(size_t view, int group, const ParamStore& params) const;
+
   // ---- Forward hooks (CPU engine). Each is a no-op when (layer, point/target) carries no module.
+  // With probe groups on, N is the whole batch's rows and each group's block uses its tensors.
   bool has_adapter(int layer, AdapterPoint point) const { return adapter_index(layer, point) >= 0; }
   // h[N, hidden] <- h + s * U(ReLU(D(h))) in place.
   void adapt(int layer, AdapterPoint point, float* h, int N, const ParamStore& params) const;
@@ -136,6 +154,9 @@ class PeftModules {
   std::vector<uint8_t> prefix_recorded_;  // per layer, during a capture
   std::vector<std::string> names_;
   int64_t numel_ = 0;
+  int64_t region_offset_ = 0, region_end_ = 0;  // fp32 elements
+  int groups_ = 1;
+  const float* bank_ = nullptr;
 };
 
 }  // namespace zotune

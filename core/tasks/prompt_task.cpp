@@ -152,51 +152,57 @@ std::vector<std::vector<double>> PromptTask::candidate_scores(Model& model,
   const std::vector<std::vector<double>> nll =
       option_token_nll(model, seqs, options_.pad_id, options_.max_batch_sequences);
   std::vector<std::vector<double>> scores;
-  size_t k = 0;
-  for (const EncodedExample* e : selected) {
-    std::vector<double> s;
-    for (size_t c = 0; c < e->candidates.size(); ++c, ++k)
-      s.push_back(-std::accumulate(nll[k].begin(), nll[k].end(), 0.0) / static_cast<double>(nll[k].size()));
-    scores.push_back(std::move(s));
-  }
+  size_t k = 0;  // nll holds every group's sequences, group after group
+  for (int g = 0; g < model.probe_groups(); ++g)
+    for (const EncodedExample* e : selected) {
+      std::vector<double> s;
+      for (size_t c = 0; c < e->candidates.size(); ++c, ++k)
+        s.push_back(-std::accumulate(nll[k].begin(), nll[k].end(), 0.0) / static_cast<double>(nll[k].size()));
+      scores.push_back(std::move(s));
+    }
   return scores;
 }
 
-LossSum PromptTask::candidate_classification_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
+std::vector<LossSum> PromptTask::candidate_classification_loss(Model& model,
+                                                               const std::vector<const EncodedExample*>& selected) {
   const std::vector<std::vector<double>> scores = candidate_scores(model, selected);
-  LossSum loss;
-  for (size_t i = 0; i < selected.size(); ++i) {
-    loss.sum += cross_entropy(scores[i], selected[i]->correct.front());
-    loss.count += 1.0;
-  }
+  std::vector<LossSum> loss(static_cast<size_t>(model.probe_groups()));
+  for (size_t g = 0; g < loss.size(); ++g)
+    for (size_t i = 0; i < selected.size(); ++i) {
+      loss[g].sum += cross_entropy(scores[g * selected.size() + i], selected[i]->correct.front());
+      loss[g].count += 1.0;
+    }
   return loss;
 }
 
-LossSum PromptTask::teacher_forced_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
+std::vector<LossSum> PromptTask::teacher_forced_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
   std::vector<const ScoredSequence*> gold;
   for (const EncodedExample* e : selected) {
     check(!e->candidates.empty(), "task " + name_ + ": " + e->where + ": no target sequence (candidates[0]) to train on");
     gold.push_back(&e->candidates[format_ == Format::Generation ? 0 : static_cast<size_t>(e->correct.front())]);
   }
-  LossSum loss;
-  for (const auto& tokens : option_token_nll(model, gold, options_.pad_id, options_.max_batch_sequences)) {
-    loss.sum += std::accumulate(tokens.begin(), tokens.end(), 0.0);
-    loss.count += static_cast<double>(tokens.size());
+  const std::vector<std::vector<double>> nll = option_token_nll(model, gold, options_.pad_id, options_.max_batch_sequences);
+  std::vector<LossSum> loss(static_cast<size_t>(model.probe_groups()));
+  for (size_t k = 0; k < nll.size(); ++k) {
+    LossSum& l = loss[k / gold.size()];
+    l.sum += std::accumulate(nll[k].begin(), nll[k].end(), 0.0);
+    l.count += static_cast<double>(nll[k].size());
   }
   return loss;
 }
 
-LossSum PromptTask::class_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
+std::vector<LossSum> PromptTask::class_loss(Model& model, const std::vector<const EncodedExample*>& selected) {
   const std::vector<std::vector<double>> logits = class_logits(model, selected, options_.pad_id, options_.max_batch_sequences);
-  LossSum loss;
-  for (size_t i = 0; i < selected.size(); ++i) {
-    loss.sum += cross_entropy(logits[i], selected[i]->label);
-    loss.count += 1.0;
+  std::vector<LossSum> loss(static_cast<size_t>(model.probe_groups()));
+  for (size_t k = 0; k < logits.size(); ++k) {
+    LossSum& l = loss[k / selected.size()];
+    l.sum += cross_entropy(logits[k], selected[k % selected.size()]->label);
+    l.count += 1.0;
   }
   return loss;
 }
 
-LossSum PromptTask::loss_sum(Model& model, const std::vector<int>& examples) {
+std::vector<LossSum> PromptTask::group_loss_sums(Model& model, const std::vector<int>& examples) {
   const std::vector<const EncodedExample*> selected = select(examples);
   check_model(model, selected);
   switch (format_) {
@@ -209,6 +215,11 @@ LossSum PromptTask::loss_sum(Model& model, const std::vector<int>& examples) {
     case Format::ClassificationHead: return class_loss(model, selected);
   }
   return {};
+}
+
+LossSum PromptTask::loss_sum(Model& model, const std::vector<int>& examples) {
+  check(model.probe_groups() == 1, "task " + name_ + ": loss_sum with probe groups on (use group_loss_sums)");
+  return group_loss_sums(model, examples).at(0);
 }
 
 Evaluation PromptTask::evaluate(Model& model, const std::vector<int>& examples) {

@@ -87,6 +87,7 @@ class PromptTask final : public Task {
   std::string name() const override { return name_; }
   int num_examples() const override { return static_cast<int>(examples_.size()); }
   LossSum loss_sum(Model& model, const std::vector<int>& examples) override;
+  std::vector<LossSum> group_loss_sums(Model& model, const std::vector<int>& examples) override;
   std::optional<double> metric(Model& model, const std::vector<int>& examples) override;
 
   // The metric with each example's prediction.
@@ -100,10 +101,12 @@ class PromptTask final : public Task {
   std::vector<const EncodedExample*> select(const std::vector<int>& examples) const;
   // The model's head fits the format; the selected examples' ids fit its vocabulary.
   void check_model(const Model& model, const std::vector<const EncodedExample*>& selected) const;
-  LossSum candidate_classification_loss(Model& model, const std::vector<const EncodedExample*>& selected);
-  LossSum teacher_forced_loss(Model& model, const std::vector<const EncodedExample*>& selected);
-  LossSum class_loss(Model& model, const std::vector<const EncodedExample*>& selected);
-  // Per example, the mean log-likelihood of each candidate's option tokens.
+  // One loss per probe group of the model (Model::probe_groups(); one without).
+  std::vector<LossSum> candidate_classification_loss(Model& model, const std::vector<const EncodedExample*>& selected);
+  std::vector<LossSum> teacher_forced_loss(Model& model, const std::vector<const EncodedExample*>& selected);
+  std::vector<LossSum> class_loss(Model& model, const std::vector<const EncodedExample*>& selected);
+  // Per example, the mean log-likelihood of each candidate's option tokens; with G probe
+  // groups, group g's scores are entries [g n, (g + 1) n) for n examples.
   std::vector<std::vector<double>> candidate_scores(Model& model, const std::vector<const EncodedExample*>& selected);
 
   std::string name_;

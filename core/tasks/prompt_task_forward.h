@@ -16,6 +16,9 @@
 
 namespace zotune::tasks {
 
+// With probe groups on (Model::probe_groups() = G > 1), each chunk runs once over G copies
+// and the results of group g follow group g - 1's: result[g * n + i] for n inputs.
+
 // result[i][j] = -log p(option token j of sequences[i] | the tokens before it), fp64;
 // result[i] has sequences[i]->option_len entries.
 std::vector<std::vector<double>> option_token_nll(Model& model, const std::vector<const ScoredSequence*>& sequences,

@@ -15,7 +15,12 @@ LanguageModelingTask::LanguageModelingTask(std::vector<std::vector<int32_t>> seq
     check(sequences_[i].size() >= 2, "language-modeling task: sequence " + std::to_string(i) + " has fewer than two tokens");
 }
 
-LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& examples) {
+std::vector<LossSum> Task::group_loss_sums(Model& model, const std::vector<int>& examples) {
+  check(model.probe_groups() == 1, "task " + name() + ": no batched probe forward (engine.probe_batch: 1)");
+  return {loss_sum(model, examples)};
+}
+
+std::vector<LossSum> LanguageModelingTask::group_loss_sums(Model& model, const std::vector<int>& examples) {
   std::vector<std::vector<int32_t>> seqs;
   for (int e : examples) {
     check(e >= 0 && e < num_examples(), "language-modeling task: example " + std::to_string(e) + " out of range");
@@ -30,8 +35,23 @@ LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& exa
       rows.push_back(static_cast<int64_t>(b) * batch.seq_len + static_cast<int64_t>(t));
       targets.push_back(seqs[b][t + 1]);
     }
-  const std::vector<double> per_token = model.row_losses(batch, rows, targets);
-  return {std::accumulate(per_token.begin(), per_token.end(), 0.0), static_cast<double>(per_token.size())};
+  const int G = model.probe_groups();
+  std::vector<int32_t> all_targets;
+  for (int g = 0; g < G; ++g) all_targets.insert(all_targets.end(), targets.begin(), targets.end());
+  const int64_t tokens = static_cast<int64_t>(batch.batch) * batch.seq_len;
+  const std::vector<double> per_token = G == 1 ? model.row_losses(batch, rows, targets)
+                                               : model.row_losses(batch.repeated(G), repeat_rows(rows, G, tokens), all_targets);
+  std::vector<LossSum> out(static_cast<size_t>(G));
+  for (int g = 0; g < G; ++g) {
+    const auto first = per_token.begin() + static_cast<ptrdiff_t>(g * rows.size());
+    out[g] = {std::accumulate(first, first + static_cast<ptrdiff_t>(rows.size()), 0.0), static_cast<double>(rows.size())};
+  }
+  return out;
+}
+
+LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& examples) {
+  check(model.probe_groups() == 1, "language-modeling task: loss_sum with probe groups on (use group_loss_sums)");
+  return group_loss_sums(model, examples).at(0);
 }
 
 LossSum chunked_loss(Task& task, Model& model, const std::vector<int>& examples, int chunk) {

@@ -26,6 +26,10 @@ class Task {
   virtual int num_examples() const = 0;
   // Summed loss over the examples, fp32 forward, accumulated in fp64.
   virtual LossSum loss_sum(Model& model, const std::vector<int>& examples) = 0;
+  // The loss of each probe group the model is set to (Model::begin_probe_groups): one entry
+  // per group, each the loss_sum that group's modules give, from forwards over every group's
+  // copy of the examples at once. The default serves one group only.
+  virtual std::vector<LossSum> group_loss_sums(Model& model, const std::vector<int>& examples);
   double loss(Model& model, const std::vector<int>& examples) { return loss_sum(model, examples).mean(); }
   // The task's evaluation metric over the examples (accuracy or F1, in [0, 1]), or nullopt
   // for tasks that only have a loss (language modeling).
@@ -45,6 +49,7 @@ class LanguageModelingTask final : public Task {
   int num_examples() const override { return static_cast<int>(sequences_.size()); }
   // Over every predicted token of the batch (the mean is not a mean of per-sequence means).
   LossSum loss_sum(Model& model, const std::vector<int>& examples) override;
+  std::vector<LossSum> group_loss_sums(Model& model, const std::vector<int>& examples) override;
 
  private:
   std::vector<std::vector<int32_t>> sequences_;

@@ -38,6 +38,14 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
                                                      " has no reference arithmetic (model.perturbation: reference); "
                                                      "use exact");
   }
+  if (opt_.probe_batch > 1) {
+    bool peft_only = !space_.tensors().empty();
+    for (const TrainableTensor& t : space_.tensors()) peft_only = peft_only && param_role(t.view->name) == ParamRole::Peft;
+    check(peft_only && !model_.peft().empty(),
+          "engine.probe_batch: " + std::to_string(opt_.probe_batch) +
+              " batches probes that differ only in PEFT modules; it needs trainable.mode lora, adapter or prefix "
+              "(set engine.probe_batch: 1 for full or head-only training)");
+  }
   if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
   moves_ = std::make_unique<WeightMoves>(*engine_, opt_.mode, opt_.direction, optimizer_.name());
 }
@@ -102,6 +110,50 @@ LossSum Trainer::probe_loss(const Probe& probe, const std::vector<int>& examples
   return task_.loss_sum(model_, examples);
 }
 
+std::vector<std::pair<size_t, size_t>> probe_chunks(const std::vector<Probe>& probes, int batch) {
+  check(batch >= 1, "probe_chunks: batch " + std::to_string(batch));
+  const size_t n = probes.size(), most = static_cast<size_t>(batch);
+  std::vector<std::pair<size_t, size_t>> chunks;
+  for (size_t begin = 0; begin < n;) {
+    size_t end = begin;
+    while (end < n) {
+      size_t group_end = end;
+      while (group_end < n && probes[group_end].group == probes[end].group) ++group_end;
+      if (group_end - begin <= most) {
+        end = group_end;
+      } else {
+        if (end == begin) end = begin + most;  // one group larger than a chunk: cut it
+        break;
+      }
+    }
+    chunks.emplace_back(begin, end);
+    begin = end;
+  }
+  return chunks;
+}
+
+std::vector<LossSum> Trainer::chunk_losses(const std::vector<Probe>& probes, size_t begin, size_t end,
+                                           const std::vector<int>& examples) {
+  const int groups = static_cast<int>(end - begin);
+  if (groups == 1) return {probe_loss(probes[begin], examples)};
+  // Each probe's point is reached by the same moves as one forward per probe would make (the
+  // weights end at the last probe's point), and its modules copied out; then one pass of the
+  // task over all copies. The bank is released on every path out.
+  struct GroupsOff {
+    Model& model;
+    ~GroupsOff() { model.end_probe_groups(); }
+  } off{model_};
+  model_.begin_probe_groups(groups);
+  for (int g = 0; g < groups; ++g) {
+    moves_->to_probe(probes[begin + static_cast<size_t>(g)]);
+    model_.store_probe_group(g);
+  }
+  std::vector<LossSum> losses = task_.group_loss_sums(model_, examples);
+  check(losses.size() == static_cast<size_t>(groups), "task " + task_.name() + ": " + std::to_string(losses.size()) +
+                                                          " losses for " + std::to_string(groups) + " probe groups");
+  return losses;
+}
+
 StepRecord Trainer::step(uint32_t step) {
   const auto t0 = std::chrono::steady_clock::now();
   const uint64_t reduced_before = comm_.bytes_reduced();
@@ -129,11 +181,17 @@ StepRecord Trainer::step(uint32_t step) {
     // that some rank must stop, without a collective of its own.
     std::vector<double> parts(n * D * 2 + (first_round ? 1 : 0), 0.0);
     if (first_round) parts.back() = stop_signal_received() != 0 ? 1.0 : 0.0;
-    for (size_t j = 0; j < n; ++j) {
-      if (probes[j].group % query_columns_ != column_ || slice.empty()) continue;
-      const LossSum part = probe_loss(probes[j], slice);
-      parts[(j * D + row_) * 2] = part.sum;
-      parts[(j * D + row_) * 2 + 1] = part.count;
+    const std::vector<std::pair<size_t, size_t>> chunks = probe_chunks(probes, opt_.probe_batch);
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const auto [begin, end] = chunks[c];
+      // One probe per forward keeps the assignment by probe group; batches go by chunk.
+      const size_t owner = opt_.probe_batch == 1 ? static_cast<size_t>(probes[begin].group) : c;
+      if (owner % static_cast<size_t>(query_columns_) != static_cast<size_t>(column_) || slice.empty()) continue;
+      const std::vector<LossSum> sums = chunk_losses(probes, begin, end, slice);
+      for (size_t j = begin; j < end; ++j) {
+        parts[(j * D + row_) * 2] = sums[j - begin].sum;
+        parts[(j * D + row_) * 2 + 1] = sums[j - begin].count;
+      }
     }
     // The timer holds the exchange alone: this rank's losses are already on the host, and the
     // exchange never waits on the model's stream (MPI runs on the host, NCCL on its own stream).

@@ -39,7 +39,17 @@ struct TrainerOptions {
   // Probe group g runs on column g mod (P / data_parallel); the D ranks of that column
   // each take one contiguous slice of the minibatch and contribute its loss sum.
   int data_parallel = 1;
+  // Batched probes (engine.probe_batch; PEFT modes): a round's probes are cut into chunks of
+  // whole probe groups, at most probe_batch probes each, by the round alone (never by P); chunk
+  // c runs on column c mod (P / data_parallel) as one forward over its probes' copies of the
+  // slice (Model::begin_probe_groups). 1: every probe its own forward, on column group mod columns.
+  int probe_batch = 1;
 };
+
+// The chunks of batched probe evaluation: [begin, end) ranges of `probes`, in order, each whole
+// consecutive groups (Probe::group) of at most `batch` probes; a group with more probes than
+// `batch` is cut into pieces of `batch`.
+std::vector<std::pair<size_t, size_t>> probe_chunks(const std::vector<Probe>& probes, int batch);
 
 struct StepRecord {
   uint32_t step = 0;
@@ -103,6 +113,10 @@ class Trainer {
 
  private:
   LossSum probe_loss(const Probe& probe, const std::vector<int>& examples);
+  // Losses of probes[begin, end) over `examples`: one forward per chunk of the task's batches
+  // with every probe's modules in its own block of rows (end - begin > 1), else probe_loss.
+  std::vector<LossSum> chunk_losses(const std::vector<Probe>& probes, size_t begin, size_t end,
+                                    const std::vector<int>& examples);
 
   Model& model_;
   const TrainableSpace& space_;

@@ -20,8 +20,10 @@ void attention(float* out, const float* q, const float* k, const float* v, const
   const int width = P + s.kv_len;  // columns of S: prefix keys, then the keys in k
   const float neg_inf = -std::numeric_limits<float>::infinity();
   std::vector<float> scores(static_cast<size_t>(s.q_len) * width);
+  const int per_group = prefix.groups > 1 ? s.batch / prefix.groups : s.batch;
   for (int b = 0; b < s.batch; ++b) {
     const uint8_t* valid = key_valid ? key_valid + b * s.mask_batch_stride : nullptr;
+    const int64_t prefix_at = prefix.groups > 1 ? (b / per_group) * prefix.group_stride : 0;
     for (int h = 0; h < s.n_heads; ++h) {
       const float* qh = q + static_cast<int64_t>(b) * s.q_len * q_row + static_cast<int64_t>(h) * s.head_dim;
       const float* kh = k + b * s.kv_batch_stride + static_cast<int64_t>(h / group) * s.head_dim;
@@ -29,7 +31,7 @@ void attention(float* out, const float* q, const float* k, const float* v, const
       float* oh = out + static_cast<int64_t>(b) * s.q_len * q_row + static_cast<int64_t>(h) * s.head_dim;
       if (P > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.q_len, P, s.head_dim, s.scale, qh, q_row,
-                    prefix.k + static_cast<int64_t>(h / group) * s.head_dim, kv_row, 0.0f, scores.data(), width);
+                    prefix.k + prefix_at + static_cast<int64_t>(h / group) * s.head_dim, kv_row, 0.0f, scores.data(), width);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.q_len, s.kv_len, s.head_dim, s.scale, qh, q_row, kh, kv_row,
                   0.0f, scores.data() + P, width);
       for (int i = 0; i < s.q_len; ++i) {
@@ -59,7 +61,7 @@ void attention(float* out, const float* q, const float* k, const float* v, const
       }
       if (P > 0)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.q_len, s.head_dim, P, 1.0f, scores.data(), width,
-                    prefix.v + static_cast<int64_t>(h / group) * s.head_dim, kv_row, 0.0f, oh, q_row);
+                    prefix.v + prefix_at + static_cast<int64_t>(h / group) * s.head_dim, kv_row, 0.0f, oh, q_row);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.q_len, s.head_dim, s.kv_len, 1.0f, scores.data() + P, width,
                   vh, kv_row, P > 0 ? 1.0f : 0.0f, oh, q_row);
     }

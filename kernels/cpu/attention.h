@@ -28,6 +28,10 @@ struct AttentionPrefix {
   const float* k = nullptr;  // [len, n_kv_heads * head_dim]
   const float* v = nullptr;  // [len, n_kv_heads * head_dim]
   int len = 0;
+  // Batched probes: the batch is `groups` equal blocks of sequences, block g attending to the
+  // prefix at k + g * group_stride (v alike), e.g. each probe's perturbed prefix.
+  int groups = 1;
+  int64_t group_stride = 0;  // elements
 };
 
 // q:   [batch, q_len, n_heads * head_dim]

@@ -8,6 +8,7 @@
 // bias too (both signs reach the ReLU); a CPU-only test checks that the modules so drawn move
 // the logits far beyond the tolerances, so a hook missing on the device cannot pass. The GPU
 // tests skip without a device.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -225,6 +226,65 @@ TEST_P(CudaPeftParity, DevicePerturbationOfPeftTensorsMatchesTheHost) {
       }
     }
     EXPECT_LE(max_diff, 1e-5) << c.name;
+  }
+}
+
+// Batched probes (Model::begin_probe_groups) on the device: three probes' modules (each
+// redrawn from its own seed) in one forward over three copies of the batch. Each block equals
+// the device's own forward of that probe alone (1e-5 with exact fp32 GEMMs, the precision's
+// bound otherwise: more rows may change cuBLAS's choice of kernel), and the CPU engine's
+// batched forward (the precision's bound); a replay of the captured batched forward gives the
+// same bits.
+TEST_P(CudaPeftParity, BatchedProbesMatchOneForwardPerProbeAndTheCpuEngine) {
+  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
+  const RefBatch rb = read_batch(ref, "right");
+  const int G = 3;
+  for (const PeftCase& c : {peft_cases()[0], peft_cases()[1]}) {
+    for (const test::DevicePrecision& v : test::kDevicePrecisions) {
+      std::unique_ptr<Model> cpu = load_with_peft(dir() / v.weights, v.dtype, c.settings);
+      std::unique_ptr<cuda::CudaModel> gpu = to_gpu(load_with_peft(dir() / v.weights, v.dtype, c.settings), v.tf32);
+      const int64_t n = cpu->peft().region_numel();
+      float* host_region = static_cast<float*>(cpu->params().buffer(DType::F32)) + cpu->peft().region_offset();
+      float* device_region = static_cast<float*>(gpu->device_buffer(DType::F32)) + gpu->peft().region_offset();
+      auto set_probe = [&](int g) {  // both engines at probe g's modules
+        redraw_peft(*cpu, 100 + static_cast<uint32_t>(g));
+        gpu->synchronize();
+        cuda::check_status(cudaMemcpy(device_region, host_region, static_cast<size_t>(n) * sizeof(float),
+                                      cudaMemcpyHostToDevice),
+                           "upload of a probe's modules");
+      };
+      std::vector<std::vector<float>> alone;
+      for (int g = 0; g < G; ++g) {
+        set_probe(g);
+        alone.push_back(logits(*gpu, rb));
+      }
+      cpu->begin_probe_groups(G);
+      gpu->begin_probe_groups(G);
+      for (int g = 0; g < G; ++g) {
+        set_probe(g);
+        cpu->store_probe_group(g);
+        gpu->store_probe_group(g);
+      }
+      const int64_t tokens = static_cast<int64_t>(rb.batch.batch) * rb.batch.seq_len;
+      const Batch all = rb.batch.repeated(G);
+      const std::vector<int64_t> rows = repeat_rows(rb.valid_rows, G, tokens);
+      const bool head_rows = cpu->config().head == HeadKind::CausalLM || cpu->config().head == HeadKind::MaskedLM;
+      const std::vector<float> want = head_rows ? cpu->forward(all, rows) : cpu->forward(all);
+      const std::vector<float> got = head_rows ? gpu->forward(all, rows) : gpu->forward(all);
+      EXPECT_EQ(head_rows ? gpu->forward(all, rows) : gpu->forward(all), got) << c.name << " (captured)";
+      EXPECT_EQ(head_rows ? gpu->forward(all, rows) : gpu->forward(all), got) << c.name << " (replayed)";
+      cpu->end_probe_groups();
+      gpu->end_probe_groups();
+      const std::string what = std::string(c.name) + ", " + dtype_name(v.dtype) + (v.tf32 ? " tf32" : " exact");
+      ASSERT_EQ(got.size(), alone[0].size() * G) << what;
+      EXPECT_LE(rel_error(got, want), v.tolerance) << what << ": against the CPU engine's batched probes";
+      for (int g = 0; g < G; ++g) {
+        const std::vector<float> block(got.begin() + static_cast<ptrdiff_t>(g * alone[0].size()),
+                                       got.begin() + static_cast<ptrdiff_t>((g + 1) * alone[0].size()));
+        EXPECT_LE(rel_error(block, alone[g]), v.tf32 ? v.tolerance : 1e-5) << what << ": group " << g << " alone";
+      }
+      EXPECT_GT(rel_error(alone[0], alone[1]), 1e-2) << what << ": the probes give the same logits";
+    }
   }
 }
 

@@ -1,0 +1,115 @@
+#include "core/cli/cli_bench_peft.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/optim/adazeta.h"
+#include "core/optim/mezo.h"
+#include "core/optim/trainable_space.h"
+#include "core/train/trainer.h"
+#include "core/util/error.h"
+#include "distributed/communicator.h"
+
+namespace zotune::cli {
+
+namespace {
+
+// The median of `iters` timed calls of f after `warmup` untimed ones, each ended by sync().
+template <typename F>
+double median_ms(int warmup, int iters, const std::function<void()>& sync, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  sync();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    sync();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+}  // namespace
+
+PeftSettings bench_peft_settings(const std::string& peft) {
+  check(peft == "adapter" || peft == "lora", "bench --peft: adapter or lora, got '" + peft + "'");
+  PeftSettings p;
+  p.kind = peft == "adapter" ? PeftKind::Adapter : PeftKind::Lora;
+  p.adapter_bottleneck = 64;
+  p.adapter_rank = 5;
+  p.lora_rank = 8;
+  p.lora_alpha = 16.0;
+  return p;
+}
+
+void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std::vector<int>& examples,
+                     const std::function<void()>& sync, const std::function<double()>& peak_bytes) {
+  TrainableSelection selection;
+  selection.mode = TrainableSelection::Mode::Peft;
+  const TrainableSpace space = TrainableSpace::select(model, selection);
+  const double forward_ms = median_ms(2, a.iters, sync, [&] { task.loss_sum(model, examples); });
+  Communicator comm = Communicator::world();
+  TrainerOptions topt;
+  topt.batch_size = a.batch;
+  topt.lr = 1e-7;
+  topt.checksum_every = 0;
+  topt.probe_batch = a.probe_batch;
+  std::unique_ptr<ZoOptimizer> optimizer;
+  const bool adapter = a.peft == "adapter";
+  if (adapter) {
+    AdazetaOptions o;  // the code's eps 1e-3 and weight decay 0.01 (a.6), Q fixed (--use_num)
+    o.seed = 11;
+    o.weight_decay = 0.01;
+    o.schedule.fixed = true;
+    o.schedule.target = a.queries;
+    o.schedule.max_queries = a.queries;
+    o.extent = {a.batch, a.batch, 1000};
+    optimizer = std::make_unique<Adazeta>(o);
+  } else {
+    MezoOptions o;  // MeZO-LoRA's eps 1e-2 (baselines.md 2)
+    o.seed = 11;
+    o.eps = 1e-2;
+    optimizer = std::make_unique<Mezo>(o);
+  }
+  Trainer trainer(model, space, *optimizer, task, comm, topt);
+  uint32_t step = 0;
+  const double step_ms = median_ms(2, a.iters, sync, [&] { trainer.step(step++); });
+  const double peak_gib = peak_bytes() / (1 << 30);
+  const int probes = adapter ? 2 * a.queries : 2;
+  const int per_forward = std::min(a.probe_batch, probes);
+
+  std::printf("zotune bench (%s): %s, %s, batch %d x %d tokens, median of %d\n", a.peft.c_str(), a.model.c_str(),
+              a.device.c_str(), a.batch, a.seq, a.iters);
+  std::printf("| measure | value |\n|---|---|\n");
+  std::printf("| trainable (PEFT) parameters | %llu |\n", static_cast<unsigned long long>(space.size()));
+  std::printf("| forward + loss ms (one probe) | %.2f |\n", forward_ms);
+  std::printf("| %s step ms (%d probes, %d a forward) | %.2f |\n", adapter ? "AdaZeta" : "MeZO-LoRA", probes,
+              per_forward, step_ms);
+  std::printf("| peak memory GiB | %.2f |\n", peak_gib);
+  if (!a.json.empty()) {
+    nlohmann::json j;
+    j["shape"] = a.model;
+    j["batch"] = a.batch;
+    j["seq"] = a.seq;
+    j["peft"] = a.peft;
+    j["queries"] = adapter ? a.queries : 1;
+    j["probe_batch"] = a.probe_batch;
+    j["params"] = space.size();
+    j["forward_ms"] = forward_ms;
+    j[adapter ? "adazeta_step_ms" : "mezo_lora_step_ms"] = step_ms;
+    j["step_ms"] = step_ms;
+    j["peak_memory_gib"] = peak_gib;
+    j["device"] = a.device;
+    j["engine"] = "zotune";
+    std::ofstream out(a.json);
+    check(static_cast<bool>(out), a.json + ": cannot write the benchmark's JSON");
+    out << j.dump(2) << "\n";
+  }
+}
+
+}  // namespace zotune::cli
