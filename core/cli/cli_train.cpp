@@ -59,8 +59,8 @@ void register_train(CLI::App& app, const std::string& command_line) {
                   *out.initial_dev, *out.best_dev, static_cast<long long>(*out.selected_step));
     if (out.test) std::printf("test %s %.6f (selected weights)\n", out.test_metric.c_str(), *out.test);
     std::printf("parameter checksum %s\n", checksum_hex(out.checksum).c_str());
-    std::printf("run log: %s\n  look at it: zotune show %s   (or analysis/zotune_log.py, h5py)\n", out.log_path.c_str(),
-                out.log_path.c_str());
+    std::printf("run log: %s\n  look at it: zotune show %s   (curves: zotune-plot %s; Python: zotune_log.load)\n",
+                out.log_path.c_str(), out.log_path.c_str(), out.log_path.c_str());
     if (!config.run.save.empty()) std::printf("weights: %s\n", config.run.save.c_str());
   });
 }

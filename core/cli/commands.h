@@ -19,6 +19,8 @@ void register_config(CLI::App& app);
 void register_train(CLI::App& app, const std::string& command_line);
 void register_eval(CLI::App& app);
 void register_replay(CLI::App& app);
+// zotune export LOG --out DIR: a run's model as a Hugging Face directory (cli_export.cpp).
+void register_export(CLI::App& app);
 
 void register_grid(CLI::App& app);
 // zotune prompts RUN.yaml: a split's first examples as the loss reads them (cli_prompts.cpp).

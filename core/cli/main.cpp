@@ -1,12 +1,18 @@
 // The zotune command: one subcommand per job, each in its own file (cli_*.cpp).
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/cli/commands.h"
 #include "core/util/error.h"
 #include "core/util/stop_signals.h"
+#include "core/util/suggest.h"
 #include "distributed/communicator.h"
 #include "distributed/world.h"
 
@@ -34,7 +40,7 @@ int fail(int code, const char* kind, const char* message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"zotune: zeroth-order fine-tuning of language models"};
+  CLI::App app{"zotune: zeroth-order fine-tuning of language models", "zotune"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(ZOTUNE_VERSION) + " (" + ZOTUNE_GIT_REVISION + ")");
   zotune::cli::register_inspect(app);
@@ -48,8 +54,27 @@ int main(int argc, char** argv) {
   zotune::cli::register_train(app, command_line);
   zotune::cli::register_eval(app);
   zotune::cli::register_replay(app);
+  zotune::cli::register_export(app);
   zotune::cli::register_grid(app);
   zotune::cli::register_prompts(app);
+  // Bare `zotune`: the help, not "A subcommand is required".
+  if (argc == 1) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  }
+  // A first word that is no subcommand (nor an option): say which one was meant.
+  if (argv[1][0] != '-') {
+    std::vector<std::string_view> names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), std::string_view(argv[1])) == names.end()) {
+      const std::optional<std::string_view> guess = zotune::closest_spelling(argv[1], names);
+      std::string known;
+      for (std::string_view n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+      std::fprintf(stderr, "zotune: '%s' is not a zotune command%s (commands: %s; zotune --help)\n", argv[1],
+                   guess ? ("; did you mean '" + std::string(*guess) + "'?").c_str() : "", known.c_str());
+      return 1;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -21,6 +21,7 @@
 #include "core/config/run_entries.h"
 #include "core/config/run_config_schema.h"
 #include "core/util/error.h"
+#include "core/util/suggest.h"
 
 namespace zotune {
 
@@ -95,41 +96,10 @@ std::optional<bool> parse_boolean(std::string_view s) {
 
 // ---- Suggestions for misspelt keys and choices.
 
-// Optimal-string-alignment distance, ignoring case: insertions, deletions, substitutions and
-// transpositions ("MeZO" is 0 from "mezo", "stpes" 1 from "steps").
-size_t edit_distance(std::string_view a_text, std::string_view b_text) {
-  std::string a(a_text), b(b_text);
-  for (std::string* s : {&a, &b})
-    for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i)
-    for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  return d[a.size()][b.size()];
-}
-
-// The candidate within a small edit distance of the word, or nothing. Dotted names are judged
-// by their key part: one edit per three letters of the longer key name, at most three.
-// Words too long to be misspellings of a key are not compared at all.
+// The key part of a dotted name ("run.steps" -> "steps").
 std::string_view leaf_of(std::string_view path) {
-  size_t dot = path.find('.');
+  const size_t dot = path.find('.');
   return dot == std::string_view::npos ? path : path.substr(dot + 1);
-}
-
-std::optional<std::string_view> closest(std::string_view word, const std::vector<std::string_view>& candidates) {
-  if (word.size() > 64) return std::nullopt;
-  std::optional<std::string_view> best;
-  size_t best_distance = std::numeric_limits<size_t>::max();
-  for (std::string_view c : candidates) {
-    const size_t allowed = std::clamp<size_t>(std::max(leaf_of(word).size(), leaf_of(c).size()) / 3, 1, 3);
-    const size_t d = edit_distance(word, c);
-    if (d <= allowed && d < best_distance) best = c, best_distance = d;
-  }
-  return best;
 }
 
 std::string did_you_mean(std::optional<std::string_view> suggestion) {
@@ -152,7 +122,7 @@ std::optional<std::string_view> suggest_key(std::string_view path) {
     for (const schema::SectionSpec& s : schema::sections()) candidates.push_back(s.name);
   else
     for (const KeySpec& spec : schema::keys()) candidates.push_back(spec.path);
-  return closest(path, candidates);
+  return closest_spelling(path, candidates);
 }
 
 std::string join_choices(std::span<const std::string_view> choices) {
@@ -305,7 +275,7 @@ class ValueParser {
     std::vector<std::string_view> candidates(spec_.choices.begin(), spec_.choices.end());
     reporter_.fail(mark, key,
                    describe(node) + " is not one of " + join_choices(spec_.choices) +
-                       did_you_mean(closest(text, candidates)));
+                       did_you_mean(closest_spelling(text, candidates)));
   }
 
   // Lists: the node must be a sequence; each element is located by its own line and named

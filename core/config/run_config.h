@@ -72,6 +72,11 @@ inline constexpr std::array<std::string_view, 5> kTemplateChoiceNames{"auto", "m
 enum class TaskLoss { Auto, Candidates, TeacherForced };
 inline constexpr std::array<std::string_view, 3> kTaskLossNames{"auto", "candidates", "teacher-forced"};
 
+// The metric of a custom task (task.name custom): auto = accuracy for candidate tasks, F1 for
+// generation ones (core/tasks/custom_task.h).
+enum class TaskMetric { Auto, Accuracy, F1 };
+inline constexpr std::array<std::string_view, 3> kTaskMetricNames{"auto", "accuracy", "f1"};
+
 // What best-dev selection and early stopping compare.
 enum class EvalSelect { Metric, Loss };
 inline constexpr std::array<std::string_view, 2> kEvalSelectNames{"metric", "loss"};
@@ -97,6 +102,7 @@ constexpr std::span<const std::string_view> choice_names(TaskSampling) { return 
 constexpr std::span<const std::string_view> choice_names(TemplateChoice) { return kTemplateChoiceNames; }
 constexpr std::span<const std::string_view> choice_names(TaskLoss) { return kTaskLossNames; }
 constexpr std::span<const std::string_view> choice_names(EvalSelect) { return kEvalSelectNames; }
+constexpr std::span<const std::string_view> choice_names(TaskMetric) { return kTaskMetricNames; }
 constexpr std::span<const std::string_view> choice_names(SparseMask) { return kSparseMaskNames; }
 constexpr std::span<const std::string_view> choice_names(MinibatchSampler) { return kMinibatchSamplerNames; }
 
@@ -158,6 +164,14 @@ struct TaskSettings {
   uint64_t data_seed = 0;          // seeds the split sampling (independent of run.seed)
   AutoCount max_length;            // tokens per example; auto: see resolved_max_length (core/train/sequence_length.h)
   std::vector<std::string> texts;  // inline toy corpus; empty = not given
+  // task.name custom: a task defined in the run file (core/tasks/custom_task.h); empty = not given
+  std::string prompt;                   // template with {field} slots ({{ }} = literal braces)
+  std::vector<std::string> candidates;  // the continuation (decoders) or label word (encoders) of each class
+  std::string candidates_field;         // per-example candidates: a record field holding a list
+  std::string label_field;              // the record field holding the gold (not given: "label")
+  std::vector<std::string> labels;      // label_field values in class order (not given: 0, 1, ... or the candidates)
+  std::string answer_field;             // generation: the record field holding the gold answer(s)
+  TaskMetric metric = TaskMetric::Auto;
 };
 
 struct TrainableSettings {
@@ -175,7 +189,7 @@ struct OptimizerSettings {
   bool one_sided = false;  // forward instead of central differences
   // MeZO
   int64_t queries = 0;  // n of n-SPSA: directions averaged per step
-  // BSZO and BSZO-B (shared/papers/bszo.md a.3, a.4)
+  // BSZO and BSZO-B (docs/papers/bszo.md a.3, a.4)
   int64_t k = 0;  // subspace dimension
   int64_t m = 0;  // observations per step
   SigmaSetting sigma_p, sigma_e;
@@ -183,7 +197,7 @@ struct OptimizerSettings {
   double noise_floor = 0.0;  // lower bound of sigma_e as a fraction of sigma_e,0
   bool adaptive_noise = false;
   bool adaptive_sampling = false;
-  // AdaZeta's query schedule (shared/papers/adazeta.md a.4): Q_e = min(max(floor(alpha e^beta), min), max)
+  // AdaZeta's query schedule (docs/papers/adazeta.md a.4): Q_e = min(max(floor(alpha e^beta), min), max)
   double queries_alpha = 0.0;
   SigmaSetting queries_beta;  // "auto or a number": auto = ln(target / alpha) / ln(steps * batch / train examples)
   int64_t queries_target = 0;  // NUM: the unclipped Q at the last epoch (beta auto), or Q itself when fixed

@@ -181,7 +181,7 @@ std::string run_config_reference() {
         "4,000). Sparse-MeZO's code was not retrievable and its paper follows MeZO's setting: it keeps the global "
         "defaults. `model.dtype` stays `f32` for every method: the papers' precision depends on the model (MeZO "
         "fp16; BSZO fp32, fp16 or bf16 by model; AdaZeta bf16 backbone), so a run sets it. Sources are the notes "
-        "in shared/papers/*.md, which cite the papers' sections and scripts.\n\n"
+        "in docs/papers/*.md, which cite the papers' sections and scripts.\n\n"
         "| method | key | default | source |\n| --- | --- | --- | --- |\n";
   for (const schema::MethodDefault& d : schema::method_defaults())
     md += "| " + cell(schema::describe_methods(d)) + " | " + code(d.key) + " | " + code(d.value_yaml) + " | " +

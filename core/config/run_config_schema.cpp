@@ -1,6 +1,6 @@
 // The run-file schema: every key with its default, bounds or choices and meaning, in one
 // table, and the per-method defaults (method_defaults) with their sources. The global defaults
-// are MeZO's (shared/papers/baselines.md sections 1 and 8: large_models/mezo.sh and run.py);
+// are MeZO's (docs/papers/baselines.md sections 1 and 8: large_models/mezo.sh and run.py);
 // every other method's differing values are rows of kMethodDefaults.
 #include "core/config/run_config_schema.h"
 
@@ -126,9 +126,11 @@ const std::vector<KeySpec>& key_table() {
       key<&R::run, &Run::output>("run.output", {.derived_default = "`runs/<name>.h5`", .derive = derive_run_output, .is_path = true},
                                  "HDF5 log file, written by rank 0"),
       key<&R::run, &Run::save>("run.save", {.is_path = true},
-                               "safetensors file for the trained weights (Hugging Face names, model.dtype), written by "
-                               "rank 0 after the last step, with the model's config.json and tokenizer.json copied "
-                               "beside it when none are there; not given = not saved (the log replays them: zotune replay)"),
+                               "where rank 0 writes the trained weights after the last step: a directory gets a Hugging "
+                               "Face export (model directory, or PEFT adapter for LoRA: docs/EXPORT.md); a .safetensors "
+                               "file gets the weights (Hugging Face names, model.dtype) with the model's config.json and "
+                               "tokenizer.json copied beside it when none are there; not given = not saved (the log "
+                               "replays them: zotune replay, zotune export)"),
       key<&R::run, &Run::flush_every>("run.flush_every", {.default_yaml = "50", .bounds = at_least(1)},
                                       "steps between flushes of the HDF5 log (a killed run keeps what was flushed)"),
       key<&R::run, &Run::checksum_every>("run.checksum_every", {.default_yaml = "100", .bounds = at_least(0)},
@@ -157,11 +159,13 @@ const std::vector<KeySpec>& key_table() {
                                          "(no copy, fewer passes; neither exact nor the papers' rounding; one rank only). "
                                          "docs/PRECISION.md: what each mode reproduces, measured drift"),
       // task
-      key<&R::task, &Tsk::name>("task.name", {.required = true}, "the task (prompt template, labels, metric)"),
+      key<&R::task, &Tsk::name>("task.name", {.required = true},
+                                "the task (prompt template, labels, metric): a registered task, `lm`, or `custom` (a "
+                                "task defined by task.prompt and the keys after it, docs/TASKS.md)"),
       key<&R::task, &Tsk::data_dir>("task.data_dir", {.is_path = true},
-                                    "folder holding the task's files under their usual names (the layout of "
-                                    "`shared/data`: `SST-2/train.tsv`, `RTE/val.jsonl`, ...); task.train, task.dev and "
-                                    "task.test override single files"),
+                                    "folder holding the task's files under their usual names (the layout "
+                                    "scripts/fetch_data.py writes: `SST-2/train.tsv`, `RTE/val.jsonl`, ...); task.train, "
+                                    "task.dev and task.test override single files"),
       key<&R::task, &Tsk::train>("task.train", {.is_path = true},
                                  "training data file (lm: one example per line); train and dev are sampled from it"),
       key<&R::task, &Tsk::dev>("task.dev", {.is_path = true},
@@ -188,7 +192,8 @@ const std::vector<KeySpec>& key_table() {
       key<&R::task, &Tsk::loss>("task.loss", {.default_yaml = "auto"},
                                 "candidates: cross-entropy over the length-normalised candidate log-likelihoods; "
                                 "teacher-forced: token loss on the gold answer; auto: MeZO's choice (teacher-forced "
-                                "for copa, record, squad, drop; candidates otherwise)"),
+                                "for copa, record, squad, drop and custom tasks with task.answer_field; candidates "
+                                "otherwise)"),
       key<&R::task, &Tsk::num_train>("task.num_train", {.default_yaml = "1000", .bounds = at_least(1)},
                                      "training examples sampled (MeZO protocol: 1000)"),
       key<&R::task, &Tsk::num_dev>("task.num_dev", {.default_yaml = "500", .bounds = at_least(0)},
@@ -208,6 +213,36 @@ const std::vector<KeySpec>& key_table() {
           "number above that limit is an error naming it"),
       key<&R::task, &Tsk::texts>("task.texts", {.bounds = at_least(1)},
                                  "inline corpus for a toy language-modelling task, one string per example"),
+      // a custom task (task.name custom, core/tasks/custom_task.h, docs/TASKS.md)
+      key<&R::task, &Tsk::prompt>(
+          "task.prompt", {},
+          "custom task: the prompt template, text with `{field}` slots filled from each record of the data files "
+          "(`{a.b}` reads a nested JSON field; `{{` and `}}` are literal braces; `{mask}` is the mask token, once, "
+          "for masked-LM encoders). Decoders score prompt + each candidate (MeZO's encoding) or continue it"),
+      key<&R::task, &Tsk::candidates>(
+          "task.candidates", {.bounds = at_least(2)},
+          "custom task: the candidate of each class, appended to the prompt as written (decoders: `\" positive\"`, "
+          "length-normalised log-likelihood) or the label word at `{mask}` (encoders: one token each); a "
+          "classification head takes them as its classes"),
+      key<&R::task, &Tsk::candidates_field>("task.candidates_field", {},
+                                            "custom task: a record field holding each example's own candidates (a "
+                                            "list of strings; in TSV/CSV a JSON list), instead of task.candidates"),
+      key<&R::task, &Tsk::label_field>("task.label_field", {},
+                                       "custom task: the record field holding the gold candidate: a value of "
+                                       "task.labels, else an index (0, 1, ...) or the candidate's text. Not given: "
+                                       "`label`"),
+      key<&R::task, &Tsk::labels>("task.labels", {.bounds = at_least(2)},
+                                  "custom task: the values task.label_field takes, in the order of task.candidates "
+                                  "(`[neg, pos]`); JSON booleans read as `true` / `false`"),
+      key<&R::task, &Tsk::answer_field>("task.answer_field", {},
+                                        "custom generation task: the record field holding the gold answer (a string "
+                                        "or a list of strings); trains on prompt + \" answer\\n\" (MeZO's SQuAD "
+                                        "target), decodes greedily, scored by F1 or exact match"),
+      key<&R::task, &Tsk::metric>("task.metric", {.default_yaml = "auto"},
+                                  "custom task: accuracy (the chosen candidate is the gold one; generation: SQuAD "
+                                  "exact match) or f1 (SQuAD token F1 of the chosen candidate's or the generated "
+                                  "text against the gold, max over golds); auto: accuracy with candidates, f1 for "
+                                  "generation. Registered tasks keep their own metric"),
       // trainable
       key<&R::trainable, &Trn::mode>("trainable.mode", {.default_yaml = "full"},
                                      "full: every parameter not frozen; head: only the output head; lora: LoRA "
@@ -216,7 +251,7 @@ const std::vector<KeySpec>& key_table() {
                                      "(MeZO-prefix); PEFT modes freeze the backbone, its settings are under `peft`"),
       key<&R::trainable, &Trn::freeze>("trainable.freeze", {.default_yaml = "[]"},
                                        "parameter groups that full fine-tuning leaves untouched"),
-      // peft (trainable.mode lora / adapter / prefix; shared/papers/adazeta.md a.1-a.2, baselines.md section 2)
+      // peft (trainable.mode lora / adapter / prefix; docs/papers/adazeta.md a.1-a.2, baselines.md section 2)
       key<&R::peft, &Pft::seed>("peft.seed", {.default_yaml = "0"},
                                 "seeds the initialization of the PEFT modules (TT cores and biases, LoRA A, the "
                                 "prefix's sampled tokens or random values), independently of `run.seed`"),
@@ -300,7 +335,7 @@ const std::vector<KeySpec>& key_table() {
       key<&R::optimizer, &Opt::adaptive_sampling>("optimizer.adaptive_sampling",
                                                   {.default_yaml = "true", .only = kBSZOFamily},
                                                   "observations after the first k go along the most uncertain direction"),
-      // optimizer: AdaZeta's query schedule (shared/papers/adazeta.md a.4)
+      // optimizer: AdaZeta's query schedule (docs/papers/adazeta.md a.4)
       key<&R::optimizer, &Opt::queries_alpha>("optimizer.queries_alpha",
                                               {.default_yaml = "0.85", .bounds = greater_than(0), .only = kAdaZeta},
                                               "alpha of the schedule: Q = min(max(floor(alpha * e^beta), queries_min), "
@@ -418,7 +453,7 @@ const std::vector<KeySpec>& key_table() {
 // ---- Per-method defaults (run_config_schema.h MethodDefault). The global defaults above are
 // MeZO's full-parameter values; a row gives another method's value where it differs, or states
 // a method's value explicitly where the issue asks for it. Sources are the notes in
-// shared/papers/*.md, which cite the papers' sections and launch scripts. The baselines
+// docs/papers/*.md, which cite the papers' sections and launch scripts. The baselines
 // MeZO-Adam, HiZOO and LOZO take the values of BSZO's port (AeonianQuill/BSZO trainer.py and
 // its scripts), because BSZO's Tables 1 and 3 are the tables zotune compares them in; their own
 // launchers differ (HiZOO.sh: eps 1e-3, eval every 2,000, dev-loss selection, alpha constant0;
@@ -524,6 +559,43 @@ std::optional<Violation> check_queries_min_below_max(const RunConfig& c) {
                        std::to_string(o.queries_max)};
 }
 
+// A custom task's keys: only with task.name custom, which needs a prompt and one source of
+// candidates or gold answers (core/tasks/custom_task.h).
+std::optional<Violation> check_custom_task_keys(const RunConfig& c) {
+  const TaskSettings& t = c.task;
+  const std::pair<std::string_view, bool> given[] = {
+      {"task.prompt", !t.prompt.empty()},           {"task.candidates", !t.candidates.empty()},
+      {"task.candidates_field", !t.candidates_field.empty()}, {"task.label_field", !t.label_field.empty()},
+      {"task.labels", !t.labels.empty()},           {"task.answer_field", !t.answer_field.empty()},
+      {"task.metric", t.metric != TaskMetric::Auto}};
+  if (t.name != "custom") {
+    for (const auto& [key, is_given] : given)
+      if (is_given)
+        return Violation{{key, "task.name"}, "applies only to task.name custom (a task defined in the run file); " +
+                                                 t.name + " keeps its registered template, labels and metric"};
+    return std::nullopt;
+  }
+  if (t.prompt.empty())
+    return Violation{{"task.name"}, "custom needs task.prompt (the template: text with {field} slots)"};
+  const int sources = !t.candidates.empty() + !t.candidates_field.empty() + !t.answer_field.empty();
+  if (sources == 0)
+    return Violation{{"task.name"}, "custom needs task.candidates (one per class), task.candidates_field (per "
+                                    "example) or task.answer_field (generation)"};
+  if (sources > 1)
+    return Violation{{"task.candidates_field", "task.answer_field", "task.candidates"},
+                     "give one of task.candidates, task.candidates_field and task.answer_field"};
+  if (!t.labels.empty() && t.labels.size() != t.candidates.size())
+    return Violation{{"task.labels", "task.candidates"},
+                     std::to_string(t.labels.size()) + " values for " + std::to_string(t.candidates.size()) +
+                         " task.candidates (one per candidate, in its order)" +
+                         (t.candidates.empty() ? "; task.labels names the classes of task.candidates" : "")};
+  if (!t.answer_field.empty() && (!t.label_field.empty() || t.loss == TaskLoss::Candidates))
+    return Violation{{t.label_field.empty() ? "task.loss" : "task.label_field", "task.answer_field"},
+                     t.label_field.empty() ? "candidates: a generation task (task.answer_field) has no candidates"
+                                           : "a generation task (task.answer_field) reads no label"};
+  return std::nullopt;
+}
+
 constexpr CrossKeyRule kCrossKeyRules[] = {
     {"`optimizer.m` >= `optimizer.k` (bszo, bszo-b): the first k observations are the coordinate axes",
      check_m_covers_k},
@@ -532,6 +604,10 @@ constexpr CrossKeyRule kCrossKeyRules[] = {
     {"`trainable.freeze` is given only with `trainable.mode: full`", check_freeze_needs_full},
     {"`run.name` is a file name (no `/`): the default `run.output` is `runs/<name>.h5`", check_run_name_is_file_name},
     {"`optimizer.queries_min` <= `optimizer.queries_max` (adazeta)", check_queries_min_below_max},
+    {"`task.prompt`, `task.candidates`, `task.candidates_field`, `task.label_field`, `task.labels`, "
+     "`task.answer_field` and `task.metric` are given only with `task.name: custom`, which needs `task.prompt` and "
+     "exactly one of `task.candidates`, `task.candidates_field`, `task.answer_field`",
+     check_custom_task_keys},
 };
 
 }  // namespace

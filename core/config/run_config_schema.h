@@ -74,7 +74,7 @@ struct KeySpec {
 // of its KeySpec::default_yaml. RunResolver applies the global defaults, then these rows (rows
 // without a mode restriction first, so a mode-specific row wins), then the run's entries.
 // `source` says where the value comes from: a paper section or launch script and line, as
-// cited in shared/papers/*.md.
+// cited in docs/papers/*.md.
 using TrainableModeSet = unsigned;  // bit i = TrainableMode i
 inline constexpr TrainableModeSet kEveryTrainableMode = (1u << kTrainableModeNames.size()) - 1;
 constexpr bool contains_mode(TrainableModeSet set, TrainableMode mode) { return (set >> static_cast<unsigned>(mode)) & 1u; }

@@ -357,8 +357,11 @@ std::vector<Record> read_tsv(const std::string& path, const std::vector<std::str
   return rows;
 }
 
-std::vector<Record> read_csv(const std::string& path, const std::vector<std::string>& columns) {
-  check_column_names(columns, path + ": given columns");
+std::vector<Record> read_csv(const std::string& path, const std::vector<std::string>& given_columns) {
+  // No columns given: the first record is a header naming them.
+  std::vector<std::string> columns = given_columns;
+  bool header_pending = columns.empty();
+  if (!header_pending) check_column_names(columns, path + ": given columns");
   const std::string whole = read_whole_file(path);
   std::string_view text = whole;
   if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
@@ -373,7 +376,15 @@ std::vector<Record> read_csv(const std::string& path, const std::vector<std::str
   size_t i = 0;
   auto column_of = [&](size_t at) { return std::to_string(at - line_start + 1); };
   auto end_record = [&]() {
-    if (record_has_bytes) {
+    if (record_has_bytes && header_pending) {
+      const std::string where = where_line(path, record_line);
+      for (const std::string& name : fields) {
+        check(invalid_utf8_column(name) == 0, where + ": header: a column name is not valid UTF-8");
+        columns.push_back(name);
+      }
+      check_column_names(columns, where + ": header");
+      header_pending = false;
+    } else if (record_has_bytes) {
       const std::string where = where_line(path, record_line);
       check(fields.size() == columns.size(), where + ": " + std::to_string(fields.size()) +
                                                  " comma-separated columns, expected " +
@@ -581,6 +592,23 @@ std::vector<Record> read_trec_text(const std::string& path) {
     rows.push_back(std::move(r));
   }
   return rows;
+}
+
+const nlohmann::json* find_field(const nlohmann::json& fields, const std::string& key) {
+  if (!fields.is_object()) return nullptr;
+  if (auto it = fields.find(key); it != fields.end()) return &*it;
+  const nlohmann::json* node = &fields;
+  size_t start = 0;
+  while (true) {
+    const size_t dot = key.find('.', start);
+    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!node->is_object()) return nullptr;
+    auto it = node->find(part);
+    if (it == node->end()) return nullptr;
+    node = &*it;
+    if (dot == std::string::npos) return node;
+    start = dot + 1;
+  }
 }
 
 }  // namespace zotune::data

@@ -24,7 +24,7 @@ std::vector<Record> read_tsv(const std::string& path, const std::vector<std::str
 // CSV with RFC 4180 quoting (LM-BFF's TREC `label,question`, no header): `columns` name them.
 // A quoted field may hold commas, newlines and "" for a quote; a quote inside an unquoted
 // field, text after a closing quote, or a quote that never closes is an error. `where` is the
-// line the record starts on.
+// line the record starts on. `columns` empty: the first record is a header row naming them.
 std::vector<Record> read_csv(const std::string& path, const std::vector<std::string>& columns);
 
 // LM-BFF's "label<SPACE>sentence" lines (SST-2 lm-bff/test.tsv): fields "label", "sentence".
@@ -56,5 +56,9 @@ std::vector<Record> read_drop_json(const std::string& path);
 
 // TREC's original "COARSE:fine question" lines: fields "coarse", "fine", "question".
 std::vector<Record> read_trec_text(const std::string& path);
+
+// The value of `key` in a record's fields: the key itself, else a dotted path into nested
+// objects ("answers.text"); null when a part is missing.
+const nlohmann::json* find_field(const nlohmann::json& fields, const std::string& key);
 
 }  // namespace zotune::data

@@ -1,6 +1,6 @@
 // Which examples a run uses: the papers' samplers, reproduced index for index.
 //
-// MeZO (shared/papers/baselines.md 8.1) and BSZO (bszo.md b) draw with numpy's legacy global
+// MeZO (docs/papers/baselines.md 8.1) and BSZO (bszo.md b) draw with numpy's legacy global
 // RandomState: np.random.seed(seed); np.random.permutation(n). NumpyLegacyRandom reproduces
 // that stream (MT19937 seeded by init_genrand, numpy's masked-rejection random_interval and
 // its Fisher-Yates shuffle from the last element down), so the selected indices are the ones

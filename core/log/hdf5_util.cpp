@@ -92,6 +92,15 @@ namespace {
 
 }  // namespace
 
+Id file_access_without_locking(const std::string& where) {
+  Id fapl = checked(H5Pcreate(H5P_FILE_ACCESS), where, "create file access properties");
+#if (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7) || H5_VERSION_GE(1, 12, 1)
+  // ignore_when_disabled = true: a file system without locks (some NFS) is not an error.
+  check(H5Pset_file_locking(fapl.get(), false, true), where, "turn file locking off");
+#endif
+  return fapl;
+}
+
 Id checked(hid_t id, const std::string& where, const std::string& action) {
   if (id < 0) fail(where, action);
   return Id(id);
@@ -247,6 +256,11 @@ double read_double_attribute(hid_t object, const std::string& name, const std::s
 
 int64_t read_int_attribute(hid_t object, const std::string& name, const std::string& where) {
   return read_number_attribute<int64_t>(object, name, where);
+}
+
+void write_description(hid_t object, const std::string& description, const std::string& unit, const std::string& where) {
+  write_attribute(object, "description", description, where);
+  write_attribute(object, "unit", unit, where);
 }
 
 void write_string_dataset(hid_t group, const std::string& name, const std::string& text, const std::string& where) {

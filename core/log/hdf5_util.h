@@ -39,6 +39,11 @@ void silence_library_errors();
 // found", "truncated file: eof = ..."), or "" when the stack is empty.
 std::string error_detail();
 
+// A file-access property list with HDF5's file locking off (where the library has the switch:
+// 1.10.7 / 1.12.1 on). The run-log writer uses it so that it holds no lock while a run lasts:
+// readers that lock (h5py's default) open a live log; readers see the state of its last flush.
+Id file_access_without_locking(const std::string& where);
+
 // Throws zotune::Error("<where>: cannot <action> (<detail>)") when id / status is negative.
 Id checked(hid_t id, const std::string& where, const std::string& action);
 void check(herr_t status, const std::string& where, const std::string& action);
@@ -70,6 +75,9 @@ void write_attribute(hid_t object, const std::string& name, int64_t value, const
 std::string read_string_attribute(hid_t object, const std::string& name, const std::string& where);
 double read_double_attribute(hid_t object, const std::string& name, const std::string& where);
 int64_t read_int_attribute(hid_t object, const std::string& name, const std::string& where);
+
+// The `description` and `unit` string attributes of a dataset or group (docs/LOGS.md).
+void write_description(hid_t object, const std::string& description, const std::string& unit, const std::string& where);
 
 // A scalar variable-length UTF-8 string dataset (the run's YAML config).
 void write_string_dataset(hid_t group, const std::string& name, const std::string& text, const std::string& where);

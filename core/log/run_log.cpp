@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/log/hdf5_util.h"
+#include "core/log/series_catalog.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -24,9 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double kMissingFloat = std::numeric_limits<double>::quiet_NaN();
-constexpr int32_t kMissingInt32 = -1;
-// Scalar series stored as int32 rather than float64 (counts). Everything else is float64.
-const std::set<std::string> kInt32Series = {"queries"};
+// Counts (series_info(...).count: queries, bytes, calls) are stored int64, missing as -1;
+// everything else float64, missing as NaN.
+constexpr int64_t kMissingCount = -1;
 
 // Fault injection for the storage-fault tests (tests/unit/run_log_test.cpp, docs/RELIABILITY.md):
 // ZOTUNE_LOG_FAULT=<op>:<n>[+]:<errno name>, op `write` (the rows of one dataset, before its
@@ -135,9 +136,10 @@ FaultPlan& fault_plan() {
 // a series first appeared) read back as that fill value.
 class Column {
  public:
+  // info: the dataset's description and unit attributes, written when it is created.
   template <typename T>
-  static Column of(std::string name, hid_t file_type, T fill) {
-    return Column(std::move(name), file_type, h5::native_type<T>(), sizeof(T), &fill);
+  static Column of(std::string name, hid_t file_type, T fill, SeriesInfo info) {
+    return Column(std::move(name), file_type, h5::native_type<T>(), sizeof(T), &fill, std::move(info));
   }
 
   template <typename T>
@@ -186,8 +188,8 @@ class Column {
   }
 
  private:
-  Column(std::string name, hid_t file_type, hid_t mem_type, size_t elem_size, const void* fill)
-      : name_(std::move(name)), file_type_(file_type), mem_type_(mem_type), elem_size_(elem_size) {
+  Column(std::string name, hid_t file_type, hid_t mem_type, size_t elem_size, const void* fill, SeriesInfo info)
+      : name_(std::move(name)), file_type_(file_type), mem_type_(mem_type), elem_size_(elem_size), info_(std::move(info)) {
     const auto* bytes = static_cast<const unsigned char*>(fill);
     fill_.assign(bytes, bytes + elem_size);
   }
@@ -203,12 +205,14 @@ class Column {
     dataset_ = h5::checked(
         H5Dcreate2(group, name_.c_str(), file_type_, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT), at,
         "create the dataset");
+    h5::write_description(dataset_.get(), info_.description, info_.unit, at);
   }
 
   std::string name_;
   hid_t file_type_;
   hid_t mem_type_;
   size_t elem_size_;
+  SeriesInfo info_;
   std::vector<unsigned char> fill_;
   std::vector<unsigned char> pending_;
   int64_t length_ = 0;  // elements of the dataset in the file
@@ -219,7 +223,8 @@ class Column {
 // metrics). Every known series gets a value or its fill value in every row.
 class SeriesTable {
  public:
-  explicit SeriesTable(bool allow_int32) : allow_int32_(allow_int32) {}
+  explicit SeriesTable(std::string group)
+      : group_(std::move(group)), step_(Column::of<int64_t>("step", H5T_STD_I64LE, int64_t{-1}, series_info(group_, "step"))) {}
 
   bool has(const std::string& name) const { return columns_.count(name) > 0; }
   int64_t committed_rows() const { return committed_; }
@@ -227,17 +232,17 @@ class SeriesTable {
 
   // Throws for a value its series cannot hold (a fractional query count), before any buffering.
   void validate_row(const std::map<std::string, double>& values, const std::string& where) const {
-    if (!allow_int32_) return;
     for (const auto& [name, value] : values)
-      if (kInt32Series.count(name)) to_int32(value, where + name);
+      if (is_count(name)) to_count(value, where + name);
   }
 
   // Buffers one row; call validate_row first.
   void append_row(int64_t step, const std::map<std::string, double>& values) {
     for (const auto& [name, value] : values) {
       if (columns_.count(name)) continue;
-      Column column = allow_int32_ && kInt32Series.count(name) ? Column::of<int32_t>(name, H5T_STD_I32LE, kMissingInt32)
-                                                               : Column::of<double>(name, H5T_IEEE_F64LE, kMissingFloat);
+      SeriesInfo info = series_info(group_, name);
+      Column column = info.count ? Column::of<int64_t>(name, H5T_STD_I64LE, kMissingCount, std::move(info))
+                                 : Column::of<double>(name, H5T_IEEE_F64LE, kMissingFloat, std::move(info));
       column.pad_to(pending_rows_);  // back-fill this block's earlier rows; earlier blocks read as fill
       columns_.emplace(name, std::move(column));
     }
@@ -245,8 +250,8 @@ class SeriesTable {
       auto it = values.find(name);
       if (it == values.end()) {
         column.push_fill();
-      } else if (allow_int32_ && kInt32Series.count(name)) {
-        column.push(to_int32(it->second, name));
+      } else if (is_count(name)) {
+        column.push(to_count(it->second, name));
       } else {
         column.push(it->second);
       }
@@ -261,24 +266,32 @@ class SeriesTable {
     return bytes;
   }
 
-  // Writes the buffered rows; `step` goes last so its length never exceeds any series'.
-  void write(hid_t group, int64_t chunk_rows, const std::string& where) {
+  // Writes the buffered rows of every series but `step`; write_step then commits them. The
+  // caller puts an H5Fflush between the two, so that `step`'s length never exceeds any
+  // series' in the file, whatever order HDF5 writes its metadata in.
+  void write_series(hid_t group, int64_t chunk_rows, const std::string& where) {
     for (auto& [name, column] : columns_) column.write(group, committed_, chunk_rows, where);
+  }
+  void write_step(hid_t group, int64_t chunk_rows, const std::string& where) {
     step_.write(group, committed_, chunk_rows, where);
     committed_ += pending_rows_;
     pending_rows_ = 0;
   }
 
  private:
-  static int32_t to_int32(double value, const std::string& at) {
-    if (std::isnan(value)) return kMissingInt32;
-    if (value != std::floor(value) || value < 0 || value > std::numeric_limits<int32_t>::max())
-      throw Error(at + ": expected a whole number >= 0, got " + std::to_string(value));
-    return static_cast<int32_t>(value);
+  bool is_count(const std::string& name) const { return series_info(group_, name).count; }
+
+  // Counts come in as doubles (every series of a row does): whole numbers up to 2^53, which
+  // a double holds exactly.
+  static int64_t to_count(double value, const std::string& at) {
+    if (std::isnan(value)) return kMissingCount;
+    if (value != std::floor(value) || value < 0 || value > 9007199254740992.0)
+      throw Error(at + ": expected a whole number >= 0 (a count), got " + std::to_string(value));
+    return static_cast<int64_t>(value);
   }
 
-  bool allow_int32_;
-  Column step_ = Column::of<int64_t>("step", H5T_STD_I64LE, int64_t{-1});
+  std::string group_;
+  Column step_;
   std::map<std::string, Column> columns_;
   int64_t committed_ = 0;
   int64_t pending_rows_ = 0;
@@ -289,8 +302,8 @@ class SeriesTable {
 class RaggedSeries {
  public:
   explicit RaggedSeries(const std::string& name)
-      : values_(Column::of<double>(name + ".values", H5T_IEEE_F64LE, kMissingFloat)),
-        offsets_(Column::of<int64_t>(name + ".offsets", H5T_STD_I64LE, int64_t{0})) {}
+      : values_(Column::of<double>(name + ".values", H5T_IEEE_F64LE, kMissingFloat, series_info("steps", name))),
+        offsets_(Column::of<int64_t>(name + ".offsets", H5T_STD_I64LE, int64_t{0}, vector_offsets_info(name))) {}
 
   // Appends one row; nullptr = the vector is absent at this step (width 0).
   void append(const std::vector<double>* vector) {
@@ -348,13 +361,14 @@ std::string shell_quote(const std::string& arg) {
 // Everything that refers to objects inside the open file; destroyed before the file closes.
 struct OpenTables {
   h5::Id steps_group, updates_group, eval_group, summary_group;
-  SeriesTable steps{/*allow_int32=*/true};
+  SeriesTable steps{"steps"};
   std::map<std::string, RaggedSeries> vectors;
-  SeriesTable eval{/*allow_int32=*/false};
-  Column update_step = Column::of<int64_t>("step", H5T_STD_I64LE, int64_t{-1});
-  Column update_query = Column::of<int32_t>("query", H5T_STD_I32LE, int32_t{-1});
-  Column update_coefficient = Column::of<double>("coefficient", H5T_IEEE_F64LE, kMissingFloat);
-  Column update_seed = Column::of<uint64_t>("seed", H5T_STD_U64LE, uint64_t{0});
+  SeriesTable eval{"eval"};
+  Column update_step = Column::of<int64_t>("step", H5T_STD_I64LE, int64_t{-1}, series_info("updates", "step"));
+  Column update_query = Column::of<int32_t>("query", H5T_STD_I32LE, int32_t{-1}, series_info("updates", "query"));
+  Column update_coefficient =
+      Column::of<double>("coefficient", H5T_IEEE_F64LE, kMissingFloat, series_info("updates", "coefficient"));
+  Column update_seed = Column::of<uint64_t>("seed", H5T_STD_U64LE, uint64_t{0}, series_info("updates", "seed"));
   int64_t updates_committed = 0;
 };
 
@@ -450,15 +464,23 @@ struct RunLog::Impl {
     fault_plan().maybe_fail("flush", path, "flush the run log");  // as a failed reservation: before any write
     const SpaceReservation reserved(path, space_needed());
     const int64_t chunk = options.chunk_rows;
-    // Vectors and scalar series before /steps/step, whose length is the row count readers trust.
+    // Two phases, each ended by H5Fflush. HDF5 writes a flush's metadata in its cache's order,
+    // not in the order of the calls; the row counts readers trust (each group's `step`) reach
+    // the file only after every row they count, so a reader of the live log (which sees the
+    // file between flushes, or during one) never finds a counted row unwritten.
+    // Phase 1: the vectors, the series and the update columns but `step`.
     for (auto& [name, series] : t.vectors)
       series.write(t.steps_group.get(), t.steps.committed_rows(), chunk, at("/steps/"));
-    t.steps.write(t.steps_group.get(), chunk, at("/steps/"));
-    t.eval.write(t.eval_group.get(), chunk, at("/eval/"));
+    t.steps.write_series(t.steps_group.get(), chunk, at("/steps/"));
+    t.eval.write_series(t.eval_group.get(), chunk, at("/eval/"));
     const int64_t new_updates = t.update_step.pending();
     t.update_query.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
     t.update_coefficient.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
     t.update_seed.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
+    h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), path, "flush the run log");
+    // Phase 2: the `step` datasets (the row counts), the summary.
+    t.steps.write_step(t.steps_group.get(), chunk, at("/steps/"));
+    t.eval.write_step(t.eval_group.get(), chunk, at("/eval/"));
     t.update_step.write(t.updates_group.get(), t.updates_committed, chunk, at("/updates/"));
     t.updates_committed += new_updates;
     write_summary_and_flush();
@@ -468,10 +490,13 @@ struct RunLog::Impl {
   void write_summary_and_flush() {
     OpenTables& t = open_tables();
     for (const auto& [key, value] : pending_summary) {
+      const double* number = std::get_if<double>(&value);
       if (const auto* text = std::get_if<std::string>(&value))
         h5::write_attribute(t.summary_group.get(), key, *text, at("/summary"));
+      else if (summary_value_is_count(key) && *number >= 0 && *number <= 9007199254740992.0 && *number == std::floor(*number))
+        h5::write_attribute(t.summary_group.get(), key, static_cast<int64_t>(*number), at("/summary"));
       else
-        h5::write_attribute(t.summary_group.get(), key, std::get<double>(value), at("/summary"));
+        h5::write_attribute(t.summary_group.get(), key, *number, at("/summary"));
     }
     pending_summary.clear();
     h5::check(H5Fflush(file.get(), H5F_SCOPE_LOCAL), path, "flush the run log");
@@ -509,7 +534,7 @@ RunLog::~RunLog() {
 }
 
 RunLog RunLog::create(const std::string& path, const std::string& config_text, const RunProvenance& provenance,
-                      const RunLogOptions& options) {
+                      const RunLogOptions& options, const std::string& resolved_config_text) {
   if (options.flush_every_steps < 1) throw Error(path + ": flush_every_steps must be >= 1");
   if (options.chunk_rows < 1) throw Error(path + ": chunk_rows must be >= 1");
   std::error_code ec;
@@ -526,20 +551,37 @@ RunLog RunLog::create(const std::string& path, const std::string& config_text, c
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
+  // No file lock while the run lasts: h5py.File(path, "r") (which locks by default) and any
+  // other reader open the live log; they see it as of its last flush (header comment).
+  const h5::Id fapl = h5::file_access_without_locking(path + ": create the run log");
   impl->file = h5::checked(
-      H5Fcreate(path.c_str(), options.overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), path,
+      H5Fcreate(path.c_str(), options.overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), path,
       "create the run log");
   const hid_t root = impl->file.get();
   h5::write_attribute(root, "format", std::string("zotune-run-log"), path + ": /");
   h5::write_attribute(root, "format_version", int64_t{1}, path + ": /");
-  h5::write_string_dataset(root, "config", config_text, path + ": /config");
+  h5::write_attribute(root, "description", std::string("a zotune training run's log; layout in docs/LOGS.md"), path + ": /");
+  auto write_text = [&](const char* name, const std::string& text, const std::string& description) {
+    const std::string at = path + ": /" + name;
+    h5::write_string_dataset(root, name, text, at);
+    const h5::Id dataset = h5::checked(H5Dopen2(root, name, H5P_DEFAULT), at, "open the dataset");
+    h5::write_description(dataset.get(), description, "", at);
+  };
+  write_text("config", config_text,
+             "the run file as the run read it (bases and overrides merged, paths absolute), then the defaults in "
+             "force as YAML comments with their sources");
+  if (!resolved_config_text.empty())
+    write_text("config_resolved", resolved_config_text,
+               "every key in force as one YAML document, defaults applied (a comment names each default's source)");
 
-  auto make_group = [&](const char* name) {
-    return h5::checked(H5Gcreate2(root, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), path + ": /" + name,
-                       "create the group");
+  auto make_group = [&](const char* name, const char* description) {
+    const std::string at = path + ": /" + name;
+    h5::Id group = h5::checked(H5Gcreate2(root, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), at, "create the group");
+    h5::write_attribute(group.get(), "description", std::string(description), at);
+    return group;
   };
   {
-    h5::Id prov = make_group("provenance");
+    h5::Id prov = make_group("provenance", "who ran the run, where and when (attributes)");
     const std::string at = path + ": /provenance";
     h5::write_attribute(prov.get(), "zotune_version", provenance.zotune_version, at);
     h5::write_attribute(prov.get(), "git_revision", provenance.git_revision, at);
@@ -550,10 +592,14 @@ RunLog RunLog::create(const std::string& path, const std::string& config_text, c
     h5::write_attribute(prov.get(), "command_line", provenance.command_line, at);
   }
   impl->tables = std::make_unique<OpenTables>();
-  impl->tables->steps_group = make_group("steps");
-  impl->tables->updates_group = make_group("updates");
-  impl->tables->eval_group = make_group("eval");
-  impl->tables->summary_group = make_group("summary");
+  impl->tables->steps_group =
+      make_group("steps", "one row per optimizer step: `step` and one dataset per series (vectors ragged: .values, .offsets)");
+  impl->tables->updates_group = make_group(
+      "updates", "the replay record: one row per applied (step, query) update, theta += coefficient * z(seed, step, query)");
+  impl->tables->eval_group = make_group("eval", "one row per evaluation: `step` and one dataset per metric");
+  // No description attribute here: every attribute of /summary is a summary value.
+  impl->tables->summary_group = h5::checked(H5Gcreate2(root, "summary", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                            path + ": /summary", "create the group");
   impl->pending_summary["status"] = std::string("running");
   // The first flush creates the fixed datasets (the step columns, the update table) at length 0.
   impl->flush();

@@ -1,48 +1,47 @@
-// RunLog: the HDF5 file of one training run, written by rank 0 (DESIGN.md section 6). It holds
-// the config, provenance, per-step series, the replay record of applied updates (so the log is
-// also the run's checkpoint, DESIGN.md section 2 "seed replay"), eval series and a summary.
+// RunLog: the HDF5 file of one training run, written by rank 0 (DESIGN.md section 6). It
+// holds the config, provenance, per-step series, the replay record of applied updates (so the
+// log is also the run's checkpoint, "seed replay"), eval series and a summary.
 //
-// File layout (format_version 1; every name is part of the contract, readable by h5py):
+// The layout for users (every group, dataset, attribute and unit, reading it from Python and
+// the CLI) is docs/LOGS.md; what each series means and its unit: core/log/series_catalog.cpp.
+// In short (format_version 1; every name is part of the contract, readable by h5py):
 //
-//   /                  attributes format = "zotune-run-log" (string), format_version = 1 (int64)
-//   /config            scalar string dataset: the resolved run file (RunConfig::text: one YAML
-//                      document, bases and overrides merged, paths absolute); a run file that
-//                      did not parse gets no log
-//   /provenance        group; string attributes zotune_version, git_revision, hostnames (comma
-//                      list), devices (comma list), started_utc (ISO 8601, e.g.
-//                      2025-03-01T12:00:00Z), command_line; int64 attribute ranks
-//   /steps/step        int64 [S]: the optimizer step of each logged row; S = rows logged
-//   /steps/<series>    one 1-D dataset [S] per scalar series: float64, except `queries` (int32).
-//                      Well-known names: loss, lr, eps, ms (wall milliseconds per step),
-//                      peak_memory_bytes (bytes, float64), queries (queries evaluated); optimizers
-//                      add their own (noise_sigma, ...). Missing values read as the dataset's fill
-//                      value: NaN for float64, -1 for int32 (h5py: dataset.fillvalue). A series
-//                      that first appears at row r reads as missing for rows 0..r-1.
-//   /steps/<vector>.values   float64 [sum of widths]: the per-step vectors of one vector series
-//                            (finite_differences [Q], posterior_mean [k], ...) concatenated
-//   /steps/<vector>.offsets  int64 [S + 1]: row i's vector is values[offsets[i]:offsets[i+1]];
-//                            offsets[0] = 0. Widths may differ between rows (AdaZeta's query
-//                            count grows); a row without the vector has width 0.
-//   /updates/step, /updates/query, /updates/coefficient, /updates/seed
-//                      parallel 1-D datasets [U] (int64, int32, float64, uint64), one row per
-//                      applied (step, query) update, in application order. Replay:
-//                      theta <- theta + sum over rows of coefficient * z(seed, step, query).
-//   /eval/step         int64 [E]: the step of each evaluation
-//   /eval/<metric>     float64 [E] per metric (dev_accuracy, test_f1, ...), NaN where missing
-//   /summary           group; attributes string or float64 (status = "running" | "completed" |
-//                      "failed: <message>", final_loss, best_step, ...)
+//   /                  attributes format = "zotune-run-log", format_version = 1 (int64)
+//   /config            scalar string: the resolved run file (RunConfig::text) followed by the
+//                      defaults in force as YAML comments (RunConfig::defaults_text): what
+//                      resume and zotune grid compare
+//   /config_resolved   scalar string (logs of zotune train): every key in force, defaults
+//                      applied, one YAML document (core/config/complete_config.h)
+//   /provenance        attributes zotune_version, git_revision, hostnames, devices,
+//                      started_utc, command_line (strings), ranks (int64)
+//   /steps/step        int64 [S]; S = rows logged
+//   /steps/<series>    [S] per scalar series: int64 for counts (queries, bytes, calls; missing
+//                      = -1), float64 otherwise (missing = NaN). A series first appearing at
+//                      row r reads as missing for rows 0..r-1.
+//   /steps/<vector>.values, .offsets   float64 [sum of widths], int64 [S + 1]: row i's vector
+//                      is values[offsets[i]:offsets[i+1]] (widths may differ; absent = width 0)
+//   /updates/step, query, coefficient, seed   [U] (int64, int32, float64, uint64): one row
+//                      per applied update; theta <- theta + sum coefficient * z(seed, step, query)
+//   /eval/step         int64 [E]; /eval/<metric> float64 [E] (dev_loss, dev_accuracy, ...)
+//   /summary           attributes: strings, float64, int64 for counts (steps, best_step, ...)
+// Every dataset carries string attributes `description` and `unit` (series_catalog.h).
 //
 // All 1-D series are extendible and chunked (chunk_rows elements per chunk). Within each group
-// the `step` dataset is written last, so its length is the authoritative row count: a reader
-// ignores anything past it. Vector `.offsets` and the other series may be longer only if a
-// flush was cut short.
+// the `step` dataset is written last, after an H5Fflush of every other row of the flush, so its
+// length is the authoritative row count even for a reader of the live file: a reader ignores
+// anything past it. Vector `.offsets` and the other series may be longer only while a flush is
+// being written or if one was cut short.
 //
 // Crash safety: rows are buffered in memory and written to the file only by flush() (called
 // every flush_every_steps logged steps, after every eval, and by close()), followed by
 // H5Fflush. Between flushes the process touches nothing in the file, so a run killed at any
-// point outside a flush leaves a file exactly as of its last flush. (SWMR is not used: it needs
-// the newest file format, whose consistency flags make a crashed file unreadable until
-// `h5clear` is run.)
+// point outside a flush leaves a file exactly as of its last flush.
+//
+// Live reading: the writer opens the file with HDF5 file locking off, so readers (h5py's
+// default File(path, "r") included) open a log while its run writes it and see it as of the
+// last flush. SWMR is not used: it needs the newest file format, whose consistency flags make
+// a crashed file unreadable until `h5clear` is run and refuse readers not opened for SWMR. A
+// read that overlaps a flush (milliseconds, every flush_every_steps steps) may fail: open again.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -90,11 +89,11 @@ struct RunLogOptions {
 
 class RunLog {
  public:
-  // Creates the file (and its parent directories), writes the config, provenance, root
-  // attributes and summary status = "running", and flushes. Fails naming the path if it exists
-  // and options.overwrite is false.
+  // Creates the file (and its parent directories), writes the config (and, when given,
+  // /config_resolved), provenance, root attributes and summary status = "running", and flushes.
+  // Fails naming the path if it exists and options.overwrite is false.
   static RunLog create(const std::string& path, const std::string& config_text, const RunProvenance& provenance,
-                       const RunLogOptions& options = {});
+                       const RunLogOptions& options = {}, const std::string& resolved_config_text = "");
 
   RunLog(RunLog&&) noexcept;
   RunLog& operator=(RunLog&&) noexcept;
@@ -104,8 +103,8 @@ class RunLog {
   // destructor must not throw.
   ~RunLog();
 
-  // Appends one row to /steps. Scalar names: no '/' or '.', not "step"; `queries` must be a
-  // whole number (NaN = missing). Vector names follow the same rules and must not clash with
+  // Appends one row to /steps. Scalar names: no '/' or '.', not "step"; counts (queries and
+  // the others series_catalog.h marks) must be whole numbers >= 0 (NaN = missing). Vector names follow the same rules and must not clash with
   // a scalar series. Series absent from this call get a missing value / empty vector.
   void log_step(int64_t step, const std::map<std::string, double>& scalars,
                 const std::map<std::string, std::vector<double>>& vectors = {});
@@ -117,7 +116,8 @@ class RunLog {
   // Appends one row to /eval and flushes (evaluations are rare and worth keeping).
   void log_eval(int64_t step, const std::map<std::string, double>& metrics);
 
-  // Sets (or replaces) a /summary attribute; written at the next flush.
+  // Sets (or replaces) a /summary attribute; written at the next flush. Counts (steps,
+  // best_step, trainable_params) with a whole value are written as int64.
   void set_summary(const std::string& key, const std::string& value);
   void set_summary(const std::string& key, const char* value) { set_summary(key, std::string(value)); }
   void set_summary(const std::string& key, double value);

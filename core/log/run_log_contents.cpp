@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "core/log/hdf5_util.h"
+#include "core/util/split_text.h"
 
 namespace zotune {
 namespace {
@@ -14,17 +15,6 @@ namespace {
 constexpr int64_t kFormatVersion = 1;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find(',', begin);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(text.substr(begin, end - begin));
-    begin = end + 1;
-  }
-  return out;
-}
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -47,12 +37,9 @@ class LogFile {
  public:
   explicit LogFile(const std::string& path) : path_(path) {
     h5::silence_library_errors();
-    h5::Id fapl = h5::checked(H5Pcreate(H5P_FILE_ACCESS), path, "open the run log");
-// H5Pset_file_locking exists from 1.10.7 and 1.12.1 on.
-#if (H5_VERS_MAJOR == 1 && H5_VERS_MINOR == 10 && H5_VERS_RELEASE >= 7) || H5_VERSION_GE(1, 12, 1)
-    // The writer holds a lock while the run lasts; reading a live log must not need it.
-    h5::check(H5Pset_file_locking(fapl.get(), false, true), path, "open the run log");
-#endif
+    // Logs written before the writer turned locking off stay locked while their run lasts;
+    // reading a live log must not need the lock.
+    const h5::Id fapl = h5::file_access_without_locking(path + ": open the run log");
     const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get());
     if (file < 0) {
       const std::string detail = h5::error_detail();
@@ -143,6 +130,32 @@ class LogFile {
   uint64_t file_bytes_ = 0;
 };
 
+// The datasets of one group with their description, unit and integer-ness; unreadable ones
+// (a damaged header) are skipped: the attributes only explain, the series carry the data.
+void read_dataset_infos(const LogFile& file, hid_t group, const std::string& group_path,
+                        std::map<std::string, DatasetInfo>& out) {
+  std::vector<std::string> names;
+  try {
+    names = h5::link_names(group, file.at(group_path));
+  } catch (const Error&) {
+    return;
+  }
+  for (const std::string& name : names) {
+    const std::string where = file.at(group_path + "/" + name);
+    try {
+      h5::Id dset = h5::checked(H5Dopen2(group, name.c_str(), H5P_DEFAULT), where, "open the dataset");
+      h5::Id type = h5::checked(H5Dget_type(dset.get()), where, "read the dataset type");
+      DatasetInfo info;
+      info.integer = H5Tget_class(type.get()) == H5T_INTEGER;
+      for (auto [key, value] : {std::pair{"description", &info.description}, std::pair{"unit", &info.unit}})
+        if (h5::has_attribute(dset.get(), key) && h5::attribute_is_string(dset.get(), key, where))
+          *value = h5::read_string_attribute(dset.get(), key, where);
+      out[group_path + "/" + name] = std::move(info);
+    } catch (const Error&) {
+    }
+  }
+}
+
 RunProvenance read_provenance(const LogFile& file) {
   const std::string where = file.at("/provenance");
   h5::Id group = h5::checked(H5Gopen2(file.get(), "provenance", H5P_DEFAULT), where, "open the group");
@@ -150,8 +163,8 @@ RunProvenance read_provenance(const LogFile& file) {
   RunProvenance p;
   p.zotune_version = h5::read_string_attribute(g, "zotune_version", where);
   p.git_revision = h5::read_string_attribute(g, "git_revision", where);
-  p.hostnames = split_commas(h5::read_string_attribute(g, "hostnames", where));
-  p.devices = split_commas(h5::read_string_attribute(g, "devices", where));
+  p.hostnames = split_text(h5::read_string_attribute(g, "hostnames", where), ',');
+  p.devices = split_text(h5::read_string_attribute(g, "devices", where), ',');
   p.ranks = h5::read_int_attribute(g, "ranks", where);
   p.started_utc = h5::read_string_attribute(g, "started_utc", where);
   p.command_line = h5::read_string_attribute(g, "command_line", where);
@@ -327,9 +340,15 @@ void fields(A& a, RaggedSeries& r) {
 }
 
 template <typename A>
+void fields(A& a, DatasetInfo& d) {
+  a(d.description), a(d.unit), a(d.integer);
+}
+
+template <typename A>
 void fields(A& a, RunLogContents& c) {
-  a(c.path), a(c.format_version), a(c.step_rows), a(c.eval_rows), a(c.config_text), a(c.provenance), a(c.steps),
-      a(c.series), a(c.vectors), a(c.updates), a(c.eval_steps), a(c.eval_series), a(c.summary);
+  a(c.path), a(c.format_version), a(c.step_rows), a(c.eval_rows), a(c.config_text), a(c.config_resolved_text),
+      a(c.provenance), a(c.steps), a(c.series), a(c.vectors), a(c.updates), a(c.eval_steps), a(c.eval_series),
+      a(c.summary), a(c.datasets);
 }
 
 }  // namespace
@@ -358,6 +377,11 @@ RunLogContents read_run_log_contents(const std::string& path) {
   c.eval_rows = file.length_of(eval.get(), "/eval", "step");
 
   c.config_text = read_part([&] { return h5::read_string_dataset(root, "config", file.at("/config")); });
+  c.config_resolved_text = read_part([&] {
+    return h5::has_link(root, "config_resolved")
+               ? h5::read_string_dataset(root, "config_resolved", file.at("/config_resolved"))
+               : std::string();
+  });
   c.provenance = read_part([&] { return read_provenance(file); });
   c.steps = read_part([&] { return file.read_column<int64_t>(steps.get(), "/steps", "step", c.step_rows); });
   for (const std::string& name : file.scalar_names(steps.get(), "/steps"))
@@ -376,6 +400,9 @@ RunLogContents read_run_log_contents(const std::string& path) {
   for (const std::string& name : file.scalar_names(eval.get(), "/eval"))
     c.eval_series[name] = read_part([&] { return file.read_series(eval.get(), "/eval", name, c.eval_rows); });
   c.summary = read_part([&] { return read_summary(file, summary.get()); });
+  read_dataset_infos(file, steps.get(), "/steps", c.datasets);
+  read_dataset_infos(file, eval.get(), "/eval", c.datasets);
+  read_dataset_infos(file, updates.get(), "/updates", c.datasets);
   return c;
 }
 

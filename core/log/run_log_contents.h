@@ -46,12 +46,21 @@ struct RaggedSeries {
   LogPart<std::vector<double>> values;
 };
 
+// What a dataset's attributes say (docs/LOGS.md): its `description` and `unit` ("" in logs
+// written before they existed), and whether it stores integers (counts, steps, offsets).
+struct DatasetInfo {
+  std::string description;
+  std::string unit;
+  bool integer = false;
+};
+
 struct RunLogContents {
   std::string path;
   int64_t format_version = 0;
   int64_t step_rows = 0;  // length of /steps/step (the writer extends it last)
   int64_t eval_rows = 0;  // length of /eval/step
   LogPart<std::string> config_text;
+  LogPart<std::string> config_resolved_text;  // "" when the log has no /config_resolved
   LogPart<RunProvenance> provenance;
   LogPart<std::vector<int64_t>> steps;
   // /steps scalar series over step_rows rows as float64: integer fill values and rows past a
@@ -62,6 +71,9 @@ struct RunLogContents {
   LogPart<std::vector<int64_t>> eval_steps;
   std::map<std::string, LogPart<std::vector<double>>> eval_series;  // over eval_rows rows
   LogPart<std::map<std::string, SummaryValue>> summary;
+  // Every dataset of /steps, /eval and /updates by path ("/steps/loss"); a dataset whose
+  // attributes cannot be read is left out.
+  std::map<std::string, DatasetInfo> datasets;
 };
 
 // Reads the log with libhdf5 in this process. Throws zotune::Error naming the path for a

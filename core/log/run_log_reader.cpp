@@ -74,6 +74,7 @@ RunLogReader RunLogReader::open(const std::string& path) {
 const std::string& RunLogReader::path() const { return c_.path; }
 int64_t RunLogReader::format_version() const { return c_.format_version; }
 std::string RunLogReader::config_text() const { return c_.config_text.get(); }
+std::string RunLogReader::resolved_config_text() const { return c_.config_resolved_text.get(); }
 RunProvenance RunLogReader::provenance() const { return c_.provenance.get(); }
 int64_t RunLogReader::steps_logged() const { return c_.step_rows; }
 std::vector<int64_t> RunLogReader::steps() const { return c_.steps.get(); }
@@ -133,5 +134,10 @@ std::vector<double> RunLogReader::eval_series(const std::string& name) const {
 }
 
 std::map<std::string, SummaryValue> RunLogReader::summary() const { return c_.summary.get(); }
+
+DatasetInfo RunLogReader::dataset_info(const std::string& dataset_path) const {
+  const auto it = c_.datasets.find(dataset_path);
+  return it == c_.datasets.end() ? DatasetInfo{} : it->second;
+}
 
 }  // namespace zotune

@@ -1,4 +1,4 @@
-// RunLogReader: reads a run log written by RunLog (layout in core/log/run_log.h). Opens the
+// RunLogReader: reads a run log written by RunLog (layout in docs/LOGS.md). Opens the
 // file read-only with HDF5 file locking off, so a log can be read while its run still writes
 // it (it then shows the state of the run's last flush). Row counts are taken from each
 // group's `step` dataset, which the writer extends last.
@@ -27,7 +27,10 @@ class RunLogReader {
 
   const std::string& path() const;
   int64_t format_version() const;
+  // /config: the run file as the run read it, then the defaults in force as YAML comments.
   std::string config_text() const;
+  // /config_resolved: every key in force, defaults applied ("" for logs without it).
+  std::string resolved_config_text() const;
   RunProvenance provenance() const;
 
   // /steps: S rows; steps() is /steps/step.
@@ -51,6 +54,10 @@ class RunLogReader {
   std::vector<double> eval_series(const std::string& name) const;  // [E], NaN where missing
 
   std::map<std::string, SummaryValue> summary() const;
+
+  // The description, unit and integer-ness of a dataset by path ("/steps/loss",
+  // "/eval/dev_loss"); an empty DatasetInfo for a path the log does not hold.
+  DatasetInfo dataset_info(const std::string& dataset_path) const;
 
   // Everything read, with the errors of damaged parts.
   const RunLogContents& contents() const { return c_; }

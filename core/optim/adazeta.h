@@ -1,4 +1,4 @@
-// AdaZeta's optimizer (Yang et al. 2024; shared/papers/adazeta.md a.3, a.5): MeZO's two-sided
+// AdaZeta's optimizer (Yang et al. 2024; docs/papers/adazeta.md a.3, a.5): MeZO's two-sided
 // SPSA averaged over Q queries, with Q taken at every step from the adaptive query schedule
 // (query_schedule.h). Step k with Q = Q(k):
 //   c_q = (L(θ + ε z_q) − L(θ − ε z_q)) / 2ε,   q = 0..Q−1, z_q = z(seed, k, q),

@@ -1,4 +1,4 @@
-// BSZO and BSZO-B (Feng & Huang 2026; ../shared/papers/bszo.md a.3; official code
+// BSZO and BSZO-B (Feng & Huang 2026; docs/papers/bszo.md a.3; official code
 // AeonianQuill/BSZO bszo_optimizer_v3.py = BSZO, v4 = BSZO-B): a Bayesian estimate of the
 // gradient's projection g̃ = Bᵀg on k seeded directions, B = [z_1..z_k], from m difference
 // observations fused by sequential Kalman updates, then θ ← θ − η Σ_i μ_i z_i.

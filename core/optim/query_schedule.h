@@ -1,4 +1,4 @@
-// AdaZeta's adaptive query schedule (shared/papers/adazeta.md a.4, a.5): the number of
+// AdaZeta's adaptive query schedule (docs/papers/adazeta.md a.4, a.5): the number of
 // directions Q averaged per step grows sub-linearly with the epoch,
 //   Q_e = min(max(floor(alpha * e^beta), Q_min), Q_max),   e = floor(k / ceil(D / B)),
 // for step k, D training examples and batch B; Q only changes at epoch boundaries. The

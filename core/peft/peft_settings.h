@@ -3,7 +3,7 @@
 // (peft_settings() in core/train/run_setup.h); LoadOptions carries the result to every load
 // path, so rank 0, the replicas and replay declare the same tensors.
 // Defaults here are the schema's (core/config/run_config_schema.cpp) and the papers':
-// adapters per shared/papers/adazeta.md a.2, LoRA and prefix-tuning per baselines.md section 2.
+// adapters per docs/papers/adazeta.md a.2, LoRA and prefix-tuning per baselines.md section 2.
 #pragma once
 #include <array>
 #include <cstdint>

@@ -54,6 +54,9 @@ struct EncodedExample {
   std::vector<int32_t> label_words;  // MaskedLM: token id of each class's label word
   int label = -1;                    // MaskedLM / ClassificationHead: gold class
   std::vector<std::string> answers;  // Generation: gold answers for F1
+  // The candidates (CandidateLM) or classes (MaskedLM, ClassificationHead) as text, for a
+  // text metric over chosen candidates (PromptTaskOptions::metric F1); empty otherwise.
+  std::vector<std::string> candidate_texts;
   std::string where;                 // "file:line", for error messages
 };
 

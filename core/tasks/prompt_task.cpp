@@ -66,6 +66,15 @@ PromptTask::PromptTask(std::string name, std::vector<EncodedExample> examples, P
     const std::string at = task + e.where + ": ";
     check(e.format == format_, at + "format " + format_name(e.format) + " in a task of " + format_name(format_) +
                                    " examples (one format per task)");
+    if (format_ != Format::Generation && metric_kind() == Metric::F1) {
+      // F1 compares the chosen candidate's text with the gold one's: every class needs its text.
+      const size_t classes = format_ == Format::CandidateLM ? e.candidates.size()
+                             : format_ == Format::MaskedLM   ? e.label_words.size()
+                                                             : e.candidate_texts.size();
+      check(!e.candidate_texts.empty() && e.candidate_texts.size() == classes,
+            at + "the F1 metric needs the text of each of the " + std::to_string(classes) + " candidates, got " +
+                std::to_string(e.candidate_texts.size()));
+    }
     for (size_t c = 0; c < e.candidates.size(); ++c) {
       const ScoredSequence& s = e.candidates[c];
       // The first option token needs a token before it to be predicted from.
@@ -217,6 +226,29 @@ std::vector<LossSum> PromptTask::group_loss_sums(Model& model, const std::vector
   return {};
 }
 
+int64_t PromptTask::token_count(const std::vector<int>& examples) const {
+  int64_t n = 0;
+  for (int i : examples) {
+    if (i < 0 || i >= num_examples()) continue;
+    const EncodedExample& e = examples_[static_cast<size_t>(i)];
+    switch (format_) {
+      case Format::CandidateLM:
+        if (options_.candidate_objective == CandidateObjective::Classification) {
+          for (const ScoredSequence& c : e.candidates) n += static_cast<int64_t>(c.ids.size());
+        } else if (!e.correct.empty() && static_cast<size_t>(e.correct.front()) < e.candidates.size()) {
+          n += static_cast<int64_t>(e.candidates[static_cast<size_t>(e.correct.front())].ids.size());
+        }
+        break;
+      case Format::Generation:
+        if (!e.candidates.empty()) n += static_cast<int64_t>(e.candidates.front().ids.size());
+        break;
+      case Format::MaskedLM:
+      case Format::ClassificationHead: n += static_cast<int64_t>(e.ids.size()); break;
+    }
+  }
+  return n;
+}
+
 LossSum PromptTask::loss_sum(Model& model, const std::vector<int>& examples) {
   check(model.probe_groups() == 1, "task " + name_ + ": loss_sum with probe groups on (use group_loss_sums)");
   return group_loss_sums(model, examples).at(0);
@@ -265,9 +297,25 @@ Evaluation PromptTask::evaluate(Model& model, const std::vector<int>& examples) 
         // MeZO: decode(outputs[input_len:], skip_special_tokens=True).strip() -- the whole
         // continuation (stop token included), Python-stripped; then metrics.py's f1.
         p.text = templates_detail::py_strip(g.decode(tokens[i]));
-        p.score = mezo_f1(p.text, selected[i]->answers);
+        p.score = metric_kind() == Metric::F1 ? mezo_f1(p.text, selected[i]->answers)
+                                              : squad_max_exact_match(p.text, selected[i]->answers);
       }
       break;
+    }
+  }
+  if (format_ != Format::Generation && metric_kind() == Metric::F1) {
+    // Token F1 of the chosen candidate's text against the gold candidates' texts.
+    for (size_t i = 0; i < selected.size(); ++i) {
+      const EncodedExample& e = *selected[i];
+      Prediction& p = ev.predictions[i];
+      std::vector<std::string> gold;
+      if (format_ == Format::CandidateLM) {
+        for (int c : e.correct) gold.push_back(e.candidate_texts.at(static_cast<size_t>(c)));
+      } else {
+        gold.push_back(e.candidate_texts.at(static_cast<size_t>(e.label)));
+      }
+      p.text = e.candidate_texts.at(static_cast<size_t>(p.predicted));
+      p.score = squad_max_f1(p.text, gold);
     }
   }
   double total = 0.0;

@@ -22,6 +22,7 @@
 //    continuation stripped (MeZO keeps text after a merged newline token too); MeZO's
 //    metrics.py f1 (squad_f1.h mezo_f1: SQuAD token F1, max over gold answers, with its
 //    "no answer" / "CANNOTANSWER" exact-match case).
+//  - PromptTaskOptions::metric may choose the other metric (custom tasks, see there).
 //
 // Forward passes go in chunks of at most max_batch_sequences sequences; only the rows a
 // loss reads are projected onto the vocabulary (prompt_task_forward.h).
@@ -63,6 +64,11 @@ struct PromptTaskOptions {
   int max_batch_sequences = 32;  // sequences per forward pass (candidates, inputs, prompts)
   int32_t pad_id = 0;            // id in padding slots (masked out; must be in the vocabulary)
   std::optional<GenerationConfig> generation;  // required when the examples are Generation
+  // The metric, where it is not the format's own (accuracy for candidates and classes, F1 for
+  // generation; custom tasks choose): F1 over candidates = squad_max_f1 of the chosen
+  // candidate's text against the gold ones' (EncodedExample::candidate_texts); accuracy of
+  // generation = squad_max_exact_match against the answers. Per example, so shards average.
+  std::optional<Metric> metric;
 };
 
 // One example's outcome, for logs.
@@ -88,13 +94,16 @@ class PromptTask final : public Task {
   int num_examples() const override { return static_cast<int>(examples_.size()); }
   LossSum loss_sum(Model& model, const std::vector<int>& examples) override;
   std::vector<LossSum> group_loss_sums(Model& model, const std::vector<int>& examples) override;
+  int64_t token_count(const std::vector<int>& examples) const override;
   std::optional<double> metric(Model& model, const std::vector<int>& examples) override;
 
   // The metric with each example's prediction.
   Evaluation evaluate(Model& model, const std::vector<int>& examples);
 
   Format format() const { return format_; }
-  Metric metric_kind() const { return format_ == Format::Generation ? Metric::F1 : Metric::Accuracy; }
+  Metric metric_kind() const {
+    return options_.metric.value_or(format_ == Format::Generation ? Metric::F1 : Metric::Accuracy);
+  }
   const EncodedExample& example(int i) const { return examples_.at(static_cast<size_t>(i)); }
 
  private:

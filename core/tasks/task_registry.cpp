@@ -5,9 +5,13 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <optional>
+#include <string_view>
+#include <vector>
 
 #include "core/tasks/task_registry.h"
 #include "core/util/error.h"
+#include "core/util/suggest.h"
 
 namespace zotune::tasks {
 namespace {
@@ -91,9 +95,15 @@ const TaskSpec& find_task(const std::string& name) {
   for (const TaskSpec& t : kTasks) {
     if (t.name == key) return t;
   }
+  // The names a run file may give: the registered tasks, the inline toy corpus and the custom
+  // task of the run file (core/train/task_setup.cpp builds those two).
+  std::vector<std::string_view> names{"lm", "custom"};
+  for (const TaskSpec& t : kTasks) names.push_back(t.name);
   std::string known;
-  for (const TaskSpec& t : kTasks) known += (known.empty() ? "" : ", ") + t.name;
-  throw Error("task '" + name + "': unknown task (known: " + known + ")");
+  for (std::string_view n : names) known += (known.empty() ? "" : ", ") + std::string(n);
+  const std::optional<std::string_view> guess = closest_spelling(key, names);
+  throw Error("task '" + name + "': unknown task" + (guess ? "; did you mean '" + std::string(*guess) + "'?" : "") +
+              " (known: " + known + ")");
 }
 
 Layout detect_layout(const TaskSpec& task, const std::string& path) {

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "core/data/records.h"
 #include "core/tasks/hf_conversions.h"
 #include "core/tasks/task_registry.h"
 #include "core/util/error.h"
@@ -76,20 +77,7 @@ const std::vector<RowSpec> kRows = {
 std::string context(const data::Record& row, const TaskSpec& task) { return row.where + ": task " + task.name; }
 
 // The value at a dotted key, or null when a part is missing.
-const json* lookup(const json& fields, const std::string& key) {
-  const json* node = &fields;
-  size_t start = 0;
-  while (true) {
-    const size_t dot = key.find('.', start);
-    const std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!node->is_object()) return nullptr;
-    auto it = node->find(part);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-    if (dot == std::string::npos) return node;
-    start = dot + 1;
-  }
-}
+const json* lookup(const json& fields, const std::string& key) { return data::find_field(fields, key); }
 
 std::string string_field(const json& fields, const std::string& key, const std::string& where) {
   const json* v = lookup(fields, key);

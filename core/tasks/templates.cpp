@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "core/tasks/sequence_encoding.h"
 #include "core/tasks/templates_tables.h"
 #include "core/util/error.h"
 
@@ -418,3 +419,22 @@ EncodedExample encode(const TaskSpec& task, TemplateFamily family, const Example
 }
 
 }  // namespace zotune::tasks
+
+namespace zotune::tasks::encoding {
+
+std::string counted_text(const std::string& s) { return templates_detail::strip_spaces(s); }
+std::string fed_text(const std::string& s) { return fed(s); }
+bool adds_bos(const Tokenizer& tok) { return tasks::adds_bos(tok); }
+ScoredSequence scored_sequence(const Tokenizer& tok, const std::string& verbalized, size_t prompt_len, int max_length,
+                               bool keep_bos, const std::string& where) {
+  return scored(tok, verbalized, prompt_len, max_length, keep_bos, where);
+}
+std::vector<int32_t> left_truncated(std::vector<int32_t> ids, int max_length, bool keep_bos) {
+  return left_truncate(std::move(ids), max_length, keep_bos);
+}
+void truncate_keeping_mask(EncodedExample& enc, const Tokenizer& tok, int max_length, const std::string& where) {
+  truncate_and_find_mask(enc, tok, max_length, where);
+}
+void truncate_keeping_last(EncodedExample& enc, int max_length) { truncate_keep_last(enc, max_length); }
+
+}  // namespace zotune::tasks::encoding

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/log/run_log_reader.h"
+#include "core/tasks/custom_task.h"
 #include "core/tasks/task_registry.h"
 #include "core/util/error.h"
 
@@ -52,7 +53,7 @@ void check_task(const RunConfig& c, std::vector<std::string>& problems) {
   std::error_code ec;
   if (!t.data_dir.empty() && !fs::is_directory(t.data_dir, ec))
     problems.push_back(where(c, "task.data_dir") + "no such folder: " + t.data_dir);
-  if (t.name.empty() || t.name == "lm") return;
+  if (t.name.empty() || t.name == "lm" || t.name == tasks::kCustomTaskName) return;
   const tasks::TaskSpec* spec = nullptr;
   try {
     spec = &tasks::find_task(t.name);
@@ -87,5 +88,7 @@ void check_run_inputs(const RunConfig& config, std::vector<std::string>& problem
   check_model(config, problems);
   check_task(config, problems);
 }
+
+void check_task_inputs(const RunConfig& config, std::vector<std::string>& problems) { check_task(config, problems); }
 
 }  // namespace zotune

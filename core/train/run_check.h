@@ -16,6 +16,9 @@ struct RunCheck {
 
 // Whether what a parsed run names exists: the model, the task, its data files.
 void check_run_inputs(const RunConfig& config, std::vector<std::string>& problems);
+// The task part alone: the task name and the data files it reads, each problem naming the
+// run-file key and line (what every rank reads before it builds the task).
+void check_task_inputs(const RunConfig& config, std::vector<std::string>& problems);
 
 // Whether `path` is the log of a run that never started: a readable zotune run log with status
 // "failed: ..." and no logged step (a missing model, a setting refused at start). Its rerun

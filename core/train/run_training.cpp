@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 
+#include "core/config/complete_config.h"
 #include "core/log/run_log.h"
 #include "core/model/pretrained.h"
 #include "core/train/engine_setup.h"
@@ -17,6 +18,7 @@
 #include "core/train/resume.h"
 #include "core/train/run_check.h"
 #include "core/train/run_setup.h"
+#include "core/train/hf_export.h"
 #include "core/train/save_weights.h"
 #include "core/train/step_log.h"
 #include "core/train/task_setup.h"
@@ -90,7 +92,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       const std::string path = resumed ? config.run.output + ".resuming" : config.run.output;
       // The resolved run file, then the defaults in force with their sources as YAML comments
       // (what `zotune config --resolved` prints): the log says which defaults the run took.
-      log.emplace(RunLog::create(path, config.text + config.defaults_text, provenance, options));
+      // /config_resolved: every key in force, the defaults applied as values.
+      log.emplace(RunLog::create(path, config.text + config.defaults_text, provenance, options,
+                                 complete_config_text(config)));
       if (resumed) {
         write_resumed_rows(*resumed, *log);
         std::filesystem::rename(path, config.run.output);
@@ -177,9 +181,13 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     // What the test split reports: the task's metric whatever selection compared (the papers'
     // tables), the loss for the lm task.
     const bool test_by_metric = !metric_name(*splits.train).empty();
-    auto dev_value = [&](Task& task, Model& model) {
-      const SplitScore score = score_split(task, model, eval_chunk, !by_metric, by_metric);
-      return by_metric ? *score.metric : *score.loss;
+    // Each evaluation logs the dev loss and, for tasks with a metric, the dev metric (/eval
+    // dev_loss, dev_<metric>); selection compares the one named dev_key.
+    auto dev_scores = [&](Task& task, Model& model) {
+      const SplitScore score = score_split(task, model, eval_chunk, true, test_by_metric);
+      std::map<std::string, double> scores{{"dev_loss", *score.loss}};
+      if (score.metric) scores["dev_" + metric_name(task)] = *score.metric;
+      return scores;
     };
     auto better = [&](double a, double b) { return by_metric ? a > b : a < b; };
 
@@ -203,13 +211,18 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     // Dev selection runs when there is a dev set and an evaluation interval.
     Task* const dev = config.eval.every > 0 ? splits.dev.get() : nullptr;
     if (dev) out.initial_dev = logged_at_start(dev_key);
-    if (dev && !out.initial_dev) out.initial_dev = dev_value(*dev, *pretrained->model);
+    std::map<std::string, double> initial_dev_scores;
+    if (dev && !out.initial_dev) {
+      initial_dev_scores = dev_scores(*dev, *pretrained->model);
+      out.initial_dev = initial_dev_scores.at(dev_key);
+    }
     if (root) {
       log->set_summary("engine", engine_description(*pretrained->model));
       log->set_summary("trainable_params", static_cast<double>(space->size()));
       log->set_summary("task", splits.description);
       std::map<std::string, double> at_start;
       if (out.initial_loss) at_start["train_loss"] = *out.initial_loss, log->set_summary("initial_loss", *out.initial_loss);
+      at_start.insert(initial_dev_scores.begin(), initial_dev_scores.end());
       if (out.initial_dev) at_start[dev_key] = *out.initial_dev, log->set_summary("initial_" + dev_key, *out.initial_dev);
       if (!at_start.empty() && !logged_start) log->log_eval(0, at_start);
       std::fprintf(invocation.progress, "train: %s, %s on %s (%llu trainable parameters), %d rank%s\n  task %s\n",
@@ -231,7 +244,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     {
       Trainer trainer(*pretrained->model, *space, *optimizer, *splits.train, comm, options);
       ProgressPrinter progress(root ? config.run.progress : ProgressStyle::Off, config.run.steps,
-                               config.run.log_every, invocation.progress);
+                               config.run.log_every, invocation.progress, dev ? config.eval.every : 0);
       // Selection as the Hugging Face trainer's load_best_model_at_end (MeZO, AdaZeta, BSZO all
       // use it): the candidates are the checkpoints evaluated every eval.every steps, the first
       // strictly better one wins a tie; the initial weights are evaluated for the log only
@@ -249,12 +262,17 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
         return config.eval.patience > 0 && ++evals_since_best >= config.eval.patience;
       };
       auto evaluate_dev = [&](int64_t after_steps) {
-        const double value = dev_value(*dev, *pretrained->model);
+        const auto eval_start = std::chrono::steady_clock::now();
+        const std::map<std::string, double> scores = dev_scores(*dev, *pretrained->model);
+        const double value = scores.at(dev_key);
         if (root) {
           const StopSignalLogWrite writing;
-          log->log_eval(after_steps, {{dev_key, value}});
+          log->log_eval(after_steps, scores);
         }
-        return select(after_steps, value);
+        const bool stop = select(after_steps, value);
+        progress.evaluation(after_steps, scores, dev_key, *best, best_step,
+                            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - eval_start).count());
+        return stop;
       };
       // Resume: the selection as the logged evaluations left it, and an evaluation due at the
       // resume point that the interrupted run did not get to.
@@ -286,7 +304,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
           const StopSignalLogWrite writing;
           log_step_record(*log, record, peak_resident_bytes());
         }
-        progress.step(s, record.loss, record.ms);
+        progress.step(s, record.loss, record.ms, record.tokens);
         divergence.observe(record.step, record.loss);  // after logging: the log keeps the step that diverged
         if (record.stop_requested) {  // every rank saw the same vote: all stop after this step
           ++s;
@@ -381,7 +399,14 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
                          {"zotune_steps", std::to_string(saved_step)},
                          {"zotune_checksum", checksum_hex(out.selected_checksum)}};
         pretrained->model->sync_params_to_host();
-        save_weights(config.run.save, *pretrained->model, save);
+        if (is_directory_export(config.run.save)) {  // a directory: the Hugging Face export (docs/EXPORT.md)
+          HfExportOptions export_options;
+          export_options.base_path = config.model.path;
+          export_options.metadata = save.metadata;
+          export_hf(config.run.save, *pretrained->model, export_options);
+        } else {
+          save_weights(config.run.save, *pretrained->model, save);
+        }
         log->set_summary("saved_weights", config.run.save);
       }
       log->set_summary("status", "completed");

@@ -49,6 +49,13 @@ std::vector<LossSum> LanguageModelingTask::group_loss_sums(Model& model, const s
   return out;
 }
 
+int64_t LanguageModelingTask::token_count(const std::vector<int>& examples) const {
+  int64_t n = 0;
+  for (int e : examples)
+    if (e >= 0 && e < num_examples()) n += static_cast<int64_t>(sequences_[static_cast<size_t>(e)].size());
+  return n;
+}
+
 LossSum LanguageModelingTask::loss_sum(Model& model, const std::vector<int>& examples) {
   check(model.probe_groups() == 1, "language-modeling task: loss_sum with probe groups on (use group_loss_sums)");
   return group_loss_sums(model, examples).at(0);

@@ -31,6 +31,9 @@ class Task {
   // copy of the examples at once. The default serves one group only.
   virtual std::vector<LossSum> group_loss_sums(Model& model, const std::vector<int>& examples);
   double loss(Model& model, const std::vector<int>& examples) { return loss_sum(model, examples).mean(); }
+  // Real tokens one loss_sum over `examples` runs through the model (every candidate sequence
+  // counted), for throughput reports; 0 when a task does not say.
+  virtual int64_t token_count(const std::vector<int>& examples) const { return 0; }
   // The task's evaluation metric over the examples (accuracy or F1, in [0, 1]), or nullopt
   // for tasks that only have a loss (language modeling).
   virtual std::optional<double> metric(Model& model, const std::vector<int>& examples) { return std::nullopt; }
@@ -50,6 +53,7 @@ class LanguageModelingTask final : public Task {
   // Over every predicted token of the batch (the mean is not a mean of per-sequence means).
   LossSum loss_sum(Model& model, const std::vector<int>& examples) override;
   std::vector<LossSum> group_loss_sums(Model& model, const std::vector<int>& examples) override;
+  int64_t token_count(const std::vector<int>& examples) const override;
 
  private:
   std::vector<std::vector<int32_t>> sequences_;

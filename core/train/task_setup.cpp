@@ -1,11 +1,15 @@
 #include "core/train/task_setup.h"
 
+#include "core/train/run_check.h"
+
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <limits>
 
 #include "core/data/sampling.h"
 #include "core/train/sequence_length.h"
+#include "core/tasks/custom_task.h"
 #include "core/tasks/prompt_task.h"
 #include "core/tasks/task_registry.h"
 #include "core/tasks/templates.h"
@@ -15,6 +19,16 @@
 namespace zotune {
 
 namespace {
+
+// A missing file or an unknown task name, named with its run-file key and line, before any read.
+void require_task_inputs(const RunConfig& config) {
+  std::vector<std::string> problems;
+  check_task_inputs(config, problems);
+  if (problems.empty()) return;
+  std::string all = problems.front();
+  for (size_t i = 1; i < problems.size(); ++i) all += "\n  " + problems[i];
+  throw Error(all);
+}
 
 int32_t pad_id_of(const Tokenizer& tokenizer, const ModelConfig& model) {
   if (model.pad_token_id >= 0) return model.pad_token_id;
@@ -123,6 +137,9 @@ std::string task_file(const std::string& given, const TaskSettings& t, const std
 
 data::SplitSizes split_sizes(const RunConfig& config, const std::string& task) {
   const TaskSettings& t = config.task;
+  // A custom task is in neither paper's tables: both protocols' default sizes (mezo.sh 1000 / 500).
+  if (task == tasks::kCustomTaskName && (t.sampling == TaskSampling::MeZO || t.sampling == TaskSampling::BSZO))
+    return {1000, 500, 1000};
   switch (t.sampling) {
     case TaskSampling::MeZO: return data::mezo_split_sizes(task);
     case TaskSampling::BSZO: return data::bszo_split_sizes(task);
@@ -147,29 +164,23 @@ std::vector<tasks::Example> pick(const std::vector<tasks::Example>& all, const s
   return out;
 }
 
-TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+// The three splits' examples before templating, as the run's sampling picks them from the
+// train file (train and, without task.dev, dev) and the eval file (test).
+struct SampledExamples {
+  std::vector<tasks::Example> train, dev, test;
+};
+
+SampledExamples sample_examples(const RunConfig& config, const std::string& task_name,
+                                const std::vector<tasks::Example>& train_all, const std::vector<tasks::Example>& eval_all,
+                                const std::string& train_file, const std::string& eval_file,
+                                const std::function<std::vector<tasks::Example>(const std::string&)>& load_dev) {
   const TaskSettings& t = config.task;
-  const tasks::TaskSpec& spec = tasks::find_task(t.name);
-  const tasks::TemplateFamily family = family_for(config, model.head);
-  check_head(config, family, model.head);
-  check(tasks::has_template(spec, family), config.source + ": task.template: the " + tasks::family_name(family) +
-                                               " family has no template for " + spec.name);
-  check(t.texts.empty(), config.source + ": task.texts: only the lm task takes inline texts");
   check(t.data_seed <= std::numeric_limits<uint32_t>::max(),
         config.source + ": task.data_seed: " + std::to_string(t.data_seed) +
             " does not fit numpy's 32-bit seed, which the samplers reproduce");
   const uint32_t seed = static_cast<uint32_t>(t.data_seed);
-
-  const std::string train_file = task_file(t.train, t, spec.default_train);
-  const std::string eval_file = task_file(t.test, t, spec.default_eval);
-  check(!train_file.empty(), config.source + ": task.train: " + spec.name + " needs a training file" +
-                                 (spec.default_train.empty() ? " (none ships in shared/data: " + spec.note + ")"
-                                                             : " (or task.data_dir, holding " + spec.default_train + ")"));
-  const std::vector<tasks::Example> train_all = tasks::load_examples(spec, train_file);
-  const std::vector<tasks::Example> eval_all = eval_file.empty() ? std::vector<tasks::Example>{}
-                                                                 : tasks::load_examples(spec, eval_file);
-  const data::SplitSizes sizes = split_sizes(config, spec.name);
-  const std::string what = config.source + ": task " + spec.name + " (" + train_file + ")";
+  const data::SplitSizes sizes = split_sizes(config, task_name);
+  const std::string what = config.source + ": task " + task_name + " (" + train_file + ")";
 
   data::Splits idx;
   std::vector<tasks::Example> dev_all;
@@ -185,7 +196,7 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
     // A dev file of its own: train from the train file alone, dev from a permutation of it.
     idx = data::mezo_splits(static_cast<int64_t>(train_all.size()), static_cast<int64_t>(eval_all.size()),
                             sizes.num_train, 0, sizes.num_test, seed, what);
-    dev_all = tasks::load_examples(spec, t.dev);
+    dev_all = load_dev(t.dev);
     std::vector<int64_t> order = data::NumpyLegacyRandom(seed).permutation(static_cast<int64_t>(dev_all.size()));
     order.resize(static_cast<size_t>(std::min<int64_t>(sizes.num_dev, static_cast<int64_t>(order.size()))));
     idx.dev = order;
@@ -193,6 +204,46 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
     idx = data::mezo_splits(static_cast<int64_t>(train_all.size()), static_cast<int64_t>(eval_all.size()),
                             sizes.num_train, sizes.num_dev, sizes.num_test, seed, what);
   }
+  SampledExamples out;
+  out.train = pick(train_all, idx.train, "training", train_file);
+  out.dev = pick(t.dev.empty() ? train_all : dev_all, idx.dev, "dev", t.dev.empty() ? train_file : t.dev);
+  out.test = pick(eval_all, idx.test, "test", eval_file);
+  check(!out.train.empty(), what + ": no training examples were sampled");
+  return out;
+}
+
+// The tokens a prompt may take: task.max_length resolved for the family and model, less the
+// tokens a generation task decodes (whose settings it puts in `options`).
+int prompt_max_length(const RunConfig& config, tasks::TemplateFamily family, const ModelConfig& model,
+                      const Tokenizer& tokenizer, bool generation, tasks::PromptTaskOptions& options) {
+  int max_length = resolved_max_length(config, family, model);
+  if (!generation) return max_length;
+  options.generation = tasks::generation_config(tokenizer);
+  max_length -= options.generation->max_new_tokens;  // MeZO leaves room for the answer
+  check(max_length >= 8, config.source + ": task.max_length: " + config.task.max_length.text() +
+                             " leaves no room for a prompt before the 50 generated tokens");
+  return max_length;
+}
+
+TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  const TaskSettings& t = config.task;
+  const tasks::TaskSpec& spec = tasks::find_task(t.name);
+  const tasks::TemplateFamily family = family_for(config, model.head);
+  check_head(config, family, model.head);
+  check(tasks::has_template(spec, family), config.source + ": task.template: the " + tasks::family_name(family) +
+                                               " family has no template for " + spec.name);
+  check(t.texts.empty(), config.source + ": task.texts: only the lm task takes inline texts");
+
+  const std::string train_file = task_file(t.train, t, spec.default_train);
+  const std::string eval_file = task_file(t.test, t, spec.default_eval);
+  check(!train_file.empty(), config.source + ": task.train: " + spec.name + " needs a training file" +
+                                 (spec.default_train.empty() ? " (none ships in shared/data: " + spec.note + ")"
+                                                             : " (or task.data_dir, holding " + spec.default_train + ")"));
+  const std::vector<tasks::Example> train_all = tasks::load_examples(spec, train_file);
+  const std::vector<tasks::Example> eval_all = eval_file.empty() ? std::vector<tasks::Example>{}
+                                                                 : tasks::load_examples(spec, eval_file);
+  SampledExamples sampled = sample_examples(config, spec.name, train_all, eval_all, train_file, eval_file,
+                                            [&](const std::string& path) { return tasks::load_examples(spec, path); });
 
   tasks::PromptTaskOptions options;
   options.pad_id = pad_id_of(tokenizer, model);
@@ -203,13 +254,8 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
           ? tasks::CandidateObjective::TeacherForced
           : tasks::CandidateObjective::Classification;
   const tasks::Format format = tasks::format_of(spec, family);
-  int max_length = resolved_max_length(config, family, model);
-  if (format == tasks::Format::Generation) {
-    options.generation = tasks::generation_config(tokenizer);
-    max_length -= options.generation->max_new_tokens;  // MeZO leaves room for the answer
-    check(max_length >= 8, config.source + ": task.max_length: " + t.max_length.text() +
-                               " leaves no room for a prompt before the 50 generated tokens");
-  }
+  const int max_length = prompt_max_length(config, family, model, tokenizer,
+                                           format == tasks::Format::Generation, options);
   auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
     if (examples.empty()) return nullptr;
     std::vector<tasks::EncodedExample> encoded;
@@ -218,16 +264,129 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
     return std::make_unique<tasks::PromptTask>(spec.name + "/" + split, std::move(encoded), options);
   };
   TaskSplits s;
-  s.train_examples = pick(train_all, idx.train, "training", train_file);
-  s.dev_examples = pick(t.dev.empty() ? train_all : dev_all, idx.dev, "dev", t.dev.empty() ? train_file : t.dev);
-  s.test_examples = pick(eval_all, idx.test, "test", eval_file);
+  s.train_examples = std::move(sampled.train);
+  s.dev_examples = std::move(sampled.dev);
+  s.test_examples = std::move(sampled.test);
   s.family = family;
   s.encode_max_length = max_length;
   s.train = make(s.train_examples, "train");
-  check(s.train != nullptr, what + ": no training examples were sampled");
   s.dev = make(s.dev_examples, "dev");
   s.test = make(s.test_examples, "test");
   s.description = spec.name + " (" + tasks::family_name(family) + " template): " +
+                  std::to_string(s.train->num_examples()) + " train / " +
+                  std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +
+                  std::to_string(s.test ? s.test->num_examples() : 0) + " test examples";
+  return s;
+}
+
+// ---- A custom task (task.name custom): defined by the run file's task.prompt and the keys
+// ---- after it (core/tasks/custom_task.h), sampled and scored as the registered tasks are.
+
+tasks::CustomTaskDefinition custom_definition(const RunConfig& config) {
+  const TaskSettings& t = config.task;
+  tasks::CustomTaskDefinition d;
+  d.prompt = t.prompt;
+  d.candidates = t.candidates;
+  d.candidates_field = t.candidates_field;
+  d.label_field = t.label_field;
+  d.labels = t.labels;
+  d.answer_field = t.answer_field;
+  d.source = config.source;
+  d.origins = config.origins;
+  return d;
+}
+
+// How the model reads the prompt: the template family auto picks for its head (mezo: a
+// decoder; lm-bff or bszo-mlm: the mask token at {mask}; head: a classification head).
+tasks::CustomFormat custom_format(tasks::TemplateFamily family) {
+  switch (family) {
+    case tasks::TemplateFamily::MezoDecoder: return tasks::CustomFormat::Decoder;
+    case tasks::TemplateFamily::LmBffMlm:
+    case tasks::TemplateFamily::BszoMlm: return tasks::CustomFormat::MaskedLM;
+    case tasks::TemplateFamily::ClassificationHead: break;
+  }
+  return tasks::CustomFormat::Head;
+}
+
+const char* custom_format_name(tasks::CustomFormat format) {
+  switch (format) {
+    case tasks::CustomFormat::Decoder: return "decoder prompt";
+    case tasks::CustomFormat::MaskedLM: return "masked-LM prompt";
+    case tasks::CustomFormat::Head: return "classification head";
+  }
+  return "?";
+}
+
+TaskSplits custom_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  const TaskSettings& t = config.task;
+  auto custom = std::make_shared<const tasks::CustomTask>(custom_definition(config));
+  const tasks::CustomTaskDefinition& def = custom->definition();
+  tasks::TemplateFamily family = family_for(config, model.head);
+  check_head(config, family, model.head);
+  const tasks::CustomFormat format = custom_format(family);
+  // The mask-based encoding is BSZO's (one string, tokenized whole): its max_length rule.
+  if (format == tasks::CustomFormat::MaskedLM) family = tasks::TemplateFamily::BszoMlm;
+  check(t.texts.empty(), def.where("task.texts") + ": only the lm task takes inline texts");
+  const int masks = custom->prompt().mask_slots();
+  if (format == tasks::CustomFormat::MaskedLM)
+    check(masks == 1, def.where("task.prompt") + ": " + config.model.path + " reads the label word at the mask " +
+                          "token: the prompt needs one {mask} slot, it has " + std::to_string(masks));
+  else
+    check(masks == 0, def.where("task.prompt") + ": {mask} is the mask token of masked-LM encoders; " +
+                          config.model.path + " has a " + head_name(model.head) + " head");
+  if (def.generation())
+    check(format == tasks::CustomFormat::Decoder,
+          def.where("task.answer_field") + ": generation needs a decoder; " + config.model.path + " has a " +
+              head_name(model.head) + " head");
+  if (format == tasks::CustomFormat::Head)
+    check(def.candidates_field.empty(), def.where("task.candidates_field") +
+                                            ": a classification head has fixed classes: give task.candidates");
+  if (format != tasks::CustomFormat::Decoder)
+    check(t.loss != TaskLoss::TeacherForced, def.where("task.loss") + ": teacher-forced scores a decoder's tokens; " +
+                                                 config.model.path + " has a " + head_name(model.head) + " head");
+  check(!t.train.empty(), def.where("task.name") + ": custom needs task.train (a .jsonl, .tsv or .csv file)");
+  check(t.data_dir.empty(), def.where("task.data_dir") +
+                                ": a custom task reads task.train, task.dev and task.test, not a folder of usual names");
+
+  const std::string mask = format == tasks::CustomFormat::MaskedLM && tokenizer.mask_id() >= 0
+                               ? tokenizer.id_to_token(tokenizer.mask_id())
+                               : "";
+  check(format != tasks::CustomFormat::MaskedLM || !mask.empty(),
+        def.where("task.prompt") + ": the tokenizer of " + config.model.path + " has no mask token for {mask}");
+  const std::vector<tasks::Example> train_all = custom->load(t.train, "task.train", mask);
+  const std::vector<tasks::Example> eval_all =
+      t.test.empty() ? std::vector<tasks::Example>{} : custom->load(t.test, "task.test", mask);
+  SampledExamples sampled = sample_examples(config, tasks::kCustomTaskName, train_all, eval_all, t.train, t.test,
+                                            [&](const std::string& path) { return custom->load(path, "task.dev", mask); });
+
+  tasks::PromptTaskOptions options;
+  options.pad_id = pad_id_of(tokenizer, model);
+  options.candidate_objective = t.loss == TaskLoss::TeacherForced || (t.loss == TaskLoss::Auto && def.generation())
+                                    ? tasks::CandidateObjective::TeacherForced
+                                    : tasks::CandidateObjective::Classification;
+  if (t.metric == TaskMetric::Accuracy) options.metric = tasks::Metric::Accuracy;
+  if (t.metric == TaskMetric::F1) options.metric = tasks::Metric::F1;
+  const int max_length = prompt_max_length(config, family, model, tokenizer, def.generation(), options);
+  auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
+    if (examples.empty()) return nullptr;
+    std::vector<tasks::EncodedExample> encoded;
+    encoded.reserve(examples.size());
+    for (const tasks::Example& e : examples) encoded.push_back(custom->encode(e, format, tokenizer, max_length));
+    return std::make_unique<tasks::PromptTask>(std::string(tasks::kCustomTaskName) + "/" + split, std::move(encoded),
+                                               options);
+  };
+  TaskSplits s;
+  s.train_examples = std::move(sampled.train);
+  s.dev_examples = std::move(sampled.dev);
+  s.test_examples = std::move(sampled.test);
+  s.family = family;
+  s.custom = custom;
+  s.custom_format = format;
+  s.encode_max_length = max_length;
+  s.train = make(s.train_examples, "train");
+  s.dev = make(s.dev_examples, "dev");
+  s.test = make(s.test_examples, "test");
+  s.description = std::string(tasks::kCustomTaskName) + " (" + custom_format_name(format) + "): " +
                   std::to_string(s.train->num_examples()) + " train / " +
                   std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +
                   std::to_string(s.test ? s.test->num_examples() : 0) + " test examples";
@@ -241,15 +400,19 @@ LoadOptions task_load_options(const RunConfig& config) {
   load.dtype = config.model.dtype;
   load.peft = peft_settings(config);
   if (config.task.name == "lm") return load;
-  const tasks::TaskSpec& spec = tasks::find_task(config.task.name);
+  require_task_inputs(config);
+  const bool custom = config.task.name == tasks::kCustomTaskName;
+  const tasks::TaskSpec* spec = custom ? nullptr : &tasks::find_task(config.task.name);
+  const std::string name = custom ? std::string(tasks::kCustomTaskName) : spec->name;
   const ModelConfig model = load_model_config(config.model.path);
   if (family_for(config, model.head) != tasks::TemplateFamily::ClassificationHead) return load;
-  const int classes = static_cast<int>(spec.class_names.size());
-  check(classes >= 2, config.source + ": task.template: head needs a classification task; " + spec.name + " is " +
-                          tasks::kind_name(spec.kind));
+  // A custom task's classes are its candidates (a head has fixed classes: no per-example ones).
+  const int classes = static_cast<int>(custom ? config.task.candidates.size() : spec->class_names.size());
+  check(classes >= 2, config.source + ": task.template: head needs a classification task; " + name + " is " +
+                          (custom ? std::string("without task.candidates") : std::string(tasks::kind_name(spec->kind))));
   if (model.head == HeadKind::SequenceClassification) {
     check(model.num_labels == classes, config.model.path + ": the checkpoint's classification head has " +
-                                           std::to_string(model.num_labels) + " labels, task " + spec.name + " has " +
+                                           std::to_string(model.num_labels) + " labels, task " + name + " has " +
                                            std::to_string(classes));
     return load;
   }
@@ -261,7 +424,9 @@ LoadOptions task_load_options(const RunConfig& config) {
 }
 
 TaskSplits make_task_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  require_task_inputs(config);
   if (config.task.name == "lm") return lm_splits(config, tokenizer, model);
+  if (config.task.name == tasks::kCustomTaskName) return custom_splits(config, tokenizer, model);
   return registered_splits(config, tokenizer, model);
 }
 

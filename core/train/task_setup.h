@@ -1,5 +1,5 @@
 // From a run file's `task` section to the run's three splits: the lm task (inline texts or
-// one text per line) or a registered task (core/tasks) read from its files, sampled as the
+// one text per line), a registered task (core/tasks) or a custom one (custom_task.h) read from its files, sampled as the
 // protocol says (core/data/sampling.h), rendered by its template family and wrapped in the
 // objective that trains and scores it (core/tasks/prompt_task.h). One place, so that
 // `zotune train`, `zotune eval` and the tests build the same examples from the same file.
@@ -11,6 +11,7 @@
 
 #include "core/config/run_config.h"
 #include "core/model/model.h"
+#include "core/tasks/custom_task.h"
 #include "core/tasks/templates.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/train/task.h"
@@ -22,11 +23,15 @@ struct TaskSplits {
   std::unique_ptr<Task> dev;   // nullptr: no dev set (no model selection, no early stopping)
   std::unique_ptr<Task> test;  // nullptr: no test set
   std::string description;     // one line for progress output: task, template, split sizes
-  // Registered tasks only (empty / nullopt for the lm task): each split's examples before
+  // Registered and custom tasks (empty / nullopt for the lm task): each split's examples before
   // templating, in the order of the split Task's examples, and the template family that
   // encoded them, so `zotune prompts` shows exactly what the loss reads.
   std::vector<tasks::Example> train_examples, dev_examples, test_examples;
   std::optional<tasks::TemplateFamily> family;
+  // A custom task (task.name custom): its definition and how the model reads its prompt;
+  // `family` is then the family whose truncation rule it follows.
+  std::shared_ptr<const tasks::CustomTask> custom;
+  std::optional<tasks::CustomFormat> custom_format;
   int encode_max_length = 0;  // the max_length passed to tasks::encode (generation: minus max_new_tokens)
 };
 

@@ -237,6 +237,7 @@ StepRecord Trainer::step(uint32_t step) {
   }
   rec.loss = u.loss;
   rec.forward_passes = u.forward_passes;
+  rec.tokens = static_cast<double>(u.forward_passes) * static_cast<double>(task_.token_count(minibatch));
   rec.terms = std::move(u.terms);
   rec.decay_scale = u.decay_scale;
   rec.scalars = std::move(u.scalars);

@@ -56,6 +56,7 @@ struct StepRecord {
   double loss = 0.0;
   double lr = 0.0;
   int forward_passes = 0;     // over all ranks
+  double tokens = 0.0;        // tokens those forwards read (forward_passes x the minibatch's; progress only)
   double ms = 0.0;            // wall time of the step on this rank
   // Wall time this rank spent inside the step's all-reduce calls (ms, every round summed):
   // the exchange itself plus the wait for the slowest rank to arrive; with NCCL it includes

@@ -15,7 +15,7 @@ config.json alone (random weights drawn on the device, nothing read or downloade
 next-token loss over every token, as MeZO's zo_forward computes it for a causal LM.
 
 The modules (both variants compute the same function from the same initial weights):
-  adapters  AdaZeta's code (large_models/loretta, LorettaAdp; shared/papers/adazeta.md a.1, a.2):
+  adapters  AdaZeta's code (large_models/loretta, LorettaAdp; docs/papers/adazeta.md a.1, a.2):
             on Llama the inputs of gate_proj and up_proj (a pre-adapter each) and the output of
             down_proj (a post-adapter); on OPT fc1's input and fc2's output. a(h) = h +
             s U(ReLU(D(h))), s = 1, computed in fp32 (input cast up, output cast back), the

@@ -1,7 +1,7 @@
 """Zero-shot accuracy of a GGUF causal LM on SST-2, RTE and BoolQ under the MeZO protocol,
 computed with Hugging Face transformers: the independent reference that zotune's numbers are
 checked against (issues 4 and 16; docs/RESULTS.md). Written from the protocol
-(shared/papers/baselines.md 8.1-8.3) and MeZO's large_models code, not from zotune's code:
+(docs/papers/baselines.md 8.1-8.3) and MeZO's large_models code, not from zotune's code:
 
   * test split = the official validation file; MeZO takes sample_subset(valid, seed=0,
     num=1000): np.random.seed(0); np.random.permutation(n)[:1000] -- all of SST-2's 872 and

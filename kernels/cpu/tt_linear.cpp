@@ -1,4 +1,4 @@
-// The TT linear layer on the host (shared/papers/adazeta.md a.1): shape arithmetic, the dense
+// The TT linear layer on the host (docs/papers/adazeta.md a.1): shape arithmetic, the dense
 // reconstruction, the two-group forward and the code's Gaussian initialisation. Everything
 // goes through one primitive, the chain contraction: a matrix A[rows, r] times core
 // G[r, k * r'] read as one GEMM is A' [rows * k, r'] whose row index is the row-major pair

@@ -1,4 +1,4 @@
-// Tensor-train (TT) linear layer (AdaZeta / LoRETTA; shared/papers/adazeta.md a.1): a dense
+// Tensor-train (TT) linear layer (AdaZeta / LoRETTA; docs/papers/adazeta.md a.1): a dense
 // map W [in, out] stored as p TT cores G_i [r_{i-1}, k_i, r_i] (r_0 = r_p = 1), the first o
 // modes factoring `in` and the last p - o factoring `out` (prod k_1..k_o = in,
 // prod k_{o+1}..k_p = out), plus a dense bias [out]. fp32 throughout.

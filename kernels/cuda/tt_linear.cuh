@@ -1,4 +1,4 @@
-// The TT linear layer on the device (shared/papers/adazeta.md a.1; host reference
+// The TT linear layer on the device (docs/papers/adazeta.md a.1; host reference
 // kernels/cpu/tt_linear.h): y[M, out] = x[M, in] @ W + bias with W given by its TT cores, by the
 // code's two-group contraction. One kernel builds both groups, L^T [r, in] and R^T [out, r]
 // (each entry a chain of tiny slice products: under a million flops for the papers' shapes),

@@ -9,6 +9,8 @@ fails:
                      other collective of a step (counted by the Communicator, whatever its
                      kind) is the checksum all-gather of one word per rank
   learning           a run lowers the training loss (/summary initial_loss -> final_loss)
+  custom-task        a task defined only in the run file trains (lower loss) and evaluates
+                     (dev metric and loss, the test metric in /summary)
   malformed-run-file exit code 1, the error names file and line, no runs/<stem>.h5 is written
   missing-model      the error names the model path, the log says failed
   refused-run        a setting the run refuses (e.g. inplace on 2 ranks): the log says failed
@@ -375,6 +377,48 @@ def check_learning(args):
     require(np.isfinite(after) and after < before - args.min_decrease,
             f"training loss went from {before:.6f} to {after:.6f}: not lower by at least {args.min_decrease}")
     print(f"training loss {before:.6f} -> {after:.6f} (-{before - after:.6f}, at least {args.min_decrease} required)")
+
+
+# ---------------------------------------------------------------------------------------
+# custom-task
+
+
+def custom_task_run(args, name, settings):
+    """Trains a variant of the custom-task run file and returns (summary, /eval, /steps/loss)."""
+    run_file = run_file_variant(args.run_file, os.path.join(args.work, name + ".yaml"),
+                                {"model.path": resolved_model_path(args.run_file, args.repo),
+                                 "run.output": f"runs/{name}.h5", "run.progress": "off", **settings})
+    train(args, run_file)
+    with open_log(os.path.join(args.work, f"runs/{name}.h5")) as log:
+        return summary(log), datasets(log["eval"]), log["steps/loss"][()]
+
+
+def check_custom_task(args):
+    """A task defined only in the run file (task.name custom) trains and evaluates: dev metric
+    and loss at every evaluation, the test metric of the selected weights in /summary, a
+    lower loss at the end; with task.loss candidates and task.metric f1 it logs test_f1."""
+    s, evals, losses = custom_task_run(args, "custom", {})
+    require(s.get("status") == "completed", f"/summary status {s.get('status')!r}")
+    require(str(s.get("task", "")).startswith("custom ("), f"/summary task {s.get('task')!r} is not the custom task")
+    require("test_accuracy" in s, f"/summary has no test_accuracy: {sorted(s)}")
+    require(0.0 <= float(s["test_accuracy"]) <= 1.0, f"test_accuracy {s['test_accuracy']} outside [0, 1]")
+    for name in ("dev_accuracy", "dev_loss"):
+        require(name in evals and len(evals[name]) >= 2 and np.all(np.isfinite(evals[name])),
+                f"/eval/{name}: missing or not finite at every evaluation ({sorted(evals)})")
+    first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
+    require(last < first - args.min_decrease,
+            f"mean training loss of the first 10 steps {first:.4f}, of the last 10 {last:.4f}: not lower by {args.min_decrease}")
+    dev_loss = evals["dev_loss"]
+    require(dev_loss[-1] < dev_loss[0], f"dev loss {dev_loss[0]:.4f} before training, {dev_loss[-1]:.4f} after")
+    print(f"custom task: training loss {first:.4f} -> {last:.4f}, dev loss {dev_loss[0]:.4f} -> {dev_loss[-1]:.4f}, "
+          f"test accuracy {float(s['test_accuracy']):.4f}")
+    s, evals, losses = custom_task_run(args, "custom_f1", {"task.loss": "candidates", "task.metric": "f1",
+                                                            "eval.select": "metric"})
+    require(s.get("status") == "completed", f"candidates + f1: /summary status {s.get('status')!r}")
+    require("test_f1" in s and "dev_f1" in evals, f"candidates + f1: no test_f1 / dev_f1 ({sorted(s)}, {sorted(evals)})")
+    require(np.all(np.isfinite(losses)) and abs(float(losses[0]) - np.log(2.0)) < 0.3,
+            f"candidates: the first step's loss {losses[0]} is not a two-way cross-entropy near ln 2")
+    print(f"candidates + f1: test f1 {float(s['test_f1']):.4f}, best dev f1 {float(s['best_dev_f1']):.4f}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -752,6 +796,9 @@ def main():
     p = sub.add_parser("learning", parents=[common])
     p.add_argument("--min-decrease", type=float, default=0.1, help="how much lower the final loss must be")
     p.set_defaults(check=check_learning)
+    p = sub.add_parser("custom-task", parents=[common])
+    p.add_argument("--min-decrease", type=float, default=0.5, help="how much lower the last steps' mean loss must be")
+    p.set_defaults(check=check_custom_task)
     p = sub.add_parser("malformed-run-file", parents=[common])
     p.add_argument("--line", type=int, required=True, help="the line the error must name")
     p.add_argument("--expect", required=True, help="text the error must contain")

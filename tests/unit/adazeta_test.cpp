@@ -1,4 +1,4 @@
-// AdaZeta's optimizer (shared/papers/adazeta.md a.3, a.5): a golden step with fixed losses,
+// AdaZeta's optimizer (docs/papers/adazeta.md a.3, a.5): a golden step with fixed losses,
 // the schedule driving the probes per step, the update against an independent host
 // reference on a quadratic, and agreement with MeZO at the same Q.
 #include <gtest/gtest.h>
@@ -179,7 +179,7 @@ TEST(Adazeta, RejectsInvalidOptions) {
 }
 
 // A run file that names only the model, the task and the method: every value below is what
-// resolution gives, checked against the launcher values cited in shared/papers/adazeta.md
+// resolution gives, checked against the launcher values cited in docs/papers/adazeta.md
 // (a.4, a.6: run_all_large_exp.sh, Llama-2-7B; b: HF load_best_model_at_end on dev loss).
 const std::string kAdazetaRun = "model:\n  path: x\ntask:\n  name: sst2\noptimizer:\n  name: adazeta\n";
 

@@ -19,10 +19,13 @@
 #include "core/model/model.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/util/error.h"
+#include "gguf_test_image.h"
 #include "io_test_util.h"
 
 namespace zotune {
 namespace {
+
+using test::GgufImage;
 
 using test::error_of;
 
@@ -140,41 +143,6 @@ TEST(ModelBounds, EncoderWithOddHeadSizeRunsAndItsHeadsAreIndependent) {
   EXPECT_GT(diff, 1e-3);
 }
 
-// A GGUF image of metadata only (no tensors), as llama.cpp's converter writes it.
-class GgufImage {
- public:
-  GgufImage() {
-    bytes_.insert(bytes_.end(), {'G', 'G', 'U', 'F'});
-    put<uint32_t>(3);
-    put<uint64_t>(0);  // tensors
-    put<uint64_t>(0);  // key-value pairs, patched by finish()
-  }
-  void string(const std::string& key, const std::string& value) { begin(key, 8), put_string(value); }
-  void u32(const std::string& key, uint32_t value) { begin(key, 4), put(value); }
-  void u64(const std::string& key, uint64_t value) { begin(key, 10), put(value); }
-  void f32(const std::string& key, float value) { begin(key, 6), put(value); }
-  const std::vector<uint8_t>& finish() {
-    std::memcpy(bytes_.data() + 16, &pairs_, sizeof pairs_);
-    return bytes_;
-  }
-
- private:
-  template <typename T>
-  void put(T v) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    bytes_.insert(bytes_.end(), p, p + sizeof v);
-  }
-  void put_string(const std::string& s) {
-    put<uint64_t>(s.size());
-    bytes_.insert(bytes_.end(), s.begin(), s.end());
-  }
-  void begin(const std::string& key, uint32_t type) {
-    put_string(key), put(type);
-    ++pairs_;
-  }
-  std::vector<uint8_t> bytes_;
-  uint64_t pairs_ = 0;
-};
 
 // A small valid Llama's metadata with `key` given `value` (u32, or u64 past 32 bits).
 std::string gguf_config_error(const std::string& key, uint64_t value, float eps = 1e-5f, float theta = 10000.0f) {

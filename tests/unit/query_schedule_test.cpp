@@ -1,4 +1,4 @@
-// AdaZeta's adaptive query schedule (shared/papers/adazeta.md a.4) against the paper notes'
+// AdaZeta's adaptive query schedule (docs/papers/adazeta.md a.4) against the paper notes'
 // worked example and per-task exponents, recomputed here from the closed form.
 #include <gtest/gtest.h>
 

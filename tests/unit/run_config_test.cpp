@@ -331,6 +331,8 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "run.name", "run.seed", "run.steps", "run.output", "run.save", "run.flush_every", "run.checksum_every", "run.divergence_factor", "run.log_every",
       "run.progress", "model.path", "model.dtype", "model.perturbation", "task.name", "task.train", "task.dev",
       "task.test", "task.data_dir", "task.sampling", "task.k", "task.template", "task.loss", "task.num_train", "task.num_dev", "task.num_test", "task.data_seed", "task.max_length", "task.texts",
+      "task.prompt", "task.candidates", "task.candidates_field", "task.label_field", "task.labels", "task.answer_field",
+      "task.metric",
       "trainable.mode", "trainable.freeze", "peft.seed", "peft.adapter_bottleneck", "peft.adapter_rank",
       "peft.adapter_scale", "peft.adapter_placement", "peft.lora_rank", "peft.lora_alpha", "peft.lora_targets", "peft.prefix_tokens", "peft.prefix_init", "optimizer.name", "optimizer.lr", "optimizer.eps", "optimizer.schedule",
       "optimizer.weight_decay", "optimizer.direction", "optimizer.queries", "optimizer.one_sided", "optimizer.k",

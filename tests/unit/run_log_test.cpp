@@ -1,20 +1,27 @@
 // Run log: write -> read round trips of every part of the layout (core/log/run_log.h), ragged
 // vectors, NaN back-fill of late series, 5,000 steps across chunk boundaries, a crashed writer
-// (a forked child that flushes and _exit()s without closing), and clear errors for bad files.
+// (a forked child that flushes and _exit()s without closing), and clear errors for bad files;
+// the log explaining itself (docs/LOGS.md): descriptions and units on every dataset, counts
+// stored as integers, the resolved configuration, no file lock held while the run writes.
 #include "core/log/run_log.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "core/log/run_log_reader.h"
+#include "core/log/series_catalog.h"
 #include "core/util/error.h"
 #include "io_test_util.h"
 
@@ -493,6 +500,138 @@ TEST(RunLog, LocalProvenanceDescribesThisProcess) {
   EXPECT_EQ(p.hostnames.size(), 1u);
   EXPECT_EQ(p.started_utc.size(), 20u);  // 2025-03-01T12:00:00Z
   EXPECT_EQ(p.started_utc.back(), 'Z');
+}
+
+// Every dataset of /steps, /eval and /updates carries a description and a unit: known series
+// the catalog's, an unknown series a generic description and unit "" (docs/LOGS.md).
+TEST(RunLog, EveryDatasetCarriesADescriptionAndAUnit) {
+  TempDir dir;
+  const std::string path = dir.file("described.h5");
+  {
+    RunLog log = RunLog::create(path, kConfig, test_provenance());
+    const std::vector<UpdateRecord> updates = {{0, 0.5, 7u}};
+    log.log_updates(0, updates);
+    log.log_step(0, {{"loss", 2.5}, {"ms", 12.0}, {"queries", 4.0}, {"lr", 1e-3}, {"my_new_scalar", 0.25}},
+                 {{"probe_losses", {2.4, 2.6}}, {"my_vector", {1.0}}});
+    log.log_eval(1, {{"dev_loss", 0.7}, {"dev_accuracy", 0.5}, {"dev_bleu", 0.1}});
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  const std::map<std::string, DatasetInfo>& datasets = r.contents().datasets;
+  ASSERT_EQ(datasets.size(), 18u);  // 5 series + 2 x 2 vector parts + step; 3 metrics + step; 4 update columns
+  for (const auto& [dataset, info] : datasets) EXPECT_FALSE(info.description.empty()) << dataset;
+  EXPECT_EQ(r.dataset_info("/steps/loss").unit, "nats");
+  EXPECT_NE(r.dataset_info("/steps/loss").description.find("training loss"), std::string::npos);
+  EXPECT_EQ(r.dataset_info("/steps/ms").unit, "ms");
+  EXPECT_EQ(r.dataset_info("/steps/ms").description, "wall time of the step on rank 0 (probes, exchange of losses, update)");
+  EXPECT_EQ(r.dataset_info("/steps/queries").unit, "count");
+  EXPECT_EQ(r.dataset_info("/steps/step").unit, "step");
+  EXPECT_EQ(r.dataset_info("/steps/probe_losses.values").unit, "nats");
+  EXPECT_EQ(r.dataset_info("/steps/probe_losses.offsets").unit, "index");
+  EXPECT_EQ(r.dataset_info("/eval/dev_loss").unit, "nats");
+  EXPECT_EQ(r.dataset_info("/eval/dev_accuracy").unit, "fraction");
+  EXPECT_EQ(r.dataset_info("/updates/coefficient").description, "theta <- theta + coefficient * z(seed, step, query)");
+  // Not in the catalog: described as such, no unit.
+  EXPECT_EQ(r.dataset_info("/steps/my_new_scalar").unit, "");
+  EXPECT_NE(r.dataset_info("/steps/my_new_scalar").description.find("no description registered"), std::string::npos);
+  EXPECT_NE(r.dataset_info("/steps/my_vector.values").description.find("no description registered"), std::string::npos);
+  EXPECT_NE(r.dataset_info("/eval/dev_bleu").description.find("bleu on the dev split"), std::string::npos);
+  EXPECT_EQ(r.dataset_info("/steps/nothing").description, "");
+}
+
+// Counts (queries, bytes, collective calls) are int64 datasets, missing = -1; the reader gives
+// them as float64 with NaN for the missing ones; a fractional count is refused.
+TEST(RunLog, CountsAreStoredAsIntegers) {
+  TempDir dir;
+  const std::string path = dir.file("counts.h5");
+  {
+    RunLog log = RunLog::create(path, kConfig, test_provenance());
+    log.log_step(0, {{"loss", 1.5}, {"queries", 3.0}, {"exchange_calls", 2.0}, {"peak_memory_bytes", 123456789012.0}});
+    log.log_step(1, {{"loss", 1.25}, {"exchange_calls", 5.0}, {"allreduce_bytes", 48.0}});
+    EXPECT_NE(error_of([&] { log.log_step(2, {{"exchange_calls", 1.5}}); }).find("/steps/exchange_calls: expected a whole number"),
+              std::string::npos);
+    EXPECT_NE(error_of([&] { log.log_step(2, {{"allreduce_bytes", -8.0}}); }).find("expected a whole number >= 0"),
+              std::string::npos);
+    log.set_summary("steps", 2.0);
+    log.set_summary("best_step", 1.0);
+  }
+  const RunLogReader r = RunLogReader::open(path);
+  for (const char* count : {"queries", "exchange_calls", "peak_memory_bytes", "allreduce_bytes"})
+    EXPECT_TRUE(r.dataset_info(std::string("/steps/") + count).integer) << count;
+  EXPECT_FALSE(r.dataset_info("/steps/loss").integer);
+  EXPECT_TRUE(r.dataset_info("/steps/step").integer);
+  const std::vector<double> queries = r.series("queries");
+  EXPECT_EQ(queries[0], 3.0);
+  EXPECT_TRUE(std::isnan(queries[1]));  // -1, the fill value
+  EXPECT_EQ(r.series("exchange_calls"), (std::vector<double>{2.0, 5.0}));
+  EXPECT_EQ(r.series("peak_memory_bytes")[0], 123456789012.0);  // past int32
+  EXPECT_TRUE(std::isnan(r.series("allreduce_bytes")[0]));
+  EXPECT_EQ(std::get<double>(r.summary().at("steps")), 2.0);  // an int64 attribute, read as a number
+  EXPECT_EQ(std::get<double>(r.summary().at("best_step")), 1.0);
+}
+
+TEST(RunLog, StoresTheResolvedConfigurationBesideTheRunFile) {
+  TempDir dir;
+  const std::string with = dir.file("with.h5"), without = dir.file("without.h5");
+  const std::string resolved = "run:\n  steps: 5000\n  seed: 0  # default\n";
+  RunLog::create(with, kConfig, test_provenance(), {}, resolved).close();
+  RunLog::create(without, kConfig, test_provenance()).close();
+  const RunLogReader r = RunLogReader::open(with);
+  EXPECT_EQ(r.config_text(), kConfig);
+  EXPECT_EQ(r.resolved_config_text(), resolved);
+  EXPECT_EQ(RunLogReader::open(without).resolved_config_text(), "");
+  EXPECT_EQ(RunLogReader::open(without).config_text(), kConfig);
+}
+
+// The writer holds no file lock while the run lasts, so a reader that locks (h5py's default
+// File(path, "r"), which takes a shared flock) opens a live log. Before, HDF5's exclusive lock
+// made it fail with "unable to lock file" (tests/train/check_logs.py live-read reads one with h5py).
+TEST(RunLog, HoldsNoFileLockWhileOpen) {
+  TempDir dir;
+  const std::string path = dir.file("live.h5");
+  RunLog log = RunLog::create(path, kConfig, test_provenance());
+  log.log_step(0, {{"loss", 1.0}});
+  log.flush();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(flock(fd, LOCK_SH | LOCK_NB), 0) << std::strerror(errno);
+  flock(fd, LOCK_UN);
+  ::close(fd);
+  // And the log reads as of its last flush while it stays open.
+  EXPECT_EQ(RunLogReader::open(path).series("loss"), std::vector<double>{1.0});
+  log.close();
+}
+
+// A version 1 log written before the attributes, /config_resolved and integer counts (the
+// fuzz corpus keeps one: float64 exchange_calls, int32 queries) reads as before.
+TEST(RunLogReader, ReadsLogsWrittenBeforeTheyExplainedThemselves) {
+  const RunLogReader r =
+      RunLogReader::open(std::string(ZOTUNE_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_run_log/tiny_mezo_3_steps.h5");
+  EXPECT_EQ(r.format_version(), 1);
+  EXPECT_EQ(r.series("queries"), (std::vector<double>{2, 2, 2}));
+  EXPECT_EQ(r.series("exchange_calls"), (std::vector<double>{1, 1, 1}));
+  EXPECT_TRUE(r.dataset_info("/steps/queries").integer);
+  EXPECT_FALSE(r.dataset_info("/steps/exchange_calls").integer);
+  EXPECT_EQ(r.dataset_info("/steps/loss").description, "");
+  EXPECT_EQ(r.dataset_info("/steps/loss").unit, "");
+  EXPECT_EQ(r.resolved_config_text(), "");
+  EXPECT_NE(r.config_text().find("name: mezo"), std::string::npos);
+}
+
+// docs/LOGS.md lists every series the catalog describes, with its unit.
+TEST(SeriesCatalog, EveryDescribedDatasetIsDocumentedWithItsUnit) {
+  std::ifstream in(std::string(ZOTUNE_SOURCE_DIR) + "/docs/LOGS.md");
+  ASSERT_TRUE(in) << "docs/LOGS.md";
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  for (const std::string& path : described_dataset_paths()) {
+    const size_t slash = path.find('/', 1);
+    const SeriesInfo info = series_info(path.substr(1, slash - 1), path.substr(slash + 1));
+    bool found = false;
+    for (const std::string& line : lines)
+      if (line.rfind("| `" + path, 0) == 0 && line.find("| " + (info.unit.empty() ? std::string("-") : info.unit) + " |") != std::string::npos)
+        found = true;
+    EXPECT_TRUE(found) << path << " (unit '" << info.unit << "') has no row in docs/LOGS.md";
+  }
 }
 
 }  // namespace

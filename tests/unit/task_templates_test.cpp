@@ -108,7 +108,13 @@ TEST(TaskRegistry, EveryTaskIsRegistered) {
     find_task("imdb");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("task 'imdb': unknown task (known: sst2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("task 'imdb': unknown task (known: lm, custom, sst2"), std::string::npos) << e.what();
+  }
+  try {
+    find_task("sst3");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("task 'sst3': unknown task; did you mean 'sst2'?"), std::string::npos) << e.what();
   }
   EXPECT_EQ(label_words(find_task("cb"), TemplateFamily::MezoDecoder), (std::vector<std::string>{"Yes", "No", "Maybe"}));
   EXPECT_EQ(label_words(find_task("trec"), TemplateFamily::LmBffMlm)[0], "Expression");  // ABBR

@@ -1,4 +1,4 @@
-// The host TT linear layer (kernels/cpu/tt_linear.h, shared/papers/adazeta.md a.1-a.2):
+// The host TT linear layer (kernels/cpu/tt_linear.h, docs/papers/adazeta.md a.1-a.2):
 //  - parameter counts of the papers' four adapter shapes (a.2's table: 1,100 / 1,100 / 880 / 880);
 //  - tt_dense against a naive fp64 entry-by-entry product G_1[:, a_1, :] ... G_p[:, a_p, :] of the
 //    cores, written here independently of the fold the kernel uses;
