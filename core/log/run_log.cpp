@@ -1,6 +1,7 @@
 #include "core/log/run_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -398,8 +399,45 @@ RunProvenance local_provenance(int argc, const char* const* argv) {
   return p;
 }
 
+// One writer per log. HDF5's own file lock is off (readers must open the live log), so the
+// writer holds an exclusive flock on <log>.lock instead, from before the file is created (or
+// truncated, with overwrite) until it is closed: a second zotune writing the same log is
+// refused instead of truncating the first one's file. The lock goes with the process (kill -9
+// included); the file is removed when the log is closed.
+class WriterLock {
+ public:
+  WriterLock() = default;
+  explicit WriterLock(const std::string& log_path) : path_(log_path + ".lock") {
+    fd_ = ::open(path_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(path_ + ": cannot create the run log's lock file: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (err == EWOULDBLOCK)
+        throw Error(log_path + ": another process is writing this run log (" + path_ +
+                    " is locked); wait for it to end or stop it");
+      throw Error(path_ + ": cannot lock the run log's lock file: " + std::strerror(err));
+    }
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+  ~WriterLock() { release(); }
+  void release() noexcept {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());  // while still held: a writer that opens it next gets a new file
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 struct RunLog::Impl {
   std::string path;
+  std::unique_ptr<WriterLock> writer_lock;  // held while the log is open
   RunLogOptions options;
   h5::Id file;
   std::unique_ptr<OpenTables> tables;  // null once closed
@@ -551,6 +589,7 @@ RunLog RunLog::create(const std::string& path, const std::string& config_text, c
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->options = options;
+  impl->writer_lock = std::make_unique<WriterLock>(path);
   // No file lock while the run lasts: h5py.File(path, "r") (which locks by default) and any
   // other reader open the live log; they see it as of its last flush (header comment).
   const h5::Id fapl = h5::file_access_without_locking(path + ": create the run log");
@@ -708,7 +747,9 @@ bool RunLog::release_handles() noexcept {
   impl_->steps_at_close = impl_->tables->steps.rows();
   // Datasets and groups first: HDF5 keeps a file open while any object in it is open.
   impl_->tables.reset();
-  return impl_->file.reset();
+  const bool closed = impl_->file.reset();
+  if (impl_->writer_lock) impl_->writer_lock->release();
+  return closed;
 }
 
 bool RunLog::is_open() const { return impl_ && impl_->tables; }

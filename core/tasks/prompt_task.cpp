@@ -264,11 +264,17 @@ Evaluation PromptTask::evaluate(Model& model, const std::vector<int>& examples) 
   switch (format_) {
     case Format::CandidateLM: {
       const std::vector<std::vector<double>> scores = candidate_scores(model, selected);
+      const bool loss_from_scores = options_.candidate_objective == CandidateObjective::Classification;
+      if (loss_from_scores) ev.loss = LossSum{};
       for (size_t i = 0; i < selected.size(); ++i) {
         Prediction& p = ev.predictions[i];
         p.predicted = argmax(scores[i]);
         const auto& correct = selected[i]->correct;
         p.score = std::find(correct.begin(), correct.end(), p.predicted) != correct.end() ? 1.0 : 0.0;
+        if (loss_from_scores) {  // candidate_classification_loss's terms, from the same scores
+          ev.loss->sum += cross_entropy(scores[i], correct.front());
+          ev.loss->count += 1.0;
+        }
       }
       break;
     }
@@ -276,10 +282,13 @@ Evaluation PromptTask::evaluate(Model& model, const std::vector<int>& examples) 
     case Format::ClassificationHead: {
       const std::vector<std::vector<double>> logits =
           class_logits(model, selected, options_.pad_id, options_.max_batch_sequences);
+      ev.loss = LossSum{};
       for (size_t i = 0; i < selected.size(); ++i) {
         Prediction& p = ev.predictions[i];
         p.predicted = argmax(logits[i]);
         p.score = p.predicted == selected[i]->label ? 1.0 : 0.0;
+        ev.loss->sum += cross_entropy(logits[i], selected[i]->label);  // class_loss's terms
+        ev.loss->count += 1.0;
       }
       break;
     }

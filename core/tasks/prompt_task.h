@@ -83,6 +83,10 @@ struct Evaluation {
   Metric metric = Metric::Accuracy;
   double value = 0.0;  // mean score over the examples
   std::vector<Prediction> predictions;  // in the order of the examples asked for
+  // The examples' loss_sum, where it comes from the same scores as the predictions (candidate
+  // classification, label words at the mask, a classification head): one pass gives both.
+  // Empty where the loss needs its own pass (teacher forcing, generation).
+  std::optional<LossSum> loss;
 };
 
 class PromptTask final : public Task {

@@ -1,5 +1,6 @@
 #include "core/train/evaluation.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/tasks/prompt_task.h"
@@ -17,6 +18,25 @@ SplitScore score_split(Task& task, Model& model, int chunk, bool want_loss, bool
   const std::vector<int> mine = shard_examples(task, shard_index, shard_count);
   SplitScore s;
   s.examples = static_cast<int>(mine.size());
+  auto* prompted = dynamic_cast<tasks::PromptTask*>(&task);
+  if (want_loss && want_metric && prompted != nullptr && chunk >= 1) {
+    // Both from one scoring pass where the task's loss and metric read the same scores: the
+    // chunks chunked_loss would run, their predictions summed in example order as evaluate does.
+    LossSum loss;
+    double score_total = 0.0;
+    for (size_t first = 0; first < mine.size(); first += static_cast<size_t>(chunk)) {
+      const std::vector<int> part(mine.begin() + static_cast<ptrdiff_t>(first),
+                                  mine.begin() + static_cast<ptrdiff_t>(std::min(mine.size(), first + chunk)));
+      const tasks::Evaluation ev = prompted->evaluate(model, part);
+      const LossSum l = ev.loss ? *ev.loss : task.loss_sum(model, part);
+      loss.sum += l.sum;
+      loss.count += l.count;
+      for (const tasks::Prediction& p : ev.predictions) score_total += p.score;
+    }
+    s.loss = loss.mean();
+    s.metric = score_total / static_cast<double>(mine.size());  // NaN for an empty shard, as evaluate gives
+    return s;
+  }
   if (want_loss) s.loss = chunked_loss(task, model, mine, chunk).mean();
   if (want_metric && !metric_name(task).empty()) s.metric = task.metric(model, mine);
   return s;

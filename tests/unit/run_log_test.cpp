@@ -349,6 +349,29 @@ TEST(RunLog, CreateRefusesAnExistingFileUnlessOverwrite) {
   EXPECT_EQ(RunLogReader::open(path).config_text(), "steps: 1\n");
 }
 
+// HDF5's lock is off for readers, so zotune keeps one writer per log with <log>.lock: a second
+// writer (even with overwrite) is refused without touching the first one's file; the lock file
+// goes when the log is closed, and the log can then be written again.
+TEST(RunLog, ASecondWriterIsRefusedWhileTheFirstWrites) {
+  TempDir dir;
+  const std::string path = dir.file("run.h5");
+  RunLog first = RunLog::create(path, kConfig, test_provenance());
+  first.log_step(0, {{"loss", 1.5}});
+  first.flush();
+  EXPECT_TRUE(fs::exists(path + ".lock"));
+  RunLogOptions overwrite;
+  overwrite.overwrite = true;
+  EXPECT_EQ(error_of([&] { RunLog::create(path, kConfig, test_provenance(), overwrite); }),
+            path + ": another process is writing this run log (" + path + ".lock is locked); wait for it to end or stop it");
+  first.log_step(1, {{"loss", 1.25}});
+  first.close();
+  EXPECT_FALSE(fs::exists(path + ".lock"));
+  EXPECT_EQ(RunLogReader::open(path).series("loss"), (std::vector<double>{1.5, 1.25}));
+  RunLog second = RunLog::create(path, kConfig, test_provenance(), overwrite);
+  second.close();
+  EXPECT_EQ(RunLogReader::open(path).steps_logged(), 0);
+}
+
 TEST(RunLog, CreateMakesParentDirectories) {
   TempDir dir;
   const std::string path = dir.file("grid/lr_1e-6/seed_0/run.h5");

@@ -15,6 +15,7 @@
 #include "core/config/run_config.h"
 #include "core/log/run_log_reader.h"
 #include "core/model/pretrained.h"
+#include "core/train/evaluation.h"
 #include "core/train/replay.h"
 #include "core/train/run_training.h"
 #include "core/train/task_setup.h"
@@ -90,6 +91,27 @@ TEST(TaskSetup, ErrorsNameTheKeyOrTheFile) {
                 .find("train.tsv"),
             std::string::npos)
       << "400 rows cannot hold 450 + 500";
+}
+
+// score_split wanting both the loss and the metric of a prompt task whose loss and metric
+// read the same scores (candidate classification) runs one scoring pass: the same loss, to the
+// bit, as chunked_loss and the same metric as evaluate over the split; teacher forcing (its
+// loss needs its own pass) still equals the separate passes.
+TEST(TaskSetup, OneScoringPassGivesTheLossAndTheMetricOfTwo) {
+  const Pretrained p = load_pretrained(kTinyLm);
+  for (const char* loss : {"candidates", "teacher-forced"}) {
+    RunConfig c = parse_run_config(reviews_yaml("unused.h5", ""), "r.yaml");
+    c.task.loss = std::string(loss) == "candidates" ? TaskLoss::Candidates : TaskLoss::TeacherForced;
+    const TaskSplits splits = make_task_splits(c, p.tokenizer, p.model->config());
+    Task& dev = *splits.dev;
+    const SplitScore both = score_split(dev, *p.model, 5, true, true);
+    const SplitScore loss_only = score_split(dev, *p.model, 5, true, false);
+    const SplitScore metric_only = score_split(dev, *p.model, 5, false, true);
+    ASSERT_TRUE(both.loss && both.metric && loss_only.loss && metric_only.metric) << loss;
+    EXPECT_EQ(*both.loss, *loss_only.loss) << loss;
+    EXPECT_EQ(*both.metric, *metric_only.metric) << loss;
+    EXPECT_GT(*both.metric, 0.0) << loss;
+  }
 }
 
 TEST(TaskTraining, SelectedWeightsAreTheReplayedBestStepAndCarryTheTestScore) {

@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""analysis/paper_table.py on tiny runs (CTest: analysis.paper_table, analysis.paper_table_fixture).
+
+  live     trains two tiny grids with `zotune grid ... run` (the tiny Llama fixture; MeZO and
+           BSZO x 2 learning rates x 2 seeds, on the movie reviews as `sst2` and as a custom
+           task: 16 runs of 12 steps), then builds a Table-1-shaped table from the folder of
+           logs and from a grid's collect CSV, and checks every cell of its CSV output (mean,
+           std, selected learning rate, best mark) against values computed here from the logs
+           with h5py alone; the Markdown and LaTeX name the same numbers; the memory (Table 4)
+           and loss-threshold tables against h5py too; the plots are written.
+  fixture  regenerates the committed table tests/fixtures/paper_table/expected.md from the
+           committed logs of tiny runs in that folder and compares it byte for byte.
+  regenerate  (by hand) trains the fixture's runs again and rewrites the logs and expected.md:
+           python3 tests/analysis/check_paper_table.py regenerate --zotune build/zotune --repo . --work /tmp/pt
+
+Needs h5py, numpy, pandas, matplotlib and PyYAML.
+"""
+import argparse
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def require(cond, message):
+    if not cond:
+        raise CheckFailed(message)
+
+
+def run(command, cwd=None, expect_rc=0):
+    print("$", " ".join(command), flush=True)
+    p = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
+    if expect_rc is not None and p.returncode != expect_rc:
+        raise CheckFailed(f"{' '.join(command)}: exit {p.returncode}, expected {expect_rc}\n"
+                          f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}")
+    require("Traceback" not in p.stderr, f"{' '.join(command)}: a traceback:\n{p.stderr[-3000:]}")
+    return p
+
+
+def tool(args, *argv, expect_rc=0):
+    return run([sys.executable, os.path.join(args.repo, "analysis", "paper_table.py"), *argv], expect_rc=expect_rc)
+
+
+# The two tasks: sst2 (a registered task) and a custom task on the same reviews. Every key is
+# given in the grid (no base), so the test does not depend on a run file's other keys.
+COMMON = """  run.steps: 12
+  run.progress: off
+  run.checksum_every: 0
+  model.path: {repo}/tests/fixtures/train/tiny_lm
+  data.batch_size: 4
+  eval.every: 4
+  eval.select: metric
+  eval.patience: 0
+  optimizer.eps: 1e-3
+"""
+TASKS = {
+    "sst2": """  task.name: sst2
+  task.train: {repo}/experiments/data/movie_reviews/train.tsv
+  task.test: {repo}/experiments/data/movie_reviews/test.tsv
+  task.num_train: 32
+  task.num_dev: 16
+  task.num_test: 24
+  task.max_length: 48
+""",
+    "custom": """  task.name: custom
+  task.train: {repo}/tests/fixtures/tasks/custom/reviews_train.jsonl
+  task.test: {repo}/tests/fixtures/tasks/custom/reviews_test.csv
+  task.prompt: "Review: {{review}}\\nSentiment:"
+  task.candidates: [" negative", " positive"]
+  task.label_field: sentiment
+  task.labels: [negative, positive]
+  task.num_train: 32
+  task.num_dev: 16
+  task.num_test: 24
+  task.max_length: 96
+""",
+}
+LRS = {"mezo": [3e-2, 1e-2], "bszo": [3e-2, 1e-1]}
+
+
+def write_grid(work, task, out_dir, methods=("mezo", "bszo"), seeds=(1, 2), repo=""):
+    path = os.path.join(work, f"grid_{task}.yaml")
+    rules = "".join(f"  - match: {{optimizer.name: {m}}}\n    axes: {{optimizer.lr: [{', '.join(map(str, LRS[m]))}]}}\n"
+                    for m in methods if m != methods[0])
+    with open(path, "w") as f:
+        f.write("set:\n" + COMMON.format(repo=repo) + TASKS[task].format(repo=repo) +
+                f"axes:\n  optimizer.name: [{', '.join(methods)}]\n"
+                f"  optimizer.lr: [{', '.join(map(str, LRS[methods[0]]))}]\n"
+                f"seeds: [{', '.join(map(str, seeds))}]\n"
+                + (f"when:\n{rules}" if rules else "") +
+                "name: \"{optimizer.name}-lr{optimizer.lr}-s{run.seed}\"\n"
+                f"output: {out_dir}\n")
+    return path
+
+
+def train_grid(args, grid):
+    run([args.zotune, "grid", grid, "run", "--jobs", "2"])
+    csv = grid[:-5] + ".csv"
+    run([args.zotune, "grid", grid, "collect", "--csv", csv])
+    return csv
+
+
+# ---- the independent computation: h5py and numpy only ----------------------------------------
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def read_log(path):
+    """(optimizer.name, lr, seed, task.name, best_dev, test %, loss, queries, ms, peak_rss) from
+    the log's /config_resolved (parsed with PyYAML) and /summary, /steps with h5py."""
+    import yaml
+    with h5py.File(path, "r") as f:
+        config = yaml.safe_load(_text(f["config_resolved"][()]))
+        s = {k: (_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f["summary"].attrs.items()}
+        rows = len(f["steps/step"])
+        loss = f["steps/loss"][:rows].astype(float)
+        queries = f["steps/queries"][:rows].astype(float)
+        ms = f["steps/ms"][:rows].astype(float)
+        rss = f["steps/peak_memory_bytes"][:rows].astype(float)
+    return {"method": config["optimizer"]["name"], "lr": float(config["optimizer"]["lr"]),
+            "seed": int(config["run"]["seed"]), "task": config["task"]["name"], "status": s["status"],
+            "dev": float(s["best_dev_accuracy"]), "test": 100.0 * float(s["test_accuracy"]),
+            "loss": loss, "queries": queries, "ms": ms, "rss": rss, "path": path}
+
+
+def expected_cells(logs):
+    """{(method label, task): (mean, std, lr)}: per (method, task) the learning rate whose dev
+    accuracy averaged over seeds is highest (ties: the smaller learning rate), then the mean and
+    sample std of the test accuracy of its seeds."""
+    label = {"mezo": "MeZO", "bszo": "BSZO"}
+    groups = {}
+    for r in logs:
+        groups.setdefault((label[r["method"]], r["task"]), {}).setdefault(r["lr"], []).append(r)
+    out = {}
+    for key, by_lr in groups.items():
+        best_lr, best_dev = None, -math.inf
+        for lr in sorted(by_lr):
+            dev = sum(r["dev"] for r in by_lr[lr]) / len(by_lr[lr])
+            if dev > best_dev:
+                best_lr, best_dev = lr, dev
+        tests = [r["test"] for r in sorted(by_lr[best_lr], key=lambda r: r["seed"])]
+        mean = sum(tests) / len(tests)
+        std = math.sqrt(sum((t - mean) ** 2 for t in tests) / (len(tests) - 1)) if len(tests) > 1 else math.nan
+        out[key] = (mean, std, best_lr)
+    return out
+
+
+def trailing_mean(values, window):
+    out = np.empty(len(values))
+    for i in range(len(values)):
+        out[i] = np.mean(values[max(0, i - window + 1): i + 1])
+    return out
+
+
+def close(a, b, tol=1e-9):
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def check_accuracy_csv(csv_path, cells, task_labels, what):
+    import pandas as pd
+    frame = pd.read_csv(csv_path)
+    frame = frame[frame["column"] != "Avg"]
+    require(len(frame) == len(cells), f"{what}: {len(frame)} cells, expected {len(cells)}:\n{frame}")
+    for (method, task), (mean, std, lr) in cells.items():
+        rows = frame[(frame["row"] == method) & (frame["column"] == task_labels[task])]
+        require(len(rows) == 1, f"{what}: no single cell for {method} / {task}:\n{frame}")
+        row = rows.iloc[0]
+        require(close(float(row["mean"]), mean), f"{what}: {method} {task} mean {row['mean']}, expected {mean}")
+        require(close(float(row["std"]), std), f"{what}: {method} {task} std {row['std']}, expected {std}")
+        require(str(row["lr"]).split(";") == [f"{lr:g}"] * int(row["n"]),
+                f"{what}: {method} {task} lr {row['lr']}, expected {lr:g} for each seed")
+    for task in {t for _, t in cells}:
+        best = max(m for (meth, t), (m, _, _) in cells.items() if t == task)
+        for (method, t), (m, _, _) in cells.items():
+            if t != task:
+                continue
+            flag = bool(frame[(frame["row"] == method) & (frame["column"] == task_labels[task])].iloc[0]["best"])
+            require(flag == (m == best), f"{what}: {method} {task}: best mark {flag}, mean {m}, column best {best}")
+    return frame
+
+
+def check_live(args):
+    work = args.work
+    shutil.rmtree(os.path.join(work, "runs"), ignore_errors=True)
+    os.makedirs(work, exist_ok=True)
+    csvs = {}
+    for task in TASKS:
+        grid = write_grid(work, task, os.path.join(work, "runs", task), repo=args.repo)
+        csvs[task] = train_grid(args, grid)
+    logs = []
+    for task in TASKS:
+        folder = os.path.join(work, "runs", task)
+        logs += [read_log(os.path.join(folder, n)) for n in sorted(os.listdir(folder)) if n.endswith(".h5")]
+    require(len(logs) == 16 and all(r["status"] == "completed" for r in logs), f"{len(logs)} logs, statuses "
+            f"{sorted({r['status'] for r in logs})}")
+    cells = expected_cells(logs)
+    task_labels = {"sst2": "SST-2", "custom": "custom"}
+    tests = {r["test"] for r in logs}
+    require(len(tests) > 2, f"the tiny runs' test accuracies do not differ ({tests}): the check could not fail")
+
+    out = os.path.join(work, "out")
+    os.makedirs(out, exist_ok=True)
+    # From the folder of logs: both tasks.
+    tool(args, os.path.join(work, "runs"), "--table", "bszo-1", "--csv", f"{out}/t1.csv", "--markdown",
+         f"{out}/t1.md", "--latex", f"{out}/t1.tex", "--plot", f"{out}/t1.png")
+    frame = check_accuracy_csv(f"{out}/t1.csv", cells, task_labels, "folder input")
+    md = open(f"{out}/t1.md").read()
+    tex = open(f"{out}/t1.tex").read()
+    for _, row in frame.iterrows():
+        text = f"{row['mean']:.2f} ± {row['std']:.2f}"
+        require(text in md, f"markdown lacks the cell {row['row']} {row['column']}: {text}\n{md}")
+        require(text.replace("±", r"$\pm$") in tex, f"latex lacks {text}\n{tex}")
+        if row["best"]:
+            require(f"**{text}**" in md, f"markdown: best cell {text} not bold")
+    require("BSZO (arXiv 2601.01452), Table 1" in md and "another model" in md, "markdown: no paper table beside")
+    require(os.path.getsize(f"{out}/t1.png") > 10000, "plot too small")
+    print("folder input: ok (every cell equals the h5py computation; markdown, latex, plot)")
+
+    # From a grid's collect CSV: the sst2 column alone, the same numbers.
+    tool(args, csvs["sst2"], "--table", "bszo-1", "--csv", f"{out}/t1_sst2.csv")
+    check_accuracy_csv(f"{out}/t1_sst2.csv", {k: v for k, v in cells.items() if k[1] == "sst2"}, task_labels,
+                       "collect csv input")
+    print("collect input: ok")
+
+    # Per-seed selection: each seed its own learning rate.
+    tool(args, os.path.join(work, "runs"), "--table", "bszo-1", "--select", "per-seed", "--csv", f"{out}/ps.csv")
+    import pandas as pd
+    ps = pd.read_csv(f"{out}/ps.csv")
+    for (method, task), _ in cells.items():
+        name = {"MeZO": "mezo", "BSZO": "bszo"}[method]
+        vals = []
+        for seed in (1, 2):
+            runs = sorted([r for r in logs if r["method"] == name and r["task"] == task and r["seed"] == seed],
+                          key=lambda r: r["lr"])
+            best = max(runs, key=lambda r: r["dev"])  # first max: the smaller learning rate on ties
+            vals.append(best["test"])
+        row = ps[(ps["row"] == method) & (ps["column"] == task_labels[task])].iloc[0]
+        require(close(float(row["mean"]), float(np.mean(vals))), f"per-seed {method} {task}: {row['mean']} vs {vals}")
+    print("per-seed selection: ok")
+
+    # Table 4 shape: peak memory (process RSS here: CPU engine) and the median step time.
+    tool(args, os.path.join(work, "runs"), "--table", "bszo-4", "--csv", f"{out}/t4.csv", "--plot", f"{out}/t4.png")
+    t4 = pd.read_csv(f"{out}/t4.csv")
+    for method, name in (("MeZO", "mezo"), ("BSZO", "bszo")):
+        for task in TASKS:
+            runs = [r for r in logs if r["method"] == name and r["task"] == task]
+            want_mem = np.mean([r["rss"].max() / 2 ** 30 for r in runs])
+            want_ms = np.mean([np.median(r["ms"]) for r in runs])
+            col = task_labels[task]
+            got_mem = t4[(t4["row"] == method) & (t4["column"] == f"{col} Mem (GB)")]["mean"].iloc[0]
+            got_ms = t4[(t4["row"] == method) & (t4["column"] == f"{col} Time (ms)")]["mean"].iloc[0]
+            require(close(got_mem, want_mem) and close(got_ms, want_ms),
+                    f"table 4 {method} {task}: {got_mem}, {got_ms}; expected {want_mem}, {want_ms}")
+    print("memory table: ok")
+
+    # The threshold table: steps, forward passes, seconds to a smoothed loss, per seed.
+    window = 3
+    finals = [trailing_mean(r["loss"], window)[-1] for r in logs]
+    threshold = float(np.median(finals))
+    tool(args, os.path.join(work, "runs"), "--table", "adazeta-threshold", "--threshold", repr(threshold),
+         "--window", str(window), "--csv", f"{out}/th.csv", "--plot", f"{out}/th.png", "--markdown", f"{out}/th.md")
+    th = pd.read_csv(f"{out}/th.csv")
+    checked = 0
+    for method, name in (("MeZO", "mezo"), ("BSZO", "bszo")):
+        for task in TASKS:
+            for lr in LRS[name]:
+                runs = [r for r in logs if r["method"] == name and r["task"] == task and r["lr"] == lr]
+                steps, fwd = [], []
+                for r in sorted(runs, key=lambda r: r["seed"]):
+                    hit = np.nonzero(trailing_mean(r["loss"], window) <= threshold)[0]
+                    if len(hit):
+                        steps.append(float(hit[0])), fwd.append(float(r["queries"][: hit[0] + 1].sum()))
+                row_label = f"{method} lr={lr:g}"
+                got = th[(th["row"] == row_label) & (th["column"] == f"{task_labels[task]} steps")]
+                require(len(got) == 1, f"threshold table: no row {row_label!r}, {task}:\n{th}")
+                got_f = th[(th["row"] == row_label) & (th["column"] == f"{task_labels[task]} forward passes")]
+                if steps:
+                    require(close(float(got["mean"].iloc[0]), float(np.mean(steps))) and
+                            close(float(got_f["mean"].iloc[0]), float(np.mean(fwd))),
+                            f"threshold {row_label} {task}: {got['mean'].iloc[0]}, {got_f['mean'].iloc[0]}; "
+                            f"expected {steps}, {fwd}")
+                    checked += 1
+                else:
+                    require(bool(got["collapsed"].iloc[0]), f"threshold {row_label} {task}: should not be reached")
+    require(checked > 0, "no run reached the threshold: the check could not fail")
+    print(f"threshold table: ok ({checked} cells checked)")
+
+    # Errors name the problem, never a traceback.
+    p = tool(args, os.path.join(work, "runs"), "--table", "no-such-table", expect_rc=1)
+    require("unknown table" in p.stderr, p.stderr)
+    p = tool(args, os.path.join(args.repo, "README.md"), "--table", "bszo-1", expect_rc=1)
+    require("README.md" in p.stderr, p.stderr)
+    print("errors: ok")
+
+
+# ---- the committed fixture -------------------------------------------------------------------
+
+FIXTURE = "tests/fixtures/paper_table"
+FIXTURE_SOURCE = "tests/fixtures/paper_table (tiny runs: zotune train on the tiny Llama fixture, 12 steps)"
+
+
+def compact_copy(src, dst):
+    """The log with the same groups, datasets, values and attributes, stored contiguously
+    (zotune writes extendable 1024-row chunks: 250 KB for a 12-step run)."""
+    with h5py.File(src, "r") as fi, h5py.File(dst, "w") as fo:
+        for k, v in fi.attrs.items():
+            fo.attrs[k] = v
+
+        def copy(name, obj):
+            if isinstance(obj, h5py.Group):
+                g = fo.require_group(name)
+                for k, v in obj.attrs.items():
+                    g.attrs[k] = v
+            else:
+                data = obj[()]
+                d = fo.create_dataset(name, data=data, dtype=obj.dtype)  # contiguous: the smallest
+                for k, v in obj.attrs.items():
+                    d.attrs[k] = v
+        fi.visititems(copy)
+
+
+def fixture_table(args, folder, out_md):
+    tool(args, folder, "--table", "bszo-1", "--markdown", out_md, "--source", FIXTURE_SOURCE)
+
+
+def regenerate(args):
+    work = args.work
+    shutil.rmtree(os.path.join(work, "fixture_runs"), ignore_errors=True)
+    grid = write_grid(work, "sst2", os.path.join(work, "fixture_runs"), repo=args.repo)
+    train_grid(args, grid)
+    dest = os.path.join(args.repo, FIXTURE)
+    os.makedirs(dest, exist_ok=True)
+    for n in os.listdir(dest):
+        if n.endswith(".h5"):
+            os.remove(os.path.join(dest, n))
+    folder = os.path.join(work, "fixture_runs")
+    for n in sorted(os.listdir(folder)):
+        if n.endswith(".h5"):
+            compact_copy(os.path.join(folder, n), os.path.join(dest, n))
+    fixture_table(args, dest, os.path.join(dest, "expected.md"))
+    print(f"rewrote {dest}")
+
+
+def check_fixture(args):
+    folder = os.path.join(args.repo, FIXTURE)
+    require(os.path.isfile(os.path.join(folder, "expected.md")), f"{folder}: no expected.md")
+    os.makedirs(args.work, exist_ok=True)
+    out = os.path.join(args.work, "fixture_table.md")
+    fixture_table(args, folder, out)
+    got, want = open(out).read(), open(os.path.join(folder, "expected.md")).read()
+    if got != want:
+        import difflib
+        diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), "expected.md", "regenerated"))
+        raise CheckFailed(f"the table regenerated from {folder} differs from expected.md:\n{diff}")
+    # The committed table's cells are the logs' own numbers (h5py), not just a stable text.
+    logs = [read_log(os.path.join(folder, n)) for n in sorted(os.listdir(folder)) if n.endswith(".h5")]
+    for (method, task), (mean, std, lr) in expected_cells(logs).items():
+        require(f"{mean:.2f} ± {std:.2f}" in want, f"expected.md lacks {method} {task} {mean:.2f} ± {std:.2f}")
+    print(f"fixture: ok ({len(logs)} committed logs give expected.md)")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("check", choices=["live", "fixture", "regenerate"])
+    p.add_argument("--zotune")
+    p.add_argument("--repo", required=True)
+    p.add_argument("--work", required=True)
+    args = p.parse_args()
+    args.repo = os.path.abspath(args.repo)
+    args.work = os.path.abspath(args.work)
+    os.makedirs(args.work, exist_ok=True)
+    try:
+        {"live": check_live, "fixture": check_fixture, "regenerate": regenerate}[args.check](args)
+    except CheckFailed as e:
+        print(f"FAILED: {e}", file=sys.stderr)
+        return 1
+    print(f"analysis.paper_table {args.check}: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
