@@ -51,12 +51,19 @@ void register_grid(CLI::App& app) {
   cmd->require_subcommand(1);
   auto* grid_file = new std::string;
   cmd->add_option("grid_file", *grid_file, "grid file (.yaml)")->required();
+  // key=value after the verb, set in every run (a model path, a step budget): give the same
+  // ones to every verb of a grid, or `status` finds its runs changed.
+  auto* overrides = new std::vector<std::string>;
+  auto takes_overrides = [overrides](CLI::App* verb) {
+    verb->add_option("overrides", *overrides, "key=value set in every run of the grid (as zotune train takes them)");
+  };
 
   auto* list = cmd->add_subcommand("list", "One line per run: index, name and the values that vary");
+  takes_overrides(list);
   auto* list_json = new bool(false);
   list->add_flag("--json", *list_json, "one JSON object per run instead (index, name, log, varying values)");
   list->callback([=] {
-    const Grid grid = load_grid(*grid_file);
+    const Grid grid = load_grid(*grid_file, *overrides);
     if (*list_json) {
       nlohmann::ordered_json runs = nlohmann::ordered_json::array();
       for (const GridRun& run : grid.runs) {
@@ -76,6 +83,7 @@ void register_grid(CLI::App& app) {
   });
 
   auto* run = cmd->add_subcommand("run", "Train the runs not yet completed, N at a time (skips completed runs)");
+  takes_overrides(run);
   auto* options = new GridRunOptions;
   auto* index = new long(-1);
   auto* gpus = new std::string;
@@ -88,7 +96,7 @@ void register_grid(CLI::App& app) {
                 "train again the completed runs whose configuration differs from the grid's (refused otherwise)");
   run->add_option("--mpirun", options->mpirun, "the MPI launcher for --ranks > 1")->capture_default_str();
   run->callback([=] {
-    const Grid grid = load_grid(*grid_file);
+    const Grid grid = load_grid(*grid_file, *overrides);
     GridRunOptions o = *options;
     if (*index >= 0) o.index = static_cast<size_t>(*index);
     o.gpus = split_list(*gpus);
@@ -98,9 +106,11 @@ void register_grid(CLI::App& app) {
   });
 
   auto* status = cmd->add_subcommand("status", "A table of every run: state, steps, selected dev value, test value");
-  status->callback([=] { std::fputs(grid_status_table(load_grid(*grid_file)).c_str(), stdout); });
+  takes_overrides(status);
+  status->callback([=] { std::fputs(grid_status_table(load_grid(*grid_file, *overrides)).c_str(), stdout); });
 
   auto* slurm = cmd->add_subcommand("slurm", "Write an sbatch script for a job array over the runs (--submit: and submit it)");
+  takes_overrides(slurm);
   auto* so = new SlurmOptions;
   auto* script = new std::string;
   auto* submit = new bool(false);
@@ -117,7 +127,7 @@ void register_grid(CLI::App& app) {
   slurm->add_option("--script", *script, "where to write the script (default <output>/<grid>.sbatch)");
   slurm->add_flag("--submit", *submit, "submit it with sbatch");
   slurm->callback([=] {
-    const Grid grid = load_grid(*grid_file);
+    const Grid grid = load_grid(*grid_file, *overrides);
     SlurmOptions o = *so;
     o.zotune = this_binary();
     std::filesystem::create_directories(grid.output_dir);
@@ -136,12 +146,13 @@ void register_grid(CLI::App& app) {
   });
 
   auto* collect = cmd->add_subcommand("collect", "One row per run (varying keys, status, steps, metrics, log) as CSV or JSON");
+  takes_overrides(collect);
   auto* csv = new std::string;
   auto* json = new std::string;
   collect->add_option("--csv", *csv, "write CSV here (pandas: pd.read_csv)");
   collect->add_option("--json", *json, "write JSON records here (pandas: pd.read_json)");
   collect->callback([=] {
-    const Grid grid = load_grid(*grid_file);
+    const Grid grid = load_grid(*grid_file, *overrides);
     if (!csv->empty()) write_file(*csv, grid_collect_csv(grid));
     if (!json->empty()) write_file(*json, grid_collect_json(grid));
     if (csv->empty() && json->empty()) std::fputs(grid_collect_csv(grid).c_str(), stdout);

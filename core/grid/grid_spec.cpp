@@ -50,7 +50,7 @@ int line(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark(
 
 class GridParser {
  public:
-  explicit GridParser(const std::string& path) : path_(path) {
+  GridParser(const std::string& path, const std::vector<std::string>& overrides) : path_(path), overrides_(overrides) {
     std::error_code ec;
     folder_ = fs::absolute(path, ec).lexically_normal().parent_path().string();
   }
@@ -78,8 +78,18 @@ class GridParser {
     if (name_template_ && (!name_template_->IsScalar() || name_template_->Scalar().empty()))
       fail(*name_template_, "name", "expected a name template such as \"{optimizer.name}-lr{optimizer.lr}-s{run.seed}\"");
 
+    for (const std::string& o : overrides_) {
+      RunEntry entry = override_entry(o);
+      check(std::find(varying_keys_.begin(), varying_keys_.end(), entry.key) == varying_keys_.end(),
+            "override " + o + ": " + entry.key + " varies in " + path_ +
+                " (an axis, zip or seed list); setting it in every run would make runs the same");
+      check(entry.key != "run.name" && entry.key != "run.output",
+            "override " + o + ": the grid names its runs and puts their logs in its output folder (" + path_ + ")");
+      override_entries_.push_back(std::move(entry));
+    }
     Grid grid;
     grid.path = path_;
+    grid.overrides = overrides_;
     grid.name = fs::path(path_).stem().string();
     std::error_code ec;
     grid.output_dir = output_.empty() ? (fs::current_path(ec) / "runs" / grid.name).lexically_normal().string() : output_;
@@ -388,6 +398,7 @@ class GridParser {
       for (const WhenRule& rule : when_)
         if (matches(rule.match, assignment)) entries.insert(entries.end(), rule.set.begin(), rule.set.end());
       for (const Assignment& a : assignment) entries.push_back({a.key, a.value, a.value, path_, folder_});
+      entries.insert(entries.end(), override_entries_.begin(), override_entries_.end());
       run.name = render_name(run, entries);
       if (run.name.empty() || run.name == "." || run.name == "..")
         fail(template_at(), "name", "gives run " + std::to_string(run.index) + " the name '" + run.name + "'");
@@ -415,8 +426,9 @@ class GridParser {
   YAML::Node template_at() const { return name_template_ ? *name_template_ : YAML::Node(); }
 
   std::string path_, folder_, output_;
+  std::vector<std::string> overrides_;
   std::set<std::string> seen_;
-  std::vector<RunEntry> base_entries_, set_entries_;
+  std::vector<RunEntry> base_entries_, set_entries_, override_entries_;
   std::vector<Factor> factors_;
   std::vector<std::string> varying_keys_;
   std::vector<WhenRule> when_;
@@ -427,6 +439,8 @@ class GridParser {
 
 }  // namespace
 
-Grid load_grid(const std::string& path) { return GridParser(path).parse(); }
+Grid load_grid(const std::string& path, const std::vector<std::string>& overrides) {
+  return GridParser(path, overrides).parse();
+}
 
 }  // namespace zotune

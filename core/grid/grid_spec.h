@@ -27,10 +27,14 @@ struct Grid {
   std::string name;                       // the grid file's stem
   std::string output_dir;                 // absolute
   std::vector<std::string> varying_keys;  // every key an axis, zip or seed list varies, in order
+  std::vector<std::string> overrides;     // key=value set in every run from the command line
   std::vector<GridRun> runs;
 };
 
 // Parses and expands a grid file. Errors name the grid file, the key and its line.
-Grid load_grid(const std::string& path);
+// `overrides` (key=value, as `zotune train` takes them) are set in every run after everything
+// the grid file sets (a model path, a step budget); a key the grid varies, run.name and
+// run.output are refused (they would merge runs or move their logs).
+Grid load_grid(const std::string& path, const std::vector<std::string>& overrides = {});
 
 }  // namespace zotune

@@ -50,8 +50,10 @@ std::string slurm_script(const Grid& grid, const SlurmOptions& o) {
   s += "  exit 0\n";
   s += "}\n";
   s += "trap requeue USR1\n\n";
+  std::string overrides;  // the grid's command-line overrides, passed on to every task
+  for (const std::string& ov : grid.overrides) overrides += " " + shell_quoted(ov);
   s += "\"$zotune\" grid \"$grid\" run --index \"$index\" --ranks " + std::to_string(o.ranks) +
-       (o.gpus_per_run > 0 ? " --gpus \"${CUDA_VISIBLE_DEVICES:-0}\"" : "") + " &\n";
+       (o.gpus_per_run > 0 ? " --gpus \"${CUDA_VISIBLE_DEVICES:-0}\"" : "") + overrides + " &\n";
   s += "child=$!\n";
   s += "wait \"$child\"\n";
   s += "status=$?\n";

@@ -8,6 +8,7 @@
 
 #include "core/config/run_config.h"
 #include "core/grid/grid_spec.h"
+#include "core/grid/slurm_script.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -88,6 +89,41 @@ TEST_F(GridTest, ZippedGroupsSeedsSetAndOutput) {
   EXPECT_EQ(gr.runs[3].config.run.steps, 7);
   EXPECT_EQ(gr.runs[3].config.data.batch_size, 1);
   EXPECT_EQ(gr.output_dir, (dir_ / "out/here").string()) << "relative to the grid file";
+}
+
+// Command-line overrides (`zotune grid GRID VERB key=value`) set a key in every run after
+// everything the grid file sets; a key the grid varies, run.name and run.output are refused,
+// and the Slurm script passes the overrides on to its tasks.
+TEST_F(GridTest, CommandLineOverridesSetEveryRunAndMayNotTouchTheVaryingKeys) {
+  const std::string text =
+      "base: runs/base.yaml\nset:\n  run.steps: 7\naxes:\n  optimizer.lr: [1e-3, 1e-4]\nseeds: [1, 2]\n";
+  write("g.yaml", text);
+  const Grid gr = load_grid(g(), {"run.steps=3", "model.path=/elsewhere/model"});
+  ASSERT_EQ(gr.runs.size(), 4u);
+  for (const GridRun& r : gr.runs) {
+    EXPECT_EQ(r.config.run.steps, 3) << r.name << ": the override comes after the grid's set";
+    EXPECT_EQ(r.config.model.path, "/elsewhere/model") << r.name;
+  }
+  EXPECT_DOUBLE_EQ(gr.runs[2].config.optimizer.lr, 1e-4);
+  EXPECT_EQ(gr.overrides, (std::vector<std::string>{"run.steps=3", "model.path=/elsewhere/model"}));
+  auto error_of = [&](const std::string& o) {
+    try {
+      load_grid(g(), {o});
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of("optimizer.lr=1e-2"), "override optimizer.lr=1e-2: optimizer.lr varies in " + g() +
+                                               " (an axis, zip or seed list); setting it in every run would make runs the same");
+  EXPECT_NE(error_of("run.seed=4").find("run.seed varies in"), std::string::npos);
+  EXPECT_NE(error_of("run.output=x.h5").find("the grid names its runs"), std::string::npos);
+  EXPECT_NE(error_of("run.stpes=3").find("did you mean 'run.steps'"), std::string::npos);
+  SlurmOptions so;
+  so.zotune = "/bin/zotune";
+  EXPECT_NE(slurm_script(gr, so).find("run --index \"$index\" --ranks 1 'run.steps=3' 'model.path=/elsewhere/model' &"),
+            std::string::npos)
+      << slurm_script(gr, so);
 }
 
 TEST_F(GridTest, WhenRulesSetKeysAndReplaceAxes) {
