@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/cli/bench_timing.h"
 #include "core/cli/cli_bench_cuda.h"
 #include "core/cli/cli_bench_peft.h"
 #include "core/cuda/cuda_model.h"
@@ -59,27 +60,6 @@ class MaskedTokenTask final : public Task {
   std::vector<int32_t> labels_;
 };
 
-// The median of `iters` timed calls of f, after `warmup` calls and then more until
-// `warmup_s` seconds have passed.
-template <typename F>
-double median_ms(int warmup, int iters, cuda::CudaModel& model, F&& f, double warmup_s = 0.0) {
-  const auto warm_start = std::chrono::steady_clock::now();
-  for (int i = 0; i < warmup; ++i) f();
-  model.synchronize();
-  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - warm_start).count() < warmup_s) {
-    f();
-    model.synchronize();
-  }
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    model.synchronize();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 }  // namespace
 
@@ -98,6 +78,7 @@ void bench_cuda(const CudaBenchArgs& a) {
   model->synchronize();
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const ModelConfig& c = model->config();
+  const std::function<void()> sync = [&model] { model->synchronize(); };
   const bool causal = c.head == HeadKind::CausalLM;
   check(causal || c.head == HeadKind::MaskedLM,
         a.model + ": the step benchmark needs a causal or masked LM head (got " + head_name(c.head) + ")");
@@ -128,9 +109,7 @@ void bench_cuda(const CudaBenchArgs& a) {
     p.iters = a.iters;
     p.queries = a.queries;
     p.probe_batch = a.probe_batch;
-    cuda::CudaModel& m = *model;
-    bench_peft_step(p, m, *task, all, [&m] { m.synchronize(); },
-                    [] { return static_cast<double>(cuda::device_bytes_peak()); });
+    bench_peft_step(p, *model, *task, all, sync, [] { return static_cast<double>(cuda::device_bytes_peak()); });
     return;
   }
 
@@ -139,7 +118,7 @@ void bench_cuda(const CudaBenchArgs& a) {
   size_t param_bytes = 0;
   for (const TrainableTensor& t : space.tensors()) param_bytes += static_cast<size_t>(t.view->numel) * dtype_size(t.view->dtype);
 
-  const double forward_ms = median_ms(2, a.iters, *model, [&] { task->loss_sum(*model, all); });
+  const double forward_ms = median_ms(2, a.iters, sync, [&] { task->loss_sum(*model, all); });
   const std::vector<cpu::DirectionTerm> one{{7, 0, 0, 1e-3f}};
   // The pass and the copy (the roof it is compared with) are timed after kSettleS of warm-up
   // each. Right after the forward passes the GPU sits at its power cap with its SM clock
@@ -148,7 +127,7 @@ void bench_cuda(const CudaBenchArgs& a) {
   // and BSZO step times below include that regime, as training does.
   constexpr double kSettleS = 0.3;
   const double perturb_ms =
-      median_ms(1, a.iters, *model, [&] { engine->apply(one, DirectionKind::Gaussian); }, kSettleS);
+      median_ms(1, a.iters, sync, [&] { engine->apply(one, DirectionKind::Gaussian); }, kSettleS);
 
   Communicator comm = Communicator::world();
   TrainerOptions topt;
@@ -161,7 +140,7 @@ void bench_cuda(const CudaBenchArgs& a) {
   Mezo mezo(mezo_options);
   Trainer mezo_trainer(*model, space, mezo, *task, comm, topt);
   uint32_t step = 0;
-  const double mezo_ms = median_ms(2, a.iters, *model, [&] { mezo_trainer.step(step++); });
+  const double mezo_ms = median_ms(2, a.iters, sync, [&] { mezo_trainer.step(step++); });
   BszoOptions bszo_options;
   bszo_options.seed = 12;
   bszo_options.k = 2;
@@ -169,7 +148,7 @@ void bench_cuda(const CudaBenchArgs& a) {
   bszo_options.sigma_p = bszo_options.sigma_e = bszo_auto_sigma(space.size());
   Bszo bszo(bszo_options);
   Trainer bszo_trainer(*model, space, bszo, *task, comm, topt);
-  const double bszo_ms = median_ms(2, a.iters, *model, [&] { bszo_trainer.step(step++); });
+  const double bszo_ms = median_ms(2, a.iters, sync, [&] { bszo_trainer.step(step++); });
   const double peak_gib = static_cast<double>(cuda::device_bytes_peak()) / (1 << 30);
 
   // The roof: a device-to-device copy of as many bytes as the parameters (after the peak was
@@ -177,7 +156,7 @@ void bench_cuda(const CudaBenchArgs& a) {
   double copy_gbps = 0.0;
   {
     cuda::DeviceBuffer dst(param_bytes);
-    const double copy_ms = median_ms(1, a.iters, *model, [&] {
+    const double copy_ms = median_ms(1, a.iters, sync, [&] {
       cuda::check_status(cudaMemcpyAsync(dst.get(), model->device_buffer(model->dtype()), param_bytes,
                                          cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(model->stream())),
                          "copy");

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/cli/bench_timing.h"
 #include "core/optim/adazeta.h"
 #include "core/optim/mezo.h"
 #include "core/optim/trainable_space.h"
@@ -15,26 +16,6 @@
 #include "distributed/communicator.h"
 
 namespace zotune::cli {
-
-namespace {
-
-// The median of `iters` timed calls of f after `warmup` untimed ones, each ended by sync().
-template <typename F>
-double median_ms(int warmup, int iters, const std::function<void()>& sync, F&& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  sync();
-  std::vector<double> ms;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    sync();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
-}  // namespace
 
 PeftSettings bench_peft_settings(const std::string& peft) {
   check(peft == "adapter" || peft == "lora", "bench --peft: adapter or lora, got '" + peft + "'");

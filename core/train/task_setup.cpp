@@ -212,6 +212,42 @@ SampledExamples sample_examples(const RunConfig& config, const std::string& task
   return out;
 }
 
+// The objective of candidate tasks: task.loss, or under auto the task's own default (teacher
+// forcing for the tasks whose code trains on the gold continuation).
+tasks::CandidateObjective candidate_objective(TaskLoss loss, bool teacher_forced_by_default) {
+  return loss == TaskLoss::TeacherForced || (loss == TaskLoss::Auto && teacher_forced_by_default)
+             ? tasks::CandidateObjective::TeacherForced
+             : tasks::CandidateObjective::Classification;
+}
+
+// The splits as PromptTasks "<name>/<split>" of the sampled examples, each encoded by `encode`;
+// `what` opens the description ("sst2 (mezo template)"), the split sizes follow.
+TaskSplits prompt_splits(SampledExamples sampled, tasks::TemplateFamily family, int max_length, const std::string& name,
+                         const tasks::PromptTaskOptions& options,
+                         const std::function<tasks::EncodedExample(const tasks::Example&)>& encode,
+                         const std::string& what) {
+  auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
+    if (examples.empty()) return nullptr;
+    std::vector<tasks::EncodedExample> encoded;
+    encoded.reserve(examples.size());
+    for (const tasks::Example& e : examples) encoded.push_back(encode(e));
+    return std::make_unique<tasks::PromptTask>(name + "/" + split, std::move(encoded), options);
+  };
+  TaskSplits s;
+  s.train_examples = std::move(sampled.train);
+  s.dev_examples = std::move(sampled.dev);
+  s.test_examples = std::move(sampled.test);
+  s.family = family;
+  s.encode_max_length = max_length;
+  s.train = make(s.train_examples, "train");
+  s.dev = make(s.dev_examples, "dev");
+  s.test = make(s.test_examples, "test");
+  s.description = what + ": " + std::to_string(s.train->num_examples()) + " train / " +
+                  std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +
+                  std::to_string(s.test ? s.test->num_examples() : 0) + " test examples";
+  return s;
+}
+
 // The tokens a prompt may take: task.max_length resolved for the family and model, less the
 // tokens a generation task decodes (whose settings it puts in `options`).
 int prompt_max_length(const RunConfig& config, tasks::TemplateFamily family, const ModelConfig& model,
@@ -249,34 +285,14 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
   options.pad_id = pad_id_of(tokenizer, model);
   const bool teacher_forced_by_default =
       spec.name == "copa" || spec.name == "record" || spec.name == "squad" || spec.name == "drop";
-  options.candidate_objective =
-      t.loss == TaskLoss::TeacherForced || (t.loss == TaskLoss::Auto && teacher_forced_by_default)
-          ? tasks::CandidateObjective::TeacherForced
-          : tasks::CandidateObjective::Classification;
+  options.candidate_objective = candidate_objective(t.loss, teacher_forced_by_default);
   const tasks::Format format = tasks::format_of(spec, family);
   const int max_length = prompt_max_length(config, family, model, tokenizer,
                                            format == tasks::Format::Generation, options);
-  auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
-    if (examples.empty()) return nullptr;
-    std::vector<tasks::EncodedExample> encoded;
-    encoded.reserve(examples.size());
-    for (const tasks::Example& e : examples) encoded.push_back(tasks::encode(spec, family, e, tokenizer, max_length));
-    return std::make_unique<tasks::PromptTask>(spec.name + "/" + split, std::move(encoded), options);
-  };
-  TaskSplits s;
-  s.train_examples = std::move(sampled.train);
-  s.dev_examples = std::move(sampled.dev);
-  s.test_examples = std::move(sampled.test);
-  s.family = family;
-  s.encode_max_length = max_length;
-  s.train = make(s.train_examples, "train");
-  s.dev = make(s.dev_examples, "dev");
-  s.test = make(s.test_examples, "test");
-  s.description = spec.name + " (" + tasks::family_name(family) + " template): " +
-                  std::to_string(s.train->num_examples()) + " train / " +
-                  std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +
-                  std::to_string(s.test ? s.test->num_examples() : 0) + " test examples";
-  return s;
+  return prompt_splits(
+      std::move(sampled), family, max_length, spec.name, options,
+      [&](const tasks::Example& e) { return tasks::encode(spec, family, e, tokenizer, max_length); },
+      spec.name + " (" + tasks::family_name(family) + " template)");
 }
 
 // ---- A custom task (task.name custom): defined by the run file's task.prompt and the keys
@@ -361,35 +377,16 @@ TaskSplits custom_splits(const RunConfig& config, const Tokenizer& tokenizer, co
 
   tasks::PromptTaskOptions options;
   options.pad_id = pad_id_of(tokenizer, model);
-  options.candidate_objective = t.loss == TaskLoss::TeacherForced || (t.loss == TaskLoss::Auto && def.generation())
-                                    ? tasks::CandidateObjective::TeacherForced
-                                    : tasks::CandidateObjective::Classification;
+  options.candidate_objective = candidate_objective(t.loss, def.generation());
   if (t.metric == TaskMetric::Accuracy) options.metric = tasks::Metric::Accuracy;
   if (t.metric == TaskMetric::F1) options.metric = tasks::Metric::F1;
   const int max_length = prompt_max_length(config, family, model, tokenizer, def.generation(), options);
-  auto make = [&](const std::vector<tasks::Example>& examples, const std::string& split) -> std::unique_ptr<Task> {
-    if (examples.empty()) return nullptr;
-    std::vector<tasks::EncodedExample> encoded;
-    encoded.reserve(examples.size());
-    for (const tasks::Example& e : examples) encoded.push_back(custom->encode(e, format, tokenizer, max_length));
-    return std::make_unique<tasks::PromptTask>(std::string(tasks::kCustomTaskName) + "/" + split, std::move(encoded),
-                                               options);
-  };
-  TaskSplits s;
-  s.train_examples = std::move(sampled.train);
-  s.dev_examples = std::move(sampled.dev);
-  s.test_examples = std::move(sampled.test);
-  s.family = family;
+  TaskSplits s = prompt_splits(
+      std::move(sampled), family, max_length, tasks::kCustomTaskName, options,
+      [&](const tasks::Example& e) { return custom->encode(e, format, tokenizer, max_length); },
+      std::string(tasks::kCustomTaskName) + " (" + custom_format_name(format) + ")");
   s.custom = custom;
   s.custom_format = format;
-  s.encode_max_length = max_length;
-  s.train = make(s.train_examples, "train");
-  s.dev = make(s.dev_examples, "dev");
-  s.test = make(s.test_examples, "test");
-  s.description = std::string(tasks::kCustomTaskName) + " (" + custom_format_name(format) + "): " +
-                  std::to_string(s.train->num_examples()) + " train / " +
-                  std::to_string(s.dev ? s.dev->num_examples() : 0) + " dev / " +
-                  std::to_string(s.test ? s.test->num_examples() : 0) + " test examples";
   return s;
 }
 

@@ -10,18 +10,9 @@
 
 #include "core/io/gguf.h"
 #include "core/util/error.h"
+#include "tests/fuzz/fuzz_ignore_errors.h"
 
-namespace {
-
-template <typename F>
-void ignore_errors(F&& f) {
-  try {
-    f();
-  } catch (const zotune::Error&) {
-  }
-}
-
-}  // namespace
+using zotune::fuzz::ignore_errors;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace zotune;

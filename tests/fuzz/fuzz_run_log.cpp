@@ -14,6 +14,7 @@
 
 #include "core/log/run_log_reader.h"
 #include "core/util/error.h"
+#include "tests/fuzz/fuzz_ignore_errors.h"
 #include "tests/fuzz/fuzz_input_file.h"
 
 // libhdf5 asks malloc for sizes read from the file; on a corrupted size malloc returns null
@@ -21,17 +22,7 @@
 // (zotune's own allocations throw std::bad_alloc then, which still ends the run as a crash).
 extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
 
-namespace {
-
-template <typename F>
-void ignore_errors(F&& f) {
-  try {
-    f();
-  } catch (const zotune::Error&) {
-  }
-}
-
-}  // namespace
+using zotune::fuzz::ignore_errors;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace zotune;
