@@ -28,6 +28,17 @@ PeftSettings bench_peft_settings(const std::string& peft) {
   return p;
 }
 
+// Dense forward FLOPs per token of the backbone at `seq` tokens a sequence: 2 per weight of every
+// matrix product (attention projections, MLP, the LM head) plus the attention scores and their
+// product with V, 4 x layers x seq x hidden, counted over the whole square as MFU reports do.
+// The PEFT modules' few FLOPs are left out: the figure is the backbone's achieved rate.
+double forward_flops_per_token(const ModelConfig& c, int seq) {
+  const double d = c.hidden_size, kv = static_cast<double>(c.num_kv_heads) * c.head_dim;
+  const bool gated = c.arch == Architecture::Llama;  // gate, up, down (Llama, Mistral, Qwen2)
+  const double per_layer = d * (d + 2 * kv) + d * d + (gated ? 3.0 : 2.0) * d * c.intermediate_size;
+  return 2.0 * (c.num_layers * per_layer + d * c.vocab_size) + 4.0 * c.num_layers * seq * d;
+}
+
 void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std::vector<int>& examples,
                      const std::function<void()>& sync, const std::function<double()>& peak_bytes) {
   TrainableSelection selection;
@@ -63,6 +74,9 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   const double peak_gib = peak_bytes() / (1 << 30);
   const int probes = adapter ? 2 * a.queries : 2;
   const int per_forward = std::min(a.probe_batch, probes);
+  // Achieved backbone rate: the step's probes x batch x seq tokens of forward FLOPs over its time.
+  const double step_flops = static_cast<double>(probes) * a.batch * a.seq * forward_flops_per_token(model.config(), a.seq);
+  const double step_tflops = step_flops / (step_ms * 1e-3) / 1e12;
 
   std::printf("zotune bench (%s): %s, %s, batch %d x %d tokens, median of %d\n", a.peft.c_str(), a.model.c_str(),
               a.device.c_str(), a.batch, a.seq, a.iters);
@@ -71,6 +85,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   std::printf("| forward + loss ms (one probe) | %.2f |\n", forward_ms);
   std::printf("| %s step ms (%d probes, %d a forward) | %.2f |\n", adapter ? "AdaZeta" : "MeZO-LoRA", probes,
               per_forward, step_ms);
+  std::printf("| achieved backbone TFLOP/s over the step | %.3g |\n", step_tflops);
   std::printf("| peak memory GiB | %.2f |\n", peak_gib);
   if (!a.json.empty()) {
     nlohmann::json j;
@@ -85,6 +100,9 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
     j[adapter ? "adazeta_step_ms" : "mezo_lora_step_ms"] = step_ms;
     j["step_ms"] = step_ms;
     j["peak_memory_gib"] = peak_gib;
+    j["step_tflops"] = step_tflops;
+    j["dtype"] = dtype_name(model.dtype());
+    j["forward_flops_per_token"] = forward_flops_per_token(model.config(), a.seq);
     j["device"] = a.device;
     j["engine"] = "zotune";
     std::ofstream out(a.json);

@@ -3,8 +3,10 @@ setting, one AdaZeta step and one MeZO-LoRA step in zotune (probes one per forwa
 beside PyTorch's reference (paper: the official code's arithmetic; fast: batched probes, in place,
 TF32), with the peak memory of each, and the issue's targets checked (PASS / FAIL / n/a):
   smollm2     zotune batched AdaZeta step <= 25 ms; MeZO-LoRA batched >= 1.6x its sequential path
-  llama-2-7b  zotune batched step >= 10x faster than the PyTorch reference of the official trainer
-              (paper), AdaZeta and MeZO-LoRA, and peak memory no higher
+  llama-2-7b, opt-13b
+              zotune batched step >= 10x faster than the PyTorch reference of the official trainer
+              (paper), AdaZeta and MeZO-LoRA, and peak memory no higher; the achieved backbone
+              TFLOP/s of the batched step against the GPU's dense 16-bit peak
 Ratio columns: other time / zotune batched time (above 1: zotune batched is faster); for memory,
 other peak / zotune batched peak (above 1: zotune uses less). "best PyTorch" is the lower of the
 two PyTorch variants, row by row.
@@ -20,7 +22,9 @@ import json
 import os
 import sys
 
-ORDER = ["smollm2", "llama-2-7b-q8", "llama-2-7b-q15"]
+ORDER = ["smollm2", "smollm2-shape", "llama-2-7b-q8", "llama-2-7b-q15", "opt-13b-q8", "opt-13b-q15"]
+# Dense fp16/bf16 tensor-core peak, TFLOP/s, of the SXM parts (NVIDIA's data sheets, without sparsity).
+DENSE_16BIT_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0}
 # zotune's key for a step's time: the method's own, else the generic one.
 ZOTUNE_STEP_KEYS = {"adapter": ("adazeta_step_ms", "step_ms"), "lora": ("mezo_lora_step_ms", "step_ms")}
 SMOLLM2_ADAZETA_MS = 25.0
@@ -128,6 +132,16 @@ class Setting:
         z = self.zotune[("adapter", "batched")]
         if z and z.get("probe_batch") is not None:
             lines.append(f"zotune batched: {z['probe_batch']} probe groups per forward.")
+        for (peft, mode), d in self.zotune.items():
+            rate = number(d, "step_tflops")
+            if rate is None or mode != "batched":
+                continue
+            line = f"zotune batched {'AdaZeta' if peft == 'adapter' else 'MeZO-LoRA'}: {rate:.0f} TFLOP/s achieved by the backbone"
+            gpu = next((k for k in DENSE_16BIT_PEAK_TFLOPS if k in str(d.get("device", ""))), None)
+            if gpu and d.get("dtype") in ("bf16", "f16"):
+                peak = DENSE_16BIT_PEAK_TFLOPS[gpu]
+                line += f", {100 * rate / peak:.0f}% of the {gpu}'s dense 16-bit peak ({peak:.0f})"
+            lines.append(line + ".")
         missing = [f"zotune {peft} {mode}" for (peft, mode), d in self.zotune.items() if d is None]
         if self.torch is None:
             missing.append("PyTorch")
@@ -145,7 +159,7 @@ class Setting:
             r = ratio(self.zotune_value("lora", "sequential", "time"), self.zotune_value("lora", "batched", "time"))
             out.append((f"MeZO-LoRA batched >= {SMOLLM2_LORA_BATCHING:g}x its sequential path ({fmt_ratio(r)})",
                         None if r is None else r >= SMOLLM2_LORA_BATCHING))
-        elif self.name.startswith("llama"):
+        elif self.name.startswith(("llama", "opt")):
             for method, label in (("adapter", "AdaZeta"), ("lora", "MeZO-LoRA")):
                 r = ratio(self.torch_value("paper", method, "time"), self.zotune_value(method, "batched", "time"))
                 out.append((f"{label} step >= {LLAMA_VS_PAPER:g}x faster than PyTorch paper ({fmt_ratio(r)})",
