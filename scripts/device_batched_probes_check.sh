@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Issue 18 on the GPU machine, first of two chained calls (carry .carry/debs, .carry/m1 and .whl):
+# Issue 18 on the GPU machine (carry .carry/debs and .whl; the folder holding them is $1, default
+# the repository root):
 # builds, runs the CUDA engine's batched-probe, PEFT-graph, training and PEFT-parity tests, the
 # batched rank-invariance checks on the CUDA engine (3 ranks sharing the GPU), and the
 # parameter-efficient step benchmark (run_peft_step_bench.sh) on the settings in $SETTINGS.
-# Results (test output, JSON, table.md) go to $OUT. /tmp keeps SmolLM2's first part for the
-# second call (scripts/device_smollm2_batched.sh).
+# Results (test output, JSON, table.md) go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-cp .carry/m1/part1 /tmp/part1 2>/dev/null
+carried=${1:-$PWD}
 start=$(date +%s)
-bash scripts/device_build.sh .carry/debs zotune zotune_cuda_engine_tests 2>&1 | tail -2
+bash scripts/device_build.sh "$carried/.carry/debs" zotune zotune_cuda_engine_tests zotune_cuda_tests 2>&1 | tail -2
 echo "build: $(( $(date +%s) - start )) s"
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$carried"/.whl/*.whl
 nvidia-smi --query-gpu=name,clocks.max.sm,power.limit --format=csv,noheader
+timeout 60 build-dev/tests/zotune_cuda_tests --gtest_filter='*TtLinear*:*Matmul*:*Perturb*' > "$OUT/cuda_kernel_tests.txt" 2>&1
+echo "cuda kernel tests rc=$?"; grep -E "^\[  (PASSED|FAILED) " "$OUT/cuda_kernel_tests.txt"
 timeout 300 build-dev/tests/zotune_cuda_engine_tests --gtest_filter='*BatchedProbes*:*PeftGraph*:*Training*:*CudaPeft*' \
   > "$OUT/cuda_tests.txt" 2>&1; echo "cuda tests rc=$?"
 grep -E "^\[  (PASSED|FAILED) |tests ran|Failure" "$OUT/cuda_tests.txt" | head -20
