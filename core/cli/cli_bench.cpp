@@ -23,7 +23,7 @@ void register_bench(CLI::App& app) {
   struct Args {
     std::string model, dtype = "f32", device = "cpu", json;
     int batch = 16, seq = 64, iters = 3;
-    bool random = false, no_tf32 = false, no_graphs = false;
+    bool random = false, no_tf32 = false, no_graphs = false, baselines = false;
     std::string peft;
     int queries = 15, probe_batch = 1;
   };
@@ -35,6 +35,9 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--json", a->json, "cuda or --peft: also write the results as JSON to this file");
   cmd->add_flag("--no-tf32", a->no_tf32, "cuda: exact fp32 GEMMs instead of TF32");
   cmd->add_flag("--no-graphs", a->no_graphs, "cuda: launch kernels one by one instead of replaying CUDA graphs");
+  cmd->add_flag("--baselines", a->baselines,
+                "cuda: also time steps of MeZO-Adam, HiZOO, LOZO and Sparse-MeZO beside MeZO's, all under exact "
+                "perturbation (MeZO-Adam and HiZOO hold 8 and 4 bytes of fp32 state per parameter)");
   cmd->add_option("--peft", a->peft,
                   "time parameter-efficient steps instead (either device): adapter (AdaZeta, TT adapters bottleneck 64 rank 5) "
                   "or lora (MeZO-LoRA, r 8 alpha 16 on q and v)")
@@ -62,6 +65,7 @@ void register_bench(CLI::App& app) {
       c.random = a->random;
       c.tf32 = !a->no_tf32;
       c.graphs = !a->no_graphs;
+      c.baselines = a->baselines;
       c.json = a->json;
       c.peft = a->peft;
       c.queries = a->queries;

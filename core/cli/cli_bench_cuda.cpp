@@ -20,7 +20,11 @@
 #include "core/cuda/device_load.h"
 #include "core/cuda/device_memory.h"
 #include "core/optim/bszo.h"
+#include "core/optim/hizoo.h"
+#include "core/optim/lozo.h"
 #include "core/optim/mezo.h"
+#include "core/optim/mezo_adam.h"
+#include "core/optim/sparse_mezo.h"
 #include "core/optim/trainable_space.h"
 #include "core/train/task.h"
 #include "core/train/trainer.h"
@@ -151,6 +155,49 @@ void bench_cuda(const CudaBenchArgs& a) {
   const double bszo_ms = median_ms(2, a.iters, sync, [&] { bszo_trainer.step(step++); });
   const double peak_gib = static_cast<double>(cuda::device_bytes_peak()) / (1 << 30);
 
+  // The stateful baselines' full-parameter steps (issue 19 item 0), each beside MeZO under the
+  // same exact perturbation (a snapshot restores the weights after each probe), one optimizer
+  // alive at a time so the state of one never crowds the next.
+  std::vector<std::pair<std::string, double>> baseline_ms;
+  if (a.baselines) {
+    TrainerOptions exact = topt;
+    exact.mode = PerturbationMode::Exact;
+    auto time_steps = [&](ZoOptimizer& optimizer) {
+      Trainer trainer(*model, space, optimizer, *task, comm, exact);
+      return median_ms(2, a.iters, sync, [&] { trainer.step(step++); });
+    };
+    {
+      Mezo o(mezo_options);
+      baseline_ms.emplace_back("mezo", time_steps(o));
+    }
+    {
+      MezoAdamOptions mo;
+      mo.seed = 13;
+      mo.trainable_params = space.size();
+      MezoAdam o(mo);
+      baseline_ms.emplace_back("mezo-adam", time_steps(o));
+    }
+    {
+      HizooOptions ho;
+      ho.seed = 14;
+      ho.trainable_params = space.size();
+      Hizoo o(ho);
+      baseline_ms.emplace_back("hizoo", time_steps(o));
+    }
+    {
+      LozoOptions lo;
+      lo.seed = 15;
+      Lozo o(lo);
+      baseline_ms.emplace_back("lozo", time_steps(o));
+    }
+    {
+      SparseMezoOptions so;
+      so.seed = 16;
+      SparseMezo o(so);
+      baseline_ms.emplace_back("sparse-mezo", time_steps(o));
+    }
+  }
+
   // The roof: a device-to-device copy of as many bytes as the parameters (after the peak was
   // read: the copy's second buffer is the benchmark's, not training's).
   double copy_gbps = 0.0;
@@ -174,7 +221,9 @@ void bench_cuda(const CudaBenchArgs& a) {
   std::printf("| device copy GB/s | %.0f |\n", copy_gbps);
   std::printf("| MeZO step ms | %.2f |\n", mezo_ms);
   std::printf("| BSZO step (k=2, m=3) ms | %.2f |\n", bszo_ms);
-  std::printf("| peak device memory GiB | %.2f |\n", peak_gib);
+  for (const auto& [name, ms] : baseline_ms)
+    std::printf("| %s step ms (exact perturbation) | %.2f |\n", name.c_str(), ms);
+  std::printf("| peak device memory GiB (before the baselines) | %.2f |\n", peak_gib);
   std::printf("| graphs captured | %d |\n", model->graphs_captured());
   std::printf("| load s | %.2f |\n", load_s);
   if (!a.json.empty()) {
@@ -192,6 +241,7 @@ void bench_cuda(const CudaBenchArgs& a) {
     j["bszo_step_ms"] = bszo_ms;
     j["peak_memory_gib"] = peak_gib;
     j["load_s"] = load_s;
+    for (const auto& [name, ms] : baseline_ms) j["exact_step_ms"][name] = ms;
     j["device"] = cuda::device_description(model->device());
     j["engine"] = "zotune";
     std::ofstream out(a.json);

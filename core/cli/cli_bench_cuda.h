@@ -18,6 +18,9 @@ struct CudaBenchArgs {
   // steps (r 8, alpha 16, q and v); probe_batch probes per forward (engine.probe_batch).
   std::string peft;     // "", "adapter" or "lora"
   int queries = 15, probe_batch = 1;
+  // Also time full-parameter steps of the stateful baselines (MeZO-Adam, HiZOO, LOZO,
+  // Sparse-MeZO) and MeZO itself under model.perturbation: exact, which those need.
+  bool baselines = false;
 };
 
 void bench_cuda(const CudaBenchArgs& args);

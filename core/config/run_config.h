@@ -237,7 +237,7 @@ struct EngineSettings {
   bool tf32 = true;          // fp32 GEMMs on TF32 tensor cores (CUDA)
   bool cuda_graphs = true;   // replay the forward pass as a CUDA graph per batch shape
   bool share_gpus = false;   // allow more ranks on a node than GPUs
-  int64_t probe_batch = 1;   // probes per forward (PEFT modes): 1 = one forward per probe
+  AutoCount probe_batch;     // probes per forward (PEFT modes): 1 = one forward per probe; auto: Trainer
 };
 
 struct RunConfig {

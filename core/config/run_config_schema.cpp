@@ -287,7 +287,7 @@ const std::vector<KeySpec>& key_table() {
                                      "from bszo only through the rounding of in-place 16-bit arithmetic, hence its "
                                      "default model.perturbation: reference; docs/PRECISION.md); "
                                      "adazeta: two-point SPSA averaged over a number of queries that grows with the "
-                                     "epoch (the `optimizer.queries_*` schedule); baselines (CPU engine; baselines.md "
+                                     "epoch (the `optimizer.queries_*` schedule); baselines (both engines; baselines.md "
                                      "3-6): mezo-adam: the SPSA estimate into Adam; hizoo: probes and step scaled by a "
                                      "diagonal Hessian estimate (3 forwards); lozo: low-rank U V^T perturbations of "
                                      "every matrix; sparse-mezo: MeZO on masked directions; mezo-adam and hizoo run "
@@ -445,7 +445,11 @@ const std::vector<KeySpec>& key_table() {
           "forward for up to this many probes, each block of rows with its probe's perturbed modules, the backbone "
           "shared. 1 = one forward per probe, as the papers' code runs them. The probes of a step are cut into "
           "these batches the same way on any number of ranks, so the logged losses do not depend on the ranks; they "
-          "differ from probe_batch 1 by GEMM rounding only (docs/PERFORMANCE.md)"),
+          "differ from probe_batch 1 by GEMM rounding only (docs/PERFORMANCE.md). auto: every probe of a round in "
+          "one forward (AdaZeta 2 queries_max, MeZO 2 queries; 64 for optimizers whose rounds vary), fewer when the "
+          "GPU's free memory would not hold that many copies of the minibatch's activations (the smallest count "
+          "over the ranks, so all ranks cut alike); 1 in full and head-only training. The count chosen is printed "
+          "and kept in the log's /summary probe_batch"),
   };
   return table;
 }

@@ -10,6 +10,7 @@
 
 #include "core/cuda/device_forward.h"
 #include "core/cuda/device_memory.h"
+#include "core/cuda/device_prefix.h"
 #include "core/model/forward_util.h"
 #include "core/optim/trainable_space.h"
 #include "core/util/error.h"
@@ -86,6 +87,10 @@ void device_attention(const DeviceForward& f, void* out, size_t out_elems, const
 void device_decoder_attention(const DeviceForward& f, int layer, void* out, size_t out_elems, const void* block,
                               size_t block_elems, const void* q, const void* k, const void* v,
                               const cpu::AttentionShape& shape, const AttentionStrides& strides) {
+  if (peft_has_prefix(f)) {  // prefix-tuning: the prefix keys go before the cached and new ones
+    device_prefix_attention(f, layer, out, out_elems, block, block_elems, q, k, v, shape, strides);
+    return;
+  }
   if (f.kv == nullptr) {
     device_attention(f, out, out_elems, block, block_elems, q, k, v, shape, strides);
     return;
@@ -164,11 +169,12 @@ struct InputLayout {
 // The CUDA engine's KVCache::device: keys and values of every layer, [layers][batch, capacity,
 // kv_dim] each (layers layer_bytes apart, 256-byte aligned), and the slots' valid flags
 // [batch, capacity] the attention masks padding by (the host KVCache keeps the same flags for
-// the positions).
+// the positions). With prefix-tuning each sequence's first `prefix` slots hold the prefix
+// (DeviceKV::prefix) and capacity counts them: the host cache's capacity + prefix.
 struct DeviceKVCache final : DeviceKVStorage {
   const void* owner = nullptr;  // the CudaModel that made it
   DType type = DType::F32;
-  int batch = 0, capacity = 0, layers = 0, kv_dim = 0;
+  int batch = 0, capacity = 0, layers = 0, kv_dim = 0, prefix = 0;
   size_t layer_bytes = 0;
   DeviceBuffer keys, values, valid;
 };
@@ -224,29 +230,8 @@ CudaModel::CudaModel(const ModelConfig& config, DType dtype, ParamStore layout, 
 
 CudaModel::~CudaModel() = default;
 
-namespace {
-
-// The PEFT kinds the device forwards run (core/cuda/device_peft.h): LoRA and the tensorized
-// adapters. Their tensors are fp32 views of the ParamStore, so they sit in the fp32 device
-// buffer and the trainable space's fused perturbation covers them like any parameter.
-void check_device_peft(PeftKind kind, const std::string& source) {
-  const char* name = nullptr;
-  switch (kind) {
-    case PeftKind::None:
-    case PeftKind::Lora:
-    case PeftKind::Adapter: return;
-    case PeftKind::Prefix: name = "prefix"; break;
-  }
-  throw Error(source + ": PEFT kind " + (name ? std::string(name) : std::to_string(static_cast<int>(kind))) +
-              " (trainable.mode) runs on the CPU engine only; use engine.device: cpu (the CUDA engine runs lora and "
-              "adapter)");
-}
-
-}  // namespace
-
 std::unique_ptr<CudaModel> CudaModel::from_host(std::unique_ptr<Model> host, const CudaOptions& options) {
   check(host != nullptr && host->params().allocated(), "CudaModel::from_host: the host model has no parameters");
-  check_device_peft(host->peft().kind(), host->config().source);
   const ModelConfig config = host->config();
   const DType dtype = host->dtype();
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(host->params()), options));
@@ -262,7 +247,6 @@ std::unique_ptr<CudaModel> CudaModel::from_host(std::unique_ptr<Model> host, con
 
 std::unique_ptr<CudaModel> CudaModel::uninitialized(const ModelConfig& config, DType dtype, const CudaOptions& options,
                                                     const PeftSettings& peft) {
-  check_device_peft(peft.kind, config.source);
   std::unique_ptr<Model> declared = declare_model(config, dtype, peft);
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(declared->params()), options));
   m->peft_ = std::move(declared->peft());
@@ -275,7 +259,6 @@ std::unique_ptr<CudaModel> CudaModel::uninitialized(const ModelConfig& config, D
 
 std::unique_ptr<CudaModel> CudaModel::random(const ModelConfig& config, DType dtype, uint64_t seed,
                                              const CudaOptions& options, const PeftSettings& peft) {
-  check_device_peft(peft.kind, config.source);
   std::unique_ptr<Model> declared = declare_model(config, dtype, peft);
   std::unique_ptr<CudaModel> m(new CudaModel(config, dtype, std::move(declared->params()), options));
   m->peft_ = std::move(declared->peft());
@@ -334,17 +317,22 @@ KVCache CudaModel::make_cache(int batch, int capacity) const {
   storage->owner = this;
   storage->type = kv_cache_dtype();
   storage->batch = batch;
-  storage->capacity = capacity;
+  storage->prefix = peft_.prefix_tokens();
+  storage->capacity = capacity + storage->prefix;
   storage->layers = config_.num_layers;
   storage->kv_dim = config_.num_kv_heads * config_.head_dim;
   const size_t layer_bytes =
-      static_cast<size_t>(batch) * capacity * storage->kv_dim * dtype_size(storage->type);
+      static_cast<size_t>(batch) * storage->capacity * storage->kv_dim * dtype_size(storage->type);
   storage->layer_bytes = aligned(layer_bytes);
   storage->keys = DeviceBuffer(storage->layer_bytes * storage->layers);
   storage->values = DeviceBuffer(storage->layer_bytes * storage->layers);
-  storage->valid = DeviceBuffer(static_cast<size_t>(batch) * capacity);
+  storage->valid = DeviceBuffer(static_cast<size_t>(batch) * storage->capacity);
   // Unused slots are never read (kv_len stops at the filled ones); zeros keep them harmless.
   check_status(cudaMemsetAsync(storage->valid.get(), 0, storage->valid.bytes(), s_->stream), "cudaMemset (KV cache)");
+  // The prefix slots (prefix-tuning) are visible to every query: valid[b, 0 .. prefix) = 1.
+  if (storage->prefix > 0)
+    check_status(cudaMemset2DAsync(storage->valid.get(), storage->capacity, 1, storage->prefix, batch, s_->stream),
+                 "cudaMemset (KV cache prefix slots)");
 
   KVCache c;
   c.batch = batch;
@@ -394,7 +382,8 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
     check(kv_storage != nullptr && kv_storage->owner == this,
           "forward: the KV cache was not made by this CUDA model; use its make_cache (a cache from the CPU engine keeps "
           "its keys and values on the host)");
-    check(kv_storage->batch == cache->batch && kv_storage->capacity == cache->capacity &&
+    check(kv_storage->batch == cache->batch && kv_storage->capacity == cache->capacity + kv_storage->prefix &&
+              kv_storage->prefix == peft_.prefix_tokens() &&
               cache->valid.size() == static_cast<size_t>(cache->batch) * cache->capacity &&
               cache->real_tokens.size() == static_cast<size_t>(cache->batch),
           "forward: the KV cache's batch or capacity no longer matches its device storage");
@@ -495,12 +484,13 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
     kv.layer_bytes = kv_storage->layer_bytes;
     kv.capacity = kv_storage->capacity;
     kv.length = cached_length;
+    kv.prefix = kv_storage->prefix;
     kv.kv_dim = kv_storage->kv_dim;
     kv.valid = kv_storage->valid.as<uint8_t>();
     f.kv = &kv;
-    // The new slots' valid flags are the batch mask: valid[b, length + t] = mask[b, t].
-    check_status(cudaMemcpy2DAsync(kv_storage->valid.as<char>() + cached_length, kv_storage->capacity, f.mask, T, T, B,
-                                   cudaMemcpyDeviceToDevice, s_->stream),
+    // The new slots' valid flags are the batch mask: valid[b, prefix + length + t] = mask[b, t].
+    check_status(cudaMemcpy2DAsync(kv_storage->valid.as<char>() + kv.prefix + cached_length, kv_storage->capacity,
+                                   f.mask, T, T, B, cudaMemcpyDeviceToDevice, s_->stream),
                  "KV cache: valid flags");
   }
   const int32_t* target_ptr = reinterpret_cast<const int32_t*>(inputs + layout.targets);
@@ -556,9 +546,9 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
 
 void CudaModel::begin_probe_groups(int groups) {
   check(!peft_.empty(), config_.source + ": batched probes (engine.probe_batch > 1) need PEFT modules (trainable.mode "
-                                         "lora or adapter)");
+                                         "lora, adapter or prefix)");
   check(groups >= 1, "begin_probe_groups: " + std::to_string(groups) + " groups");
-  const size_t bytes = static_cast<size_t>(groups) * static_cast<size_t>(peft_.region_numel()) * sizeof(float);
+  const size_t bytes = static_cast<size_t>(groups) * static_cast<size_t>(peft_.bank_stride()) * sizeof(float);
   if (s_->probe_bank.bytes() < bytes) {
     synchronize();  // the old bank may still be read by queued work
     s_->probe_bank = DeviceBuffer(bytes);
@@ -572,8 +562,10 @@ void CudaModel::store_probe_group(int group) {
                                                    std::to_string(s_->bank_groups));
   const size_t n = static_cast<size_t>(peft_.region_numel());
   const float* region = static_cast<const float*>(device_buffer(DType::F32)) + peft_.region_offset();
-  check_status(cudaMemcpyAsync(s_->probe_bank.as<float>() + static_cast<size_t>(group) * n, region, n * sizeof(float),
-                               cudaMemcpyDeviceToDevice, s_->stream),
+  // Copy g at g * bank_stride() (256-byte aligned, PeftModules::bank_stride); the gap after
+  // each copy is never read.
+  check_status(cudaMemcpyAsync(s_->probe_bank.as<float>() + static_cast<size_t>(group) * peft_.bank_stride(), region,
+                               n * sizeof(float), cudaMemcpyDeviceToDevice, s_->stream),
                "copy of a probe's PEFT modules");
   peft_.set_probe_groups(s_->bank_groups, s_->probe_bank.as<float>());
 }

@@ -7,7 +7,7 @@
 // for the results it returns (logits at the requested rows, or their losses). Generation keeps
 // its KV cache on the device (make_cache); those forwards run eagerly.
 // LoRA and the tensorized adapters (fp32 tensors in the fp32 buffer) run through
-// core/cuda/device_peft.h.
+// core/cuda/device_peft.h, prefix-tuning through core/cuda/device_prefix.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>

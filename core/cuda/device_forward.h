@@ -53,13 +53,17 @@ class Arena {
 // at keys + l * layer_bytes (values alike), the first `length` slots of each sequence filled
 // by earlier forwards; valid [batch, capacity] says which slots hold real tokens (the new
 // slots included: CudaModel writes them from the batch mask before the pass).
+// With prefix-tuning the first `prefix` slots of every sequence hold the layer's prefix keys
+// and values (core/cuda/device_prefix.h), valid = 1, and the tokens follow them: token slot t
+// is slot prefix + t, and capacity counts the prefix slots.
 struct DeviceKV {
   DType type = DType::F32;
   char* keys = nullptr;
   char* values = nullptr;
   size_t layer_bytes = 0;
   int capacity = 0;
-  int length = 0;  // tokens cached per sequence before this forward
+  int length = 0;  // tokens cached per sequence before this forward (the prefix slots not counted)
+  int prefix = 0;  // prefix slots before the tokens (prefix-tuning), else 0
   int kv_dim = 0;  // n_kv_heads * head_dim
   const uint8_t* valid = nullptr;
 

@@ -7,6 +7,7 @@
 
 #include "core/cuda/device_forward.h"
 #include "core/cuda/device_peft.h"
+#include "core/cuda/device_prefix.h"
 #include "core/util/error.h"
 #include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/attention.cuh"
@@ -92,7 +93,10 @@ float* device_forward_bert(const DeviceForward& f) {
     peft_lora(f, l, LoraTarget::Q, q, C, x, DType::F32, N);
     peft_lora(f, l, LoraTarget::K, k, C, x, DType::F32, N);
     peft_lora(f, l, LoraTarget::V, v, C, x, DType::F32, N);
-    device_attention(f, att, NC, qkv_block, 3 * NC, q, k, v, shape, strides);
+    if (peft_has_prefix(f))  // prefix-tuning: the layer's prefix keys before the tokens', seen by every token
+      device_prefix_attention(f, l, att, NC, qkv_block, 3 * NC, q, k, v, shape, strides);
+    else
+      device_attention(f, att, NC, qkv_block, 3 * NC, q, k, v, shape, strides);
     matmul(*f.blas, h, t, att, f.weight(at + "output.dense.weight"), t, N, C, C);
     peft_lora(f, l, LoraTarget::O, h, C, att, t, N);
     // Houlsby adapters: LN(a(W h + b) + residual), here and after the FFN output projection; the

@@ -64,6 +64,12 @@ size_t device_bytes_in_use() { return g_in_use.load(); }
 size_t device_bytes_peak() { return g_peak.load(); }
 void reset_device_bytes_peak() { g_peak.store(g_in_use.load()); }
 
+size_t device_bytes_free() {
+  size_t free = 0, total = 0;
+  check_status(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+  return free;
+}
+
 PinnedBuffer::~PinnedBuffer() {
   if (data_ != nullptr) cudaFreeHost(data_);
 }

@@ -31,6 +31,8 @@ class DeviceBuffer {
 size_t device_bytes_in_use();
 size_t device_bytes_peak();
 void reset_device_bytes_peak();  // the peak restarts from what is in use now
+// Free bytes on the current device (cudaMemGetInfo). Throws Error on a CUDA failure.
+size_t device_bytes_free();
 
 // Page-locked host memory for staging copies (asynchronous host<->device transfers).
 class PinnedBuffer {

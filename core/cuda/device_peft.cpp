@@ -37,22 +37,38 @@ int group_rows(const DeviceForward& f, int N, const char* what) {
   return N / groups;
 }
 
-// U(ReLU(D(x))) for x [N, hidden] fp32 with group g's modules: [N, hidden] fp32 in the arena
-// (the caller rewinds).
-const float* adapter_update(const DeviceForward& f, const PeftModules::Adapter& a, const float* x, int N, int g) {
+// Floats from group g's copy of the PEFT tensor at `view` to group g + 1's: the bank's stride
+// (PeftModules::bank_stride, 256-byte multiple) with probe groups on, 0 (unused) without.
+int64_t group_stride(const DeviceForward& f, size_t view) {
+  const int groups = f.peft->probe_groups();
+  if (groups == 1) return 0;
+  const float* first = f.peft_tensor(view, 0);
+  const int64_t stride = f.peft_tensor(view, 1) - first;
+  check(f.peft_tensor(view, groups - 1) == first + (groups - 1) * stride,
+        "probe bank: the groups' copies of a PEFT tensor are not evenly spaced");
+  return stride;
+}
+
+// U(ReLU(D(x))) for x [N, hidden] fp32, the N rows being probe_groups() blocks of n rows, block
+// g through group g's modules: [N, hidden] fp32 in the arena (the caller rewinds). Each TT
+// layer is one tt_linear_batched over all groups; the ReLU runs once over all N rows.
+const float* adapter_update(const DeviceForward& f, const PeftModules::Adapter& a, const float* x, int N, int n) {
   Arena& arena = *f.arena;
+  const int groups = f.peft->probe_groups();
   float* mid = arena.take<float>(static_cast<size_t>(N) * a.bottleneck);
   float* update = arena.take<float>(static_cast<size_t>(N) * a.hidden);
   // One workspace for both TT layers: the second's group kernel runs after the first's GEMMs
   // (stream order).
-  const int64_t ws_floats =
-      std::max(tt_linear_workspace_floats(a.down.shape, N), tt_linear_workspace_floats(a.up.shape, N));
+  const int64_t ws_floats = std::max(tt_linear_batched_workspace_floats(a.down.shape, n, groups),
+                                     tt_linear_batched_workspace_floats(a.up.shape, n, groups));
   float* workspace = arena.take<float>(static_cast<size_t>(ws_floats));
-  tt_linear(*f.blas, mid, x, a.down.shape, f.peft_tensor(a.down.first_core, g), f.peft_tensor(a.down.bias, g), N,
-            workspace);
+  tt_linear_batched(*f.blas, mid, x, a.down.shape, f.peft_tensor(a.down.first_core, 0),
+                    group_stride(f, a.down.first_core), f.peft_tensor(a.down.bias, 0), group_stride(f, a.down.bias),
+                    n, groups, workspace);
   bias_activation(mid, DType::F32, nullptr, N, a.bottleneck, Activation::ReLU, f.stream);
-  tt_linear(*f.blas, update, mid, a.up.shape, f.peft_tensor(a.up.first_core, g), f.peft_tensor(a.up.bias, g), N,
-            workspace);
+  tt_linear_batched(*f.blas, update, mid, a.up.shape, f.peft_tensor(a.up.first_core, 0),
+                    group_stride(f, a.up.first_core), f.peft_tensor(a.up.bias, 0), group_stride(f, a.up.bias), n,
+                    groups, workspace);
   return update;
 }
 
@@ -73,12 +89,13 @@ void peft_lora(const DeviceForward& f, int layer, LoraTarget target, void* out, 
   const float* x32 = widen(f, x, x_type, static_cast<size_t>(N) * m->in);
   float* xa = arena.take<float>(static_cast<size_t>(N) * r);          // x A^T [N, r]
   float* delta = arena.take<float>(static_cast<size_t>(N) * m->out);  // (x A^T) B^T [N, out]
-  const int n = group_rows(f, N, "LoRA");
-  for (int g = 0; g < f.peft->probe_groups(); ++g) {
-    const size_t row = static_cast<size_t>(g) * n;
-    matmul(*f.blas, xa + row * r, DType::F32, x32 + row * m->in, f.peft_tensor(m->a, g), DType::F32, n, m->in, r);
-    matmul(*f.blas, delta + row * m->out, DType::F32, xa + row * r, f.peft_tensor(m->b, g), DType::F32, n, r, m->out);
-  }
+  // Group g's rows [g n, (g + 1) n) through its own A and B: two strided-batched GEMMs over
+  // all groups (plain GEMMs with one group).
+  const int n = group_rows(f, N, "LoRA"), groups = f.peft->probe_groups();
+  matmul_strided_batched(*f.blas, xa, DType::F32, static_cast<int64_t>(n) * r, x32, static_cast<int64_t>(n) * m->in,
+                         f.peft_tensor(m->a, 0), group_stride(f, m->a), DType::F32, n, m->in, r, groups);
+  matmul_strided_batched(*f.blas, delta, DType::F32, static_cast<int64_t>(n) * m->out, xa, static_cast<int64_t>(n) * r,
+                         f.peft_tensor(m->b, 0), group_stride(f, m->b), DType::F32, n, r, m->out, groups);
   const float scale = static_cast<float>(settings.lora_alpha / settings.lora_rank);  // as the CPU hook's
   scaled_add(out, f.type, ld_out, delta, scale, N, m->out, f.stream);
   arena.rewind(mark);
@@ -92,14 +109,8 @@ void peft_adapt(const DeviceForward& f, int layer, AdapterPoint point, void* h, 
   const float* h32 = widen(f, h, f.type, static_cast<size_t>(N) * a->hidden);
   const float scale = static_cast<float>(f.peft->settings().adapter_scale);
   const int n = group_rows(f, N, "adapter");
-  for (int g = 0; g < f.peft->probe_groups(); ++g) {
-    const size_t mark_group = arena.mark();
-    const size_t row = static_cast<size_t>(g) * n;
-    const float* update = adapter_update(f, *a, h32 + row * a->hidden, n, g);
-    scaled_add(static_cast<char*>(h) + row * a->hidden * dtype_size(f.type), f.type, a->hidden, update, scale, n,
-               a->hidden, f.stream);
-    arena.rewind(mark_group);
-  }
+  const float* update = adapter_update(f, *a, h32, N, n);
+  scaled_add(h, f.type, a->hidden, update, scale, N, a->hidden, f.stream);
   arena.rewind(mark);
 }
 

@@ -393,7 +393,7 @@ void Model::begin_probe_groups(int groups) {
   check(!peft_.empty(), config_.source + ": batched probes (engine.probe_batch > 1) need PEFT modules (trainable.mode "
                                          "lora, adapter or prefix)");
   check(groups >= 1, "begin_probe_groups: " + std::to_string(groups) + " groups");
-  probe_bank_.resize(static_cast<size_t>(groups) * static_cast<size_t>(peft_.region_numel()));
+  probe_bank_.resize(static_cast<size_t>(groups) * static_cast<size_t>(peft_.bank_stride()));
   bank_groups_ = groups;
 }
 
@@ -401,7 +401,7 @@ void Model::store_probe_group(int group) {
   check(group >= 0 && group < bank_groups_, "store_probe_group: group " + std::to_string(group) + " of " +
                                                 std::to_string(bank_groups_));
   const float* region = static_cast<const float*>(params_.buffer(DType::F32)) + peft_.region_offset();
-  std::copy(region, region + peft_.region_numel(), probe_bank_.begin() + static_cast<ptrdiff_t>(group) * peft_.region_numel());
+  std::copy(region, region + peft_.region_numel(), probe_bank_.begin() + static_cast<ptrdiff_t>(group) * peft_.bank_stride());
   peft_.set_probe_groups(bank_groups_, probe_bank_.data());
 }
 

@@ -19,6 +19,10 @@ void Adazeta::begin_step(uint32_t step, double lr) {
   losses_.clear();
 }
 
+int Adazeta::max_probes_per_round() const {
+  return 2 * (opt_.schedule.fixed ? opt_.schedule.target : opt_.schedule.max_queries);
+}
+
 std::vector<Probe> Adazeta::next_probes() {
   if (asked_) return {};
   asked_ = true;

@@ -30,6 +30,7 @@ class Adazeta final : public ZoOptimizer {
   // Logs: loss = mean of L(θ + ε z_q) (as MeZO), scalars queries_used (Q), epoch and
   // query_beta, vector finite_differences (the Q values c_q).
   StepUpdate finish() override;
+  int max_probes_per_round() const override;  // 2 Q_max (fixed Q: 2 Q)
 
   const QuerySchedule& schedule() const { return schedule_; }
 

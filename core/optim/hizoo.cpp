@@ -12,7 +12,7 @@ Hizoo::Hizoo(const HizooOptions& options) : opt_(options) {
   check(opt_.hessian_smoothing >= 0.0 && opt_.hessian_smoothing < 1.0,
         "hizoo: optimizer.hessian_smoothing must be in [0, 1)");
   check(opt_.trainable_params > 0, "hizoo: no trainable parameters for the Hessian estimate");
-  sigma_.assign(opt_.trainable_params, 1.0f);
+  state_.add_array(opt_.trainable_params, 1.0f);  // Σ
 }
 
 void Hizoo::begin_step(uint32_t step, double lr) {
@@ -37,18 +37,22 @@ std::vector<Probe> Hizoo::next_probes() {
     const bool reference = reference_;
     Probe p;
     p.group = 0;
+    ParamPassSpec spec;  // the same probe for the CUDA engine
+    spec.kind = ParamPassKind::HizooProbe, spec.reference = reference, spec.direction = kind;
+    spec.seed = seed, spec.step = step, spec.coeff = coeff, spec.state = &state_;
     // Reads Σ, never writes it: a probe runs on one rank only.
-    p.pass = [this, coeff, seed, step, kind, reference](size_t, const TrainableTensor& t, float* x) {
+    p.pass = TensorPass([this, coeff, seed, step, kind, reference](size_t, const TrainableTensor& t, float* x) {
       const int64_t n = t.view->numel;
-      check(t.first + static_cast<uint64_t>(n) <= sigma_.size(), "hizoo: tensor " + t.view->name +
+      const std::vector<float>& sigma = state_.host(0);
+      check(t.first + static_cast<uint64_t>(n) <= sigma.size(), "hizoo: tensor " + t.view->name +
                                                                     " lies outside the Hessian buffer");
       std::vector<float> z(static_cast<size_t>(n));
       cpu::direction(z.data(), n, t.first, seed, step, 0, kind);
       if (reference)
         for (float& v : z) v = cpu::round_to_dtype(v, t.view->dtype);
-      const float* s = sigma_.data() + t.first;
+      const float* s = sigma.data() + t.first;
       for (int64_t i = 0; i < n; ++i) x[i] += coeff * z[i] / std::sqrt(s[i]);
-    };
+    }, spec);
     probes.push_back(std::move(p));
   }
   return probes;
@@ -70,14 +74,19 @@ StepUpdate Hizoo::finish() {
   StepUpdate u;
   const bool reference = reference_;
   const float restore = static_cast<float>(opt_.eps);
-  u.pass = [this, keep, sample, step_c, step_decay, seed, step, kind, reference, restore](size_t, const TrainableTensor& t,
+  ParamPassSpec spec;  // the same update for the CUDA engine
+  spec.kind = ParamPassKind::HizooUpdate, spec.reference = reference, spec.direction = kind;
+  spec.seed = seed, spec.step = step, spec.keep = keep, spec.sample = sample, spec.step_c = step_c;
+  spec.step_decay = step_decay, spec.restore = restore, spec.state = &state_;
+  u.pass = TensorPass([this, keep, sample, step_c, step_decay, seed, step, kind, reference, restore](size_t, const TrainableTensor& t,
                                                                                        float* x) {
     const int64_t n = t.view->numel;
-    check(t.first + static_cast<uint64_t>(n) <= sigma_.size(), "hizoo: tensor " + t.view->name +
+    std::vector<float>& sigma = state_.host(0);
+    check(t.first + static_cast<uint64_t>(n) <= sigma.size(), "hizoo: tensor " + t.view->name +
                                                                   " lies outside the Hessian buffer");
     std::vector<float> z(static_cast<size_t>(n));
     cpu::direction(z.data(), n, t.first, seed, step, 0, kind);
-    float* s = sigma_.data() + t.first;
+    float* s = sigma.data() + t.first;
     if (reference) {
       const DType dt = t.view->dtype;
       for (int64_t i = 0; i < n; ++i) {
@@ -92,7 +101,7 @@ StepUpdate Hizoo::finish() {
       s[i] = keep * s[i] + sample * (s[i] * z[i] * z[i]);
       x[i] -= step_c * z[i] / std::sqrt(s[i]) + step_decay * x[i];
     }
-  };
+  }, spec);
   u.loss = l0;
   u.forward_passes = 3;
   u.scalars["eps"] = opt_.eps;

@@ -7,7 +7,8 @@
 //   θ ← θ − η ((ℓ⁺ − ℓ⁻) / 2ε · z ⊘ √Σ + λ θ)                       (the NEW Σ; λ on EVERY tensor, as the code)
 // The logged loss is ℓ0 (the code's fourth forward, only for logging, is dropped). With α = 0
 // Σ stays 1 and HiZOO is MeZO with one wasted forward. Probes and update are TensorPasses
-// (host engine, exact mode); replay re-runs the Σ recurrence from the logged probe losses.
+// (either engine: ParamPassKind::HizooProbe, HizooUpdate); replay re-runs the Σ recurrence
+// from the logged probe losses.
 #pragma once
 #include <vector>
 
@@ -39,7 +40,8 @@ class Hizoo final : public ZoOptimizer {
   // +ε z ⊘ √Σ restoring before the update), each rounded once into the dtype.
   bool use_reference_arithmetic() override { return reference_ = true; }
 
-  const std::vector<float>& hessian() const { return sigma_; }
+  // Σ on the host (downloaded first when the CUDA engine ran the passes).
+  const std::vector<float>& hessian() const { return state_.host(0); }
 
  private:
   HizooOptions opt_;
@@ -47,7 +49,7 @@ class Hizoo final : public ZoOptimizer {
   double lr_ = 0.0;
   bool asked_ = false;
   std::vector<double> losses_;  // ℓ0, ℓ⁺, ℓ⁻
-  std::vector<float> sigma_;
+  ParamState state_;  // array 0 = Σ over the trainable space (param_pass.h)
   bool reference_ = false;
 };
 

@@ -53,7 +53,11 @@ TensorPass Lozo::axpy_pass(float coeff) const {
   const uint32_t step = step_, window = window_of(step_);
   const int rank = opt_.rank;
   const DirectionKind kind = opt_.kind;
-  return [=](size_t, const TrainableTensor& t, float* x) { lozo_axpy(t, x, coeff, seed, step, window, rank, kind); };
+  ParamPassSpec spec;  // the same pass for the CUDA engine
+  spec.kind = ParamPassKind::LozoAxpy, spec.direction = kind, spec.seed = seed, spec.step = step;
+  spec.coeff = coeff, spec.window = window, spec.rank = rank;
+  return TensorPass([=](size_t, const TrainableTensor& t, float* x) { lozo_axpy(t, x, coeff, seed, step, window, rank, kind); },
+                    spec);
 }
 
 std::vector<Probe> Lozo::next_probes() {

@@ -12,8 +12,9 @@
 // inside the tensor's own). V drawn from its own per-window stream means the update uses the
 // same U Vᵀ as the probes on every step, unlike the official code, whose refresh steps draw V
 // then U from one stream for the probes but only U for the update (baselines.md, "code
-// quirk"): that quirk is not reproduced. Probes and update are TensorPasses (host engine,
-// exact mode); replay re-runs them from the logged probe losses. LOZO-M is not implemented.
+// quirk"): that quirk is not reproduced. Probes and update are TensorPasses (either engine,
+// exact mode: ParamPassKind::LozoAxpy); replay re-runs them from the logged probe losses.
+// LOZO-M is not implemented.
 #pragma once
 #include <vector>
 

@@ -22,6 +22,7 @@ class Mezo final : public ZoOptimizer {
   std::vector<Probe> next_probes() override;
   void observe(const std::vector<double>& losses) override;
   StepUpdate finish() override;
+  int max_probes_per_round() const override { return opt_.one_sided ? opt_.queries + 1 : 2 * opt_.queries; }
 
  private:
   MezoOptions opt_;

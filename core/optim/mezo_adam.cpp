@@ -13,8 +13,8 @@ MezoAdam::MezoAdam(const MezoAdamOptions& options) : opt_(options) {
   check(opt_.beta2 >= 0.0 && opt_.beta2 < 1.0, "mezo-adam: optimizer.beta2 must be in [0, 1)");
   check(opt_.adam_eps > 0.0, "mezo-adam: optimizer.adam_eps must be positive");
   check(opt_.trainable_params > 0, "mezo-adam: no trainable parameters for the moment buffers");
-  m_.assign(opt_.trainable_params, 0.0f);
-  v_.assign(opt_.trainable_params, 0.0f);
+  state_.add_array(opt_.trainable_params, 0.0f);  // m
+  state_.add_array(opt_.trainable_params, 0.0f);  // v
 }
 
 void MezoAdam::begin_step(uint32_t step, double lr) {
@@ -48,15 +48,22 @@ StepUpdate MezoAdam::finish() {
   const DirectionKind kind = opt_.kind;
   StepUpdate u;
   const bool reference = reference_;
-  u.pass = [this, cf, b1, b2, adam_eps, wd, step_size, bias2_sqrt, seed, step, kind, reference](
+  ParamPassSpec spec;  // the same update for the CUDA engine (kernels/cuda/zo_passes.cuh)
+  spec.kind = ParamPassKind::AdamUpdate, spec.reference = reference, spec.direction = kind;
+  spec.seed = seed, spec.step = step, spec.grad_scale = cf, spec.beta1 = b1, spec.beta2 = b2;
+  spec.adam_eps = adam_eps, spec.weight_decay = wd, spec.step_size = step_size, spec.bias2_sqrt = bias2_sqrt;
+  spec.state = &state_;
+  u.pass = TensorPass([this, cf, b1, b2, adam_eps, wd, step_size, bias2_sqrt, seed, step, kind, reference](
                size_t, const TrainableTensor& t, float* x) {
     const int64_t n = t.view->numel;
-    check(t.first + static_cast<uint64_t>(n) <= m_.size(), "mezo-adam: tensor " + t.view->name +
+    std::vector<float>& m_all = state_.host(0);
+    std::vector<float>& v_all = state_.host(1);
+    check(t.first + static_cast<uint64_t>(n) <= m_all.size(), "mezo-adam: tensor " + t.view->name +
                                                                 " lies outside the moment buffers (trainable space changed)");
     std::vector<float> z(static_cast<size_t>(n));
     cpu::direction(z.data(), n, t.first, seed, step, 0, kind);
-    float* m = m_.data() + t.first;
-    float* v = v_.data() + t.first;
+    float* m = m_all.data() + t.first;
+    float* v = v_all.data() + t.first;
     const float decay = t.weight_decay ? wd : 0.0f;
     if (reference) {
       const DType dt = t.view->dtype;
@@ -77,7 +84,7 @@ StepUpdate MezoAdam::finish() {
       v[i] = b2 * v[i] + (1.0f - b2) * g * g;
       x[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias2_sqrt + adam_eps);
     }
-  };
+  }, spec);
   u.loss = losses_[0];  // MeZO logs L(θ+εz)
   u.forward_passes = 2;
   u.scalars["eps"] = opt_.eps;

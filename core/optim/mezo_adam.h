@@ -12,7 +12,7 @@
 //   d = rd(rd(rd(sqrt v) / sqrt(1 − β2^t)) + ε_adam),  θ = rd(θ − (η / (1 − β1^t)) m / d)
 // (rd = round to the dtype; the op sequence of torch's foreach Adam: lerp_, mul_, addcmul_,
 // sqrt, div_, add_, addcdiv_); in fp16 the small terms vanish, as the papers found. The probes are plain seeded directions; the update is a
-// TensorPass (host engine only), so the log has no /updates rows and replay re-runs the
+// TensorPass (on either engine: ParamPassKind::AdamUpdate), so the log has no /updates rows and replay re-runs the
 // recurrence from the logged probe losses (replay_optimizer, core/train/trainer.h).
 #pragma once
 #include <vector>
@@ -46,8 +46,9 @@ class MezoAdam final : public ZoOptimizer {
   // moments live in the parameter dtype, as BSZO's zo_adam allocates them).
   bool use_reference_arithmetic() override { return reference_ = true; }
 
-  const std::vector<float>& first_moment() const { return m_; }
-  const std::vector<float>& second_moment() const { return v_; }
+  // The moments on the host (downloaded first when the CUDA engine ran the updates).
+  const std::vector<float>& first_moment() const { return state_.host(0); }
+  const std::vector<float>& second_moment() const { return state_.host(1); }
 
  private:
   MezoAdamOptions opt_;
@@ -57,7 +58,7 @@ class MezoAdam final : public ZoOptimizer {
   std::vector<double> losses_;
   int64_t t_ = 0;  // Adam updates taken
   bool reference_ = false;
-  std::vector<float> m_, v_;
+  ParamState state_;  // arrays 0 = m, 1 = v, over the trainable space (param_pass.h)
 };
 
 }  // namespace zotune

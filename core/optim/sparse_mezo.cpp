@@ -17,9 +17,28 @@ float sparse_mezo_threshold(const float* x, int64_t n, double sparsity) {
   return a[static_cast<size_t>(keep - 1)];
 }
 
+float MagnitudeThresholds::of(size_t k, const float* x, int64_t n) {
+  if (k >= value.size()) value.resize(k + 1, 0.0f), known.resize(k + 1, false);
+  if (!known[k]) {
+    value[k] = sparse_mezo_threshold(x, n, sparsity);
+    known[k] = true;
+  }
+  return value[k];
+}
+
 SparseMezo::SparseMezo(const SparseMezoOptions& options) : opt_(options) {
   check(opt_.eps > 0.0, "sparse-mezo: optimizer.eps must be positive");
   check(opt_.sparsity >= 0.0 && opt_.sparsity < 1.0, "sparse-mezo: optimizer.sparsity must be in [0, 1)");
+  thresholds_.sparsity = opt_.sparsity;
+}
+
+ParamPassSpec SparseMezo::spec(float coeff, float decay_scale, uint32_t step) {
+  ParamPassSpec s;
+  s.kind = ParamPassKind::SparseAxpy, s.direction = opt_.kind, s.seed = opt_.seed, s.step = step;
+  s.coeff = coeff, s.decay_scale = decay_scale, s.sparsity = static_cast<float>(opt_.sparsity);
+  s.random_mask = opt_.mask == SparseMaskKind::Random;
+  if (!s.random_mask) s.thresholds = &thresholds_;
+  return s;
 }
 
 void SparseMezo::begin_step(uint32_t step, double lr) {
@@ -39,12 +58,7 @@ void SparseMezo::masked_axpy(size_t index, const TrainableTensor& t, float* x, f
     mask_draw.resize(static_cast<size_t>(n));
     cpu::uniform(mask_draw.data(), n, t.first, opt_.seed ^ kMaskStream, step, 0);
   } else {
-    if (index >= thresholds_.size()) thresholds_.resize(index + 1, 0.0f), have_threshold_.resize(index + 1, false);
-    if (!have_threshold_[index]) {
-      thresholds_[index] = sparse_mezo_threshold(x, n, opt_.sparsity);
-      have_threshold_[index] = true;
-    }
-    h = thresholds_[index];
+    h = thresholds_.of(index, x, n);
   }
   const float scale = t.weight_decay ? decay_scale : 1.0f;
   const float s = static_cast<float>(opt_.sparsity);
@@ -64,7 +78,9 @@ std::vector<Probe> SparseMezo::next_probes() {
     const uint32_t step = step_;
     Probe p;
     p.group = 0;
-    p.pass = [this, coeff, step](size_t k, const TrainableTensor& t, float* x) { masked_axpy(k, t, x, coeff, 1.0f, step); };
+    p.pass = TensorPass(
+        [this, coeff, step](size_t k, const TrainableTensor& t, float* x) { masked_axpy(k, t, x, coeff, 1.0f, step); },
+        spec(coeff, 1.0f, step));
     probes.push_back(std::move(p));
   }
   return probes;
@@ -80,9 +96,9 @@ StepUpdate SparseMezo::finish() {
   const uint32_t step = step_;
   StepUpdate u;
   // Decay inside the pass, after the mask has read the unperturbed weight.
-  u.pass = [this, coeff, decay, step](size_t k, const TrainableTensor& t, float* x) {
-    masked_axpy(k, t, x, coeff, decay, step);
-  };
+  u.pass = TensorPass([this, coeff, decay, step](size_t k, const TrainableTensor& t,
+                                                  float* x) { masked_axpy(k, t, x, coeff, decay, step); },
+                      spec(coeff, decay, step));
   u.loss = losses_[0];
   u.forward_passes = 2;
   u.scalars["eps"] = opt_.eps;

@@ -9,8 +9,9 @@
 //  - random (AdaZeta-code's `trainer_sparse.py`, i.e. R-MeZO): m_i = 1 iff u_i >= s with
 //    u = u(seed ^ kMaskStream, step, 0) (kernels/common/philox.h), a second Philox draw that
 //    is a pure function of (seed, step, global index): AdaZeta keeps 25% (s = 0.75).
-// The probes and the update are TensorPasses (host engine, exact mode: the mask reads the
-// unperturbed weights); replay re-runs them from the logged probe losses.
+// The probes and the update are TensorPasses (either engine, exact mode: the mask reads the
+// unperturbed weights; ParamPassKind::SparseAxpy); replay re-runs them from the logged probe
+// losses.
 #pragma once
 #include <vector>
 
@@ -33,6 +34,20 @@ struct SparseMezoOptions {
 // rank is 0, so nothing passes |x| <= h).
 float sparse_mezo_threshold(const float* x, int64_t n, double sparsity);
 
+// Per-tensor magnitude thresholds (space order), each fixed from the weights the first pass
+// that meets its tensor sees. Every pass of step 0 sees the initial weights (exact mode
+// restores them), so the values are the same on every rank, on either engine and in replay.
+// The CUDA engine brings a tensor to the host once to fill its entry (ParamPassSpec::thresholds).
+struct MagnitudeThresholds {
+  double sparsity = 0.0;
+  std::vector<float> value;
+  std::vector<bool> known;
+
+  bool has(size_t k) const { return k < known.size() && known[k]; }
+  // The threshold of tensor k; x = its n values widened to fp32, read only the first time.
+  float of(size_t k, const float* x, int64_t n);
+};
+
 class SparseMezo final : public ZoOptimizer {
  public:
   explicit SparseMezo(const SparseMezoOptions& options);
@@ -52,11 +67,11 @@ class SparseMezo final : public ZoOptimizer {
   double lr_ = 0.0;
   bool asked_ = false;
   std::vector<double> losses_;
-  // Per-tensor magnitude thresholds from the initial weights. Filled by whichever pass meets a
-  // tensor first; every pass of step 0 sees the initial weights (exact mode restores them), so
-  // the value is the same on every rank and in replay.
-  std::vector<float> thresholds_;
-  std::vector<bool> have_threshold_;
+  // The pass as data for the CUDA engine (ParamPassKind::SparseAxpy).
+  ParamPassSpec spec(float coeff, float decay_scale, uint32_t step);
+
+  // Per-tensor magnitude thresholds from the initial weights.
+  MagnitudeThresholds thresholds_;
 };
 
 }  // namespace zotune

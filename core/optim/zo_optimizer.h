@@ -7,8 +7,10 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "core/optim/param_pass.h"
 #include "kernels/cpu/perturb.h"
 
 namespace zotune {
@@ -20,10 +22,25 @@ struct TrainableTensor;  // core/optim/trainable_space.h
 // that depend on the weights or on a tensor's shape (Sparse-MeZO's mask, LOZO's U Vᵀ). The
 // engine calls it once per trainable tensor, in space order, with `values` = the tensor's
 // numel elements widened to fp32, and rounds what it leaves there back into the storage dtype
-// once. Host engine only (the CUDA engine refuses it). A probe's pass runs only on the rank of
-// its group, so it must not change the optimizer's state; a StepUpdate's pass runs on every
-// rank and may (identically on each).
-using TensorPass = std::function<void(size_t tensor_index, const TrainableTensor& tensor, float* values)>;
+// once. The CUDA engine runs `spec`, the same pass as data (core/optim/param_pass.h), with
+// kernels of the same arithmetic. A probe's pass runs only on the rank of its group, so it
+// must not change the optimizer's state; a StepUpdate's pass runs on every rank and may
+// (identically on each).
+struct TensorPass {
+  using Closure = std::function<void(size_t tensor_index, const TrainableTensor& tensor, float* values)>;
+  Closure host;
+  ParamPassSpec spec;  // kind None: a host-only pass (the CUDA engine refuses it)
+
+  TensorPass() = default;
+  // A closure alone (host engine only), or with its description for the CUDA engine.
+  template <typename F>
+    requires(!std::is_same_v<std::decay_t<F>, TensorPass>)
+  TensorPass(F closure, const ParamPassSpec& s = {}) : host(std::move(closure)), spec(s) {}
+  explicit operator bool() const { return static_cast<bool>(host); }
+  void operator()(size_t tensor_index, const TrainableTensor& tensor, float* values) const {
+    host(tensor_index, tensor, values);
+  }
+};
 
 // A point at which to evaluate the minibatch loss: the step's base weights plus
 // sum_j offset[j].coeff * z(offset[j]). Probes of one group run on the same rank
@@ -55,8 +72,8 @@ class ZoOptimizer {
   // Losses of the last round's probes, in probe order (fp32 losses widened to double).
   virtual void observe(const std::vector<double>& losses) = 0;
   virtual StepUpdate finish() = 0;
-  // True for optimizers whose probes or updates are TensorPasses: they need the host engine
-  // and model.perturbation: exact (a pass reads the unperturbed weights), and their log has
+  // True for optimizers whose probes or updates are TensorPasses: they need
+  // model.perturbation: exact (a pass reads the unperturbed weights), and their log has
   // no /updates rows, so replay re-runs them on the logged probe losses (replay_optimizer).
   virtual bool uses_tensor_passes() const { return false; }
   // model.perturbation: reference (core/train/weight_moves.h). Optimizers whose steps are
@@ -64,6 +81,9 @@ class ZoOptimizer {
   // arithmetic here (probe passes as increments from the previous probe's point, directions
   // and state in the parameter dtype) and return true; false = not available (refused).
   virtual bool use_reference_arithmetic() { return !uses_tensor_passes(); }
+  // The most probes one round can ask for (engine.probe_batch: auto batches up to this many in
+  // one forward); 0 = not known in advance.
+  virtual int max_probes_per_round() const { return 0; }
 };
 
 }  // namespace zotune

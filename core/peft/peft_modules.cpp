@@ -166,7 +166,7 @@ void PeftModules::set_probe_groups(int groups, const float* bank) {
 }
 
 int64_t PeftModules::bank_offset(const ParamView& view, int group) const {
-  return static_cast<int64_t>(group) * region_numel() + (view.offset - region_offset_);
+  return static_cast<int64_t>(group) * bank_stride() + (view.offset - region_offset_);
 }
 
 const float* PeftModules::group_tensor(size_t view, int group, const ParamStore& params) const {
@@ -309,6 +309,10 @@ const PeftModules::Lora* PeftModules::lora_at(int layer, LoraTarget target) cons
   return i < lora_at_.size() && lora_at_[i] >= 0 ? &loras_[lora_at_[i]] : nullptr;
 }
 
+const PeftModules::Prefix* PeftModules::prefix_at(int layer) const {
+  return layer >= 0 && static_cast<size_t>(layer) < prefixes_.size() ? &prefixes_[layer] : nullptr;
+}
+
 void PeftModules::adapt(int layer, AdapterPoint point, float* h, int N, const ParamStore& params) const {
   const int index = adapter_index(layer, point);
   if (index < 0) return;
@@ -361,7 +365,7 @@ cpu::AttentionPrefix PeftModules::attention_prefix(int layer, const ParamStore& 
   if (capturing_prefix_ || layer < 0 || static_cast<size_t>(layer) >= prefixes_.size()) return {};
   const Prefix& m = prefixes_[layer];
   return {group_tensor(m.keys, 0, params), group_tensor(m.values, 0, params), prefix_tokens(), groups_,
-          groups_ > 1 ? region_numel() : 0};
+          groups_ > 1 ? bank_stride() : 0};
 }
 
 void PeftModules::set_prefix_capture(bool on) {

@@ -78,9 +78,14 @@ class PeftModules {
   // it through DeviceForward::peft_tensor). groups = 1 (bank null) is the plain forward.
   int64_t region_offset() const { return region_offset_; }
   int64_t region_numel() const { return region_end_ - region_offset_; }
+  // Elements from one bank copy to the next: region_numel() rounded up to 64 floats (256 bytes),
+  // so every group's tensors are as aligned as group 0's (cuBLAS's vectorized tensor-op paths
+  // want 16-byte-aligned operands, the batched GEMMs a 16-byte-multiple stride between groups).
+  int64_t bank_stride() const { return (region_numel() + 63) / 64 * 64; }
   void set_probe_groups(int groups, const float* bank);
   int probe_groups() const { return groups_; }
-  // Elements from the start of the bank to group g's copy of the tensor at `view`.
+  // Elements from the start of the bank to group g's copy of the tensor at `view`
+  // (g * bank_stride() + its offset in the region).
   int64_t bank_offset(const ParamView& view, int group) const;
   // The fp32 tensor at `view` as group `group` sees it: the bank's copy while probe groups
   // are on, else the ParamStore's (host) data.
@@ -130,9 +135,15 @@ class PeftModules {
     size_t a = 0, b = 0;  // view indices: A [r, in], B [out, r]
     int in = 0, out = 0;
   };
+  struct Prefix {
+    size_t keys = 0, values = 0;  // view indices: [prefix_tokens, kv_width] each
+    int kv_width = 0;             // n_kv_heads * head_dim
+  };
   // The module at (layer, point / target), or null when that site carries none.
   const Adapter* adapter_at(int layer, AdapterPoint point) const;
   const Lora* lora_at(int layer, LoraTarget target) const;
+  // Layer `layer`'s prefix, or null without prefix-tuning (core/cuda/device_prefix.cpp).
+  const Prefix* prefix_at(int layer) const;
 
  private:
   int adapter_index(int layer, AdapterPoint point) const;
@@ -145,10 +156,6 @@ class PeftModules {
   std::vector<int> adapter_at_;  // [layer * kAdapterPoints + point] -> index into adapters_, -1 = none
   std::vector<Lora> loras_;
   std::vector<int> lora_at_;     // [layer * 4 + target] -> index into loras_, -1 = none
-  struct Prefix {
-    size_t keys = 0, values = 0;  // view indices: [prefix_tokens, kv_width] each
-    int kv_width = 0;             // n_kv_heads * head_dim
-  };
   std::vector<Prefix> prefixes_;        // one per layer
   bool capturing_prefix_ = false;
   std::vector<uint8_t> prefix_recorded_;  // per layer, during a capture

@@ -1,6 +1,8 @@
 #include "core/train/engine_setup.h"
 
+#include <algorithm>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <thread>
 
@@ -97,6 +99,26 @@ std::string engine_description(const Model& model) {
   }
 #endif
   return cpu_description();
+}
+
+double probe_group_bytes_per_token(const ModelConfig& c) {
+  return 4.0 * (16.0 * c.hidden_size + 3.0 * c.intermediate_size + c.vocab_size);
+}
+
+int probe_groups_that_fit(const Model& model, int64_t tokens_per_group) {
+#ifdef ZOTUNE_HAVE_CUDA
+  if (model.on_device()) {
+    const int devices = std::max(1, cuda::device_count());
+    const int device = static_cast<const cuda::CudaModel&>(model).device();
+    // Ranks of this host wrap round the devices (assign_gpu): those on `device`.
+    const int sharing = std::max(1, local_size() / devices + (device < local_size() % devices ? 1 : 0));
+    const double usable = 0.9 * static_cast<double>(cuda::device_bytes_free()) / sharing;
+    const double per_group = probe_group_bytes_per_token(model.config()) * static_cast<double>(std::max<int64_t>(1, tokens_per_group));
+    return static_cast<int>(std::clamp(usable / per_group, 1.0, 1e6));
+  }
+#endif
+  (void)model, (void)tokens_per_group;
+  return std::numeric_limits<int>::max();
 }
 
 std::optional<double> peak_device_bytes(const Model& model) {

@@ -25,4 +25,16 @@ std::string engine_description(const Model& model);
 // for a host model.
 std::optional<double> peak_device_bytes(const Model& model);
 
+// Bytes one probe group adds to a batched forward (engine.probe_batch), per token of its copy
+// of the minibatch: a generous count of what the CUDA forward holds at once, in fp32 (hidden
+// states and their residual and norm copies, q/k/v and the attention output: 12 x hidden; the
+// MLP's intermediate and its gate: 3 x intermediate; the PEFT modules' widened copies: 4 x
+// hidden) plus the logits (vocab, fp32), the largest part for language-modeling losses.
+double probe_group_bytes_per_token(const ModelConfig& config);
+// How many probe groups of `tokens_per_group` tokens one batched forward may hold: unlimited
+// (INT_MAX) on the host engine; on a GPU, 90% of its free memory shared evenly by the ranks
+// of this host on the same device (engine.share_gpus), over probe_group_bytes_per_token.
+// At least 1.
+int probe_groups_that_fit(const Model& model, int64_t tokens_per_group);
+
 }  // namespace zotune

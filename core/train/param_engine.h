@@ -24,8 +24,9 @@ class ParamEngine {
   // The reference perturbation mode: one pass of one term, z rounded to each tensor's dtype
   // and the sum rounded once (TrainableSpace::apply_in_dtype / cuda::perturb_segments_in_dtype).
   virtual void apply_in_dtype(const cpu::DirectionTerm& term, DirectionKind kind) = 0;
-  // Runs an optimizer's own pass over every trainable tensor (zo_optimizer.h, TensorPass).
-  // The host engine only: the device engine throws an Error naming the optimizer.
+  // Runs an optimizer's own pass over every trainable tensor (zo_optimizer.h, TensorPass): the
+  // host engine calls its closure, the device engine runs its ParamPassSpec (and throws an
+  // Error naming the optimizer for a pass without one).
   virtual bool supports_tensor_passes() const = 0;
   virtual void apply_pass(const TensorPass& pass, const std::string& optimizer) = 0;
   // Exact perturbation mode: keep the trainable bits, and put them back.

@@ -152,7 +152,7 @@ TrainerOptions trainer_options(const RunConfig& config) {
   t.direction = direction_kind(config.optimizer.direction);
   t.checksum_every = static_cast<uint32_t>(config.run.checksum_every);
   t.data_parallel = static_cast<int>(config.distributed.data_parallel);
-  t.probe_batch = static_cast<int>(config.engine.probe_batch);
+  t.probe_batch = config.engine.probe_batch.automatic ? 0 : static_cast<int>(config.engine.probe_batch.value);
   return t;
 }
 

@@ -243,6 +243,11 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
     bool interrupted = false;
     {
       Trainer trainer(*pretrained->model, *space, *optimizer, *splits.train, comm, options);
+      if (root) {
+        log->set_summary("probe_batch", static_cast<double>(trainer.probe_batch()));
+        if (config.engine.probe_batch.automatic)
+          std::fprintf(invocation.progress, "  engine.probe_batch auto: %d probes a forward\n", trainer.probe_batch());
+      }
       ProgressPrinter progress(root ? config.run.progress : ProgressStyle::Off, config.run.steps,
                                config.run.log_every, invocation.progress, dev ? config.eval.every : 0);
       // Selection as the Hugging Face trainer's load_best_model_at_end (MeZO, AdaZeta, BSZO all

@@ -1,9 +1,11 @@
 #include "core/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <sstream>
 
+#include "core/train/engine_setup.h"
 #include "core/util/error.h"
 #include "core/util/stop_signals.h"
 
@@ -24,7 +26,7 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
   engine_ = make_param_engine(model_, space_);
   if (optimizer_.uses_tensor_passes()) {
     check(engine_->supports_tensor_passes(), "optimizer " + optimizer_.name() +
-                                                 ": its parameter passes are not on the CUDA engine yet; run it with "
+                                                 ": its parameter passes do not run on this engine; run it with "
                                                  "engine.device: cpu");
     check(opt_.mode != PerturbationMode::InPlace, "optimizer " + optimizer_.name() +
                                                       " reads the unperturbed weights in its parameter passes: it needs "
@@ -38,16 +40,32 @@ Trainer::Trainer(Model& model, const TrainableSpace& space, ZoOptimizer& optimiz
                                                      " has no reference arithmetic (model.perturbation: reference); "
                                                      "use exact");
   }
+  bool peft_only = !space_.tensors().empty() && !model_.peft().empty();
+  for (const TrainableTensor& t : space_.tensors()) peft_only = peft_only && param_role(t.view->name) == ParamRole::Peft;
+  if (opt_.probe_batch == 0) opt_.probe_batch = peft_only ? auto_probe_batch() : 1;
   if (opt_.probe_batch > 1) {
-    bool peft_only = !space_.tensors().empty();
-    for (const TrainableTensor& t : space_.tensors()) peft_only = peft_only && param_role(t.view->name) == ParamRole::Peft;
-    check(peft_only && !model_.peft().empty(),
+    check(peft_only,
           "engine.probe_batch: " + std::to_string(opt_.probe_batch) +
               " batches probes that differ only in PEFT modules; it needs trainable.mode lora, adapter or prefix "
               "(set engine.probe_batch: 1 for full or head-only training)");
   }
   if (opt_.mode == PerturbationMode::Exact) engine_->save_snapshot();
   moves_ = std::make_unique<WeightMoves>(*engine_, opt_.mode, opt_.direction, optimizer_.name());
+}
+
+int Trainer::auto_probe_batch() {
+  // Every probe of the largest round, as far as memory allows. One group's copy of the minibatch
+  // holds at most batch_size of the longest examples (every candidate sequence counted).
+  int64_t longest = 0;
+  for (int i = 0; i < task_.num_examples(); ++i) longest = std::max(longest, task_.token_count({i}));
+  if (longest == 0) longest = 2048;  // a task that does not count its tokens: MeZO's max_length
+  const int round = optimizer_.max_probes_per_round();
+  const int wanted = round > 0 ? round : kAutoProbeBatchUnknownRound;
+  const int fit = probe_groups_that_fit(model_, longest * opt_.batch_size);
+  // The smallest answer over the ranks: every rank must cut rounds into the same chunks.
+  uint64_t n = static_cast<uint64_t>(std::max(1, std::min(wanted, fit)));
+  for (const uint64_t other : comm_.allgather(n)) n = std::min(n, other);
+  return static_cast<int>(n);
 }
 
 void replay_optimizer(ParamEngine& engine, ZoOptimizer& optimizer, const std::vector<LoggedStepInputs>& steps,

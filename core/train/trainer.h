@@ -43,6 +43,7 @@ struct TrainerOptions {
   // whole probe groups, at most probe_batch probes each, by the round alone (never by P); chunk
   // c runs on column c mod (P / data_parallel) as one forward over its probes' copies of the
   // slice (Model::begin_probe_groups). 1: every probe its own forward, on column group mod columns.
+  // 0 = auto: resolved by the Trainer (auto_probe_batch) and readable as Trainer::probe_batch().
   int probe_batch = 1;
 };
 
@@ -111,8 +112,15 @@ class Trainer {
   double learning_rate(uint32_t step) const;
   uint64_t checksum() { return engine_->checksum(); }
   ParamEngine& engine() { return *engine_; }
+  // Probes per forward: engine.probe_batch, or what auto resolved to.
+  int probe_batch() const { return opt_.probe_batch; }
+  // engine.probe_batch: auto for an optimizer that cannot say its largest round.
+  static constexpr int kAutoProbeBatchUnknownRound = 64;
 
  private:
+  // engine.probe_batch: auto (PEFT modes): the optimizer's largest round, capped by what fits the
+  // engine's memory (probe_groups_that_fit), the smallest value over the ranks (collective).
+  int auto_probe_batch();
   LossSum probe_loss(const Probe& probe, const std::vector<int>& examples);
   // Losses of probes[begin, end) over `examples`: one forward per chunk of the task's batches
   // with every probe's modules in its own block of rows (end - begin > 1), else probe_loss.

@@ -42,23 +42,27 @@ struct Params {
   int q_len, kv_len, n_heads, group, head_dim;
   int64_t q_row, kv_row, out_row, kv_batch_stride, mask_batch_stride;
   int causal, q_start, window;
+  int prefix;        // keys [0, prefix) are visible to every query (prefix-tuning): no causal or window mask
   float scale_log2;  // scale * log2(e): scores in the log2 domain
   int q_tiles;       // query tiles per (batch, head)
 };
 
 // Keys [lo, hi) that any query of rows [i_first, i_last] of a tile may see: causal cuts the
 // top, the sliding window the bottom; the per-row masks do the rest. Empty when hi <= lo.
+// With a visible prefix the range starts at key 0 (the prefix keys; the launcher checks
+// prefix <= q_start, so the causal cut never reaches below them).
 __device__ __forceinline__ void tile_key_range(const Params& p, int i_first, int i_last, int& lo, int& hi) {
   int64_t l = 0, h = p.kv_len;
   if (p.causal) h = min(h, int64_t(p.q_start) + i_last + 1);
-  if (p.window > 0) l = max(l, int64_t(p.q_start) + i_first - p.window + 1);
+  if (p.window > 0 && p.prefix == 0) l = max(l, int64_t(p.q_start) + i_first - p.window + 1);
   lo = static_cast<int>(min(l, int64_t(p.kv_len)));
   hi = static_cast<int>(max(h, int64_t(lo)));
 }
 
-// Causal and window masks of key j for the query at key index qi (key padding is checked apart).
+// Causal and window masks of key j for the query at key index qi (key padding is checked apart);
+// prefix keys are in reach of every query.
 __device__ __forceinline__ bool in_reach(const Params& p, int j, int64_t qi) {
-  return (!p.causal || j <= qi) && (p.window <= 0 || qi - j < p.window);
+  return j < p.prefix || ((!p.causal || j <= qi) && (p.window <= 0 || qi - j < p.window));
 }
 
 __device__ __forceinline__ float warp_max(float x) {
@@ -751,6 +755,15 @@ bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 =
 
 void attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
                const cpu::AttentionShape& s, const AttentionStrides& strides, void* stream) {
+  prefixed_attention(out, q, k, v, type, key_valid, s, strides, 0, stream);
+}
+
+void prefixed_attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
+                        const cpu::AttentionShape& s, const AttentionStrides& strides, int visible_prefix,
+                        void* stream) {
+  check(visible_prefix >= 0 && visible_prefix <= s.q_start && visible_prefix <= s.kv_len,
+        "cuda::attention: a visible prefix of " + std::to_string(visible_prefix) + " keys needs q_start (" +
+            std::to_string(s.q_start) + ") and kv_len (" + std::to_string(s.kv_len) + ") to count it");
   const std::string hd = std::to_string(s.head_dim);
   check(s.head_dim >= 1 && s.head_dim <= kMaxHeadDim, "cuda::attention: head_dim " + hd + " outside 1.." +
                                                           std::to_string(kMaxHeadDim));
@@ -787,6 +800,7 @@ void attention(void* out, const void* q, const void* k, const void* v, DType typ
   p.causal = s.causal ? 1 : 0;
   p.q_start = s.q_start;
   p.window = s.sliding_window;
+  p.prefix = visible_prefix;
   p.scale_log2 = s.scale * kLog2e;
 
   const cudaStream_t st = static_cast<cudaStream_t>(stream);

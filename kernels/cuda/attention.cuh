@@ -26,4 +26,15 @@ struct AttentionStrides {
 void attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
                const cpu::AttentionShape& shape, const AttentionStrides& strides, void* stream = nullptr);
 
+// attention() with keys [0, visible_prefix) of every sequence exempt from the causal and
+// sliding-window masks: prefix-tuning's prefix keys and values (MeZO-prefix) stored in k and v
+// before the sequence's own keys, which start at key visible_prefix (shape.kv_len and
+// shape.q_start count the prefix: query i is key q_start + i). Key padding still applies, so
+// key_valid must mark the prefix slots 1. With k/v = [prefix; keys] this equals cpu::attention
+// over `keys` with a cpu::AttentionPrefix of visible_prefix rows (every query sees the prefix).
+// Requires 0 <= visible_prefix <= shape.q_start and visible_prefix <= shape.kv_len.
+void prefixed_attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
+                        const cpu::AttentionShape& shape, const AttentionStrides& strides, int visible_prefix,
+                        void* stream);
+
 }  // namespace zotune::cuda

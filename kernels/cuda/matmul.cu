@@ -83,4 +83,40 @@ void matmul(const Blas& blas, void* out, DType out_type, const void* in, const v
                 ", ldo " + std::to_string(ldo) + ")");
 }
 
+void matmul_strided_batched(const Blas& blas, void* out, DType out_type, int64_t out_stride, const void* in,
+                            int64_t in_stride, const void* weight, int64_t weight_stride, DType type, int M, int K,
+                            int N, int batch, int64_t ldo) {
+  const std::string shape = "M " + std::to_string(M) + ", K " + std::to_string(K) + ", N " + std::to_string(N) +
+                            ", batch " + std::to_string(batch) + ", " + dtype_name(type) + " -> " +
+                            dtype_name(out_type);
+  check(batch >= 0, "cuda::matmul_strided_batched: bad batch count (" + shape + ")");
+  if (batch == 1) return matmul(blas, out, out_type, in, weight, type, M, K, N, ldo);
+  if (ldo == 0) ldo = N;
+  check(M >= 0 && N >= 0 && K > 0, "cuda::matmul_strided_batched: bad shape (" + shape + ")");
+  check(ldo >= N && ldo <= INT32_MAX,
+        "cuda::matmul_strided_batched: leading dimension " + std::to_string(ldo) + " of out < N (" + shape + ")");
+  check(out_type == type || out_type == DType::F32,
+        "cuda::matmul_strided_batched: the output must be of the input dtype or f32 (" + shape + ")");
+  if (batch == 0 || M == 0 || N == 0) return;
+  check(out_stride >= (static_cast<int64_t>(M) - 1) * ldo + N && in_stride >= 0 && weight_stride >= 0,
+        "cuda::matmul_strided_batched: strides out " + std::to_string(out_stride) + ", in " +
+            std::to_string(in_stride) + ", weight " + std::to_string(weight_stride) + " overlap or are negative (" +
+            shape + ", ldo " + std::to_string(ldo) + ")");
+  // Per batch entry the "TN" GEMM of matmul (m = N, n = M, k = K); cuBLAS's A is the weight,
+  // B the input, C the output, each advanced by its stride.
+  const cublasComputeType_t compute =
+      type == DType::F32 && blas.allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  const float alpha = 1.0f, beta = 0.0f;
+  const cublasStatus_t status = cublasGemmStridedBatchedEx(
+      as_handle(blas.handle()), CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &alpha, weight, cuda_type(type), K,
+      static_cast<long long>(weight_stride), in, cuda_type(type), K, static_cast<long long>(in_stride), &beta, out,
+      cuda_type(out_type), static_cast<int>(ldo), static_cast<long long>(out_stride), batch, compute,
+      CUBLAS_GEMM_DEFAULT);
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw Error(std::string("cuda::matmul_strided_batched: cublasGemmStridedBatchedEx failed: ") +
+                cublasGetStatusString(status) + " (" + shape + ", ldo " + std::to_string(ldo) + ", strides out " +
+                std::to_string(out_stride) + ", in " + std::to_string(in_stride) + ", weight " +
+                std::to_string(weight_stride) + ")");
+}
+
 }  // namespace zotune::cuda

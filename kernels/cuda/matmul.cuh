@@ -38,4 +38,16 @@ class Blas {
 void matmul(const Blas& blas, void* out, DType out_type, const void* in, const void* weight, DType type, int M, int K,
             int N, int64_t ldo = 0);
 
+// `batch` independent matmuls in one cuBLAS call (cublasGemmStridedBatchedEx), e.g. one per
+// probe group with each group's own weights: for g < batch,
+//   out_g[M, N] = in_g[M, K] @ weight_g[N, K]^T,
+// out_g = out + g * out_stride, in_g = in + g * in_stride, weight_g = weight + g * weight_stride
+// (strides in elements of each operand's dtype; weight_stride 0 shares one weight), each as
+// matmul reads it (out_g's leading dimension ldo, 0 = N). Same dtypes and compute type as
+// matmul (TF32 for fp32 when the handle allows it). batch = 1 is exactly matmul (same cuBLAS
+// call, same bits). The blocks of out must not overlap: out_stride >= (M - 1) * ldo + N.
+void matmul_strided_batched(const Blas& blas, void* out, DType out_type, int64_t out_stride, const void* in,
+                            int64_t in_stride, const void* weight, int64_t weight_stride, DType type, int M, int K,
+                            int N, int batch, int64_t ldo = 0);
+
 }  // namespace zotune::cuda

@@ -8,6 +8,10 @@
 //    right, written to R^T[b, 0..r) beside R^T[b, r] = bias[b].
 // The cores (at most a few thousand floats) stay in L1/L2; the work is negligible next to the
 // GEMMs, which read x once and write y once.
+// Batched (tt_linear_batched): the same kernel with grid dimension y over probe groups, each
+// group reading its own cores / bias and writing its own L^T / R^T / rows of u, then the two
+// GEMMs as strided-batched cuBLAS calls. tt_linear is the batched path with one group (whose
+// strided-batched GEMMs are plain cublasGemmEx calls: matmul_strided_batched).
 #include <cuda_runtime.h>
 
 #include <string>
@@ -83,9 +87,15 @@ __host__ __device__ __forceinline__ void tt_group_item(const TtGroups& g, const 
   }
 }
 
-__global__ void tt_groups_kernel(TtGroups g, const float* __restrict__ cores, const float* __restrict__ bias,
-                                 float* __restrict__ lt, float* __restrict__ rt, float* __restrict__ u) {
-  tt_group_item(g, cores, bias, lt, rt, u, blockIdx.x * blockDim.x + threadIdx.x);
+// Grid: x over work items, y over groups. Group g's cores, bias, L^T and R^T sit at their
+// pointer + g * stride; its rows of u are rows [g M, (g + 1) M) of u [groups M, r + 1].
+__global__ void tt_groups_kernel(TtGroups g, const float* __restrict__ cores, int64_t cores_stride,
+                                 const float* __restrict__ bias, int64_t bias_stride, float* __restrict__ lt,
+                                 int64_t lt_stride, float* __restrict__ rt, int64_t rt_stride, float* __restrict__ u) {
+  const int64_t group = blockIdx.y;
+  tt_group_item(g, cores + group * cores_stride, bias != nullptr ? bias + group * bias_stride : nullptr,
+                lt + group * lt_stride, rt + group * rt_stride, u + group * g.M * (g.rank + 1),
+                blockIdx.x * blockDim.x + threadIdx.x);
 }
 
 std::string describe(const cpu::TtShape& s) {
@@ -94,16 +104,41 @@ std::string describe(const cpu::TtShape& s) {
   return "TT shape [" + modes + "], o " + std::to_string(s.in_modes) + ", rank " + std::to_string(s.rank);
 }
 
+// Workspace layout, floats: L^T of group g at g * lt_stride, R^T of group g at
+// groups * lt_stride + g * rt_stride, then u [groups * M, r + 1]; every piece 256-byte aligned.
+struct TtWorkspace {
+  int64_t lt_stride, rt_stride, u_floats;
+  int64_t total(int groups) const { return groups * (lt_stride + rt_stride) + u_floats; }
+};
+
+TtWorkspace tt_workspace(const cpu::TtShape& shape, int M, int groups) {
+  const int64_t r = shape.rank;
+  return {round_up64(r * shape.in()), round_up64((r + 1) * shape.out()),
+          round_up64((r + 1) * static_cast<int64_t>(M) * groups)};
+}
+
 }  // namespace
 
 int64_t tt_linear_workspace_floats(const cpu::TtShape& shape, int M) {
   cpu::tt_check_shape(shape, "cuda::tt_linear_workspace_floats");
-  const int64_t r = shape.rank;
-  return round_up64(r * shape.in()) + round_up64((r + 1) * shape.out()) + round_up64((r + 1) * M);
+  return tt_workspace(shape, M, 1).total(1);
+}
+
+int64_t tt_linear_batched_workspace_floats(const cpu::TtShape& shape, int M, int groups) {
+  cpu::tt_check_shape(shape, "cuda::tt_linear_batched_workspace_floats");
+  check(M >= 0 && groups >= 1, "cuda::tt_linear_batched_workspace_floats: bad rows " + std::to_string(M) +
+                                   " / groups " + std::to_string(groups) + " for " + describe(shape));
+  return tt_workspace(shape, M, groups).total(groups);
 }
 
 void tt_linear(const Blas& blas, float* y, const float* x, const cpu::TtShape& shape, const float* cores,
                const float* bias, int M, float* workspace) {
+  tt_linear_batched(blas, y, x, shape, cores, 0, bias, 0, M, 1, workspace);
+}
+
+void tt_linear_batched(const Blas& blas, float* y, const float* x, const cpu::TtShape& shape, const float* cores,
+                       int64_t cores_stride, const float* bias, int64_t bias_stride, int M, int groups,
+                       float* workspace) {
   cpu::tt_check_shape(shape, "cuda::tt_linear");
   const int p = static_cast<int>(shape.modes.size());
   check(p <= kTtMaxModes && shape.rank <= kTtMaxRank,
@@ -112,6 +147,11 @@ void tt_linear(const Blas& blas, float* y, const float* x, const cpu::TtShape& s
   check(shape.cores_numel() <= INT32_MAX, "cuda::tt_linear: " + describe(shape) + " has too many core entries");
   check(M >= 0 && static_cast<int64_t>(shape.in()) + shape.out() + M <= INT32_MAX,
         "cuda::tt_linear: bad row count M " + std::to_string(M) + " for " + describe(shape));
+  // Grid dimension y is the group (at most 65535); the batch's groups * M rows stay within int
+  // like M itself (the strides between groups are int64).
+  check(groups >= 1 && groups <= 65535 && static_cast<int64_t>(M) * groups <= INT32_MAX,
+        "cuda::tt_linear_batched: " + std::to_string(groups) + " groups of " + std::to_string(M) +
+            " rows (at most 65535 groups) for " + describe(shape));
   if (M == 0) return;
   TtGroups g{};
   g.p = p;
@@ -125,18 +165,23 @@ void tt_linear(const Blas& blas, float* y, const float* x, const cpu::TtShape& s
     g.offset[i] = static_cast<int>(shape.core_offset(i));
   }
   const int r = shape.rank, ld_u = bias != nullptr ? r + 1 : r;
+  const TtWorkspace w = tt_workspace(shape, M, groups);
   float* lt = workspace;
-  float* rt = lt + round_up64(static_cast<int64_t>(r) * g.in);
-  float* u = rt + round_up64(static_cast<int64_t>(r + 1) * g.out);
+  float* rt = lt + groups * w.lt_stride;
+  float* u = rt + groups * w.rt_stride;
 
   const int threads = 128, work = g.in + g.out + (bias != nullptr ? M : 0);
-  tt_groups_kernel<<<(work + threads - 1) / threads, threads, 0, static_cast<cudaStream_t>(blas.stream())>>>(
-      g, cores, bias, lt, rt, u);
+  const dim3 grid(static_cast<unsigned>((work + threads - 1) / threads), static_cast<unsigned>(groups));
+  tt_groups_kernel<<<grid, threads, 0, static_cast<cudaStream_t>(blas.stream())>>>(
+      g, cores, cores_stride, bias, bias_stride, lt, w.lt_stride, rt, w.rt_stride, u);
   check_status(cudaGetLastError(), "cuda::tt_linear group kernel launch");
-  // u[M, r] (leading dimension ld_u, column r = 1 left alone) = x[M, in] @ (L^T [r, in])^T.
-  matmul(blas, u, DType::F32, x, lt, DType::F32, M, g.in, r, ld_u);
-  // y[M, out] = u[M, ld_u] @ (R^T [out, ld_u])^T: u @ R, plus 1 * bias when ld_u = r + 1.
-  matmul(blas, y, DType::F32, u, rt, DType::F32, M, ld_u, g.out);
+  const int64_t rows_u = static_cast<int64_t>(M) * ld_u;  // u's floats per group
+  // u_g[M, r] (leading dimension ld_u, column r = 1 left alone) = x_g[M, in] @ (L_g^T [r, in])^T.
+  matmul_strided_batched(blas, u, DType::F32, rows_u, x, static_cast<int64_t>(M) * g.in, lt, w.lt_stride, DType::F32,
+                         M, g.in, r, groups, ld_u);
+  // y_g[M, out] = u_g[M, ld_u] @ (R_g^T [out, ld_u])^T: u_g @ R_g, plus 1 * bias_g when ld_u = r + 1.
+  matmul_strided_batched(blas, y, DType::F32, static_cast<int64_t>(M) * g.out, u, rows_u, rt, w.rt_stride, DType::F32,
+                         M, ld_u, g.out, groups);
 }
 
 }  // namespace zotune::cuda

@@ -208,7 +208,8 @@ TEST(BatchedProbes, ChunksAreWholeGroupsOfAtMostTheBatch) {
 // AdaZeta with TT adapters (Q = 3, six probes a step): 4 probes per forward trains as one
 // probe per forward does, to GEMM rounding (the losses agree to 1e-5), and the batched run's
 // log replays to its own checksum.
-std::string adazeta_adapter_yaml(const std::string& log, int probe_batch, const std::string& mode = "adapter") {
+std::string adazeta_adapter_yaml(const std::string& log, const std::string& probe_batch,
+                                 const std::string& mode = "adapter") {
   return "run:\n  seed: 2\n  steps: 40\n  progress: off\n  output: " + log + "\n"
          "model:\n  path: " + test::fixture_path("train/tiny_lm") + "\n"
          "task:\n  name: lm\n  max_length: 24\n  texts:\n"
@@ -220,14 +221,14 @@ std::string adazeta_adapter_yaml(const std::string& log, int probe_batch, const 
          "optimizer:\n  name: adazeta\n  lr: 1e-2\n  eps: 1e-3\n  weight_decay: 0.01\n"
          "  queries_fixed: true\n  queries_target: 3\n"
          "data:\n  batch_size: 2\neval:\n  every: 0\n"
-         "engine:\n  probe_batch: " + std::to_string(probe_batch) + "\n";
+         "engine:\n  probe_batch: " + probe_batch + "\n";
 }
 
 TEST(BatchedProbes, TrainingWithBatchedProbesMatchesOneProbePerForwardAndReplays) {
   test::TempDir dir;
   const std::string one = (dir.path() / "one.h5").string(), batched = (dir.path() / "batched.h5").string();
-  const TrainOutcome a = test::train_quietly(adazeta_adapter_yaml(one, 1), dir.path());
-  const TrainOutcome b = test::train_quietly(adazeta_adapter_yaml(batched, 4), dir.path());
+  const TrainOutcome a = test::train_quietly(adazeta_adapter_yaml(one, "1"), dir.path());
+  const TrainOutcome b = test::train_quietly(adazeta_adapter_yaml(batched, "4"), dir.path());
   const RunLogReader la = RunLogReader::open(one), lb = RunLogReader::open(batched);
   const std::vector<double> loss_a = la.series("loss"), loss_b = lb.series("loss");
   ASSERT_EQ(loss_a.size(), 40u);
@@ -238,7 +239,7 @@ TEST(BatchedProbes, TrainingWithBatchedProbesMatchesOneProbePerForwardAndReplays
   EXPECT_NEAR(*b.final_loss, *a.final_loss, 1e-4 * std::abs(*a.final_loss));
   EXPECT_LT(*b.final_loss, *b.initial_loss);
   LoadOptions load;
-  load.peft = peft_settings(parse_run_config(adazeta_adapter_yaml(batched, 4), "x.yaml"));
+  load.peft = peft_settings(parse_run_config(adazeta_adapter_yaml(batched, "4"), "x.yaml"));
   std::unique_ptr<Model> fresh = load_model(test::fixture_path("train/tiny_lm"), load);
   const ReplayResult r = replay_run(*fresh, lb);
   EXPECT_EQ(r.checksum, b.checksum);
@@ -249,8 +250,40 @@ TEST(BatchedProbes, TrainingWithBatchedProbesMatchesOneProbePerForwardAndReplays
 TEST(BatchedProbes, FullParameterTrainingRefusesBatchedProbes) {
   test::TempDir dir;
   const std::string log = (dir.path() / "full.h5").string();
-  const std::string e = error_of([&] { test::train_quietly(adazeta_adapter_yaml(log, 4, "full"), dir.path()); });
+  const std::string e = error_of([&] { test::train_quietly(adazeta_adapter_yaml(log, "4", "full"), dir.path()); });
   EXPECT_NE(e.find("engine.probe_batch: 4 batches probes that differ only in PEFT modules"), std::string::npos) << e;
+}
+
+// engine.probe_batch: auto on the host engine: every probe of AdaZeta's round (2 Q = 6) in one
+// forward, the count kept in /summary; the losses are the batched ones (equal to "6" bit for
+// bit), and full training resolves auto to one probe per forward instead of refusing.
+TEST(BatchedProbes, AutoBatchesAWholeRoundAndFullTrainingRunsOneProbePerForward) {
+  test::TempDir dir;
+  const std::string six = (dir.path() / "six.h5").string(), autolog = (dir.path() / "auto.h5").string();
+  const TrainOutcome a = test::train_quietly(adazeta_adapter_yaml(six, "6"), dir.path());
+  const TrainOutcome b = test::train_quietly(adazeta_adapter_yaml(autolog, "auto"), dir.path());
+  EXPECT_EQ(a.checksum, b.checksum);
+  const RunLogReader la = RunLogReader::open(six), lb = RunLogReader::open(autolog);
+  EXPECT_EQ(la.series("loss"), lb.series("loss"));
+  EXPECT_EQ(std::get<double>(lb.summary().at("probe_batch")), 6.0);
+  EXPECT_EQ(std::get<double>(la.summary().at("probe_batch")), 6.0);
+
+  const std::string full = (dir.path() / "full_auto.h5").string(), full_one = (dir.path() / "full_one.h5").string();
+  const TrainOutcome f = test::train_quietly(adazeta_adapter_yaml(full, "auto", "full"), dir.path());
+  const TrainOutcome g = test::train_quietly(adazeta_adapter_yaml(full_one, "1", "full"), dir.path());
+  EXPECT_EQ(f.checksum, g.checksum);
+  EXPECT_EQ(std::get<double>(RunLogReader::open(full).summary().at("probe_batch")), 1.0);
+}
+
+TEST(BatchedProbes, ProbeBatchTakesAutoOrAPositiveCount) {
+  const auto parse = [](const std::string& value) {
+    return parse_run_config(adazeta_adapter_yaml("x.h5", value), "run.yaml").engine.probe_batch;
+  };
+  EXPECT_TRUE(parse("auto").automatic);
+  EXPECT_FALSE(parse("3").automatic);
+  EXPECT_EQ(parse("3").value, 3);
+  EXPECT_NE(error_of([&] { parse("0"); }).find("engine.probe_batch"), std::string::npos);
+  EXPECT_NE(error_of([&] { parse("many"); }).find("engine.probe_batch"), std::string::npos);
 }
 
 }  // namespace

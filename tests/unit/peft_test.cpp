@@ -353,13 +353,14 @@ TEST(PeftTraining, MezoAdapterRunTrainsOnlyPeftTensorsAndReplays) {
 }
 
 #ifdef ZOTUNE_HAVE_CUDA
-// The CUDA engine takes LoRA and adapter models (tests/cuda/engine/cuda_peft_test.cpp compares
-// their logits with this engine's): with a GPU they load, without one the only error is the
-// missing device's, never a refusal of the modules.
-TEST(PeftCuda, DeviceEngineTakesLoraAndAdapterModels) {
-  PeftSettings lora;
+// The CUDA engine takes LoRA, adapter and prefix models (tests/cuda/engine/cuda_peft_test.cpp
+// and cuda_prefix_test.cpp compare their logits with this engine's): with a GPU they load,
+// without one the only error is the missing device's, never a refusal of the modules.
+TEST(PeftCuda, DeviceEngineTakesLoraAdapterAndPrefixModels) {
+  PeftSettings lora, prefix;
   lora.kind = PeftKind::Lora;
-  for (const PeftSettings& p : {adapter_settings(8, 3), lora}) {
+  prefix.kind = PeftKind::Prefix;
+  for (const PeftSettings& p : {adapter_settings(8, 3), lora, prefix}) {
     const std::string e = error_of([&] { cuda::CudaModel::from_host(load_tiny(p), {}); });
     EXPECT_TRUE(e.empty() || e.find("no usable CUDA device") != std::string::npos) << e;
   }

@@ -288,19 +288,6 @@ TEST_P(CudaPeftParity, BatchedProbesMatchOneForwardPerProbeAndTheCpuEngine) {
   }
 }
 
-// LoRA and adapters are the kinds the device forwards run; prefix-tuning names itself and
-// points at the CPU engine (checked before any device work: runs without a GPU).
-TEST(CudaPeft, PrefixTuningIsRefusedWithTheCpuEngineNamed) {
-  const std::vector<std::string> fixtures = parity_cases();
-  if (fixtures.empty()) GTEST_SKIP() << "no parity fixtures";
-  const ModelConfig config = load_model_config((kParityDir / "llama_gqa").string());
-  PeftSettings prefix;
-  prefix.kind = PeftKind::Prefix;
-  const std::string e = test::error_of([&] { cuda::CudaModel::uninitialized(config, DType::F32, {}, prefix); });
-  EXPECT_NE(e.find("PEFT kind prefix"), std::string::npos) << e;
-  EXPECT_NE(e.find("engine.device: cpu"), std::string::npos) << e;
-}
-
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaPeftParity, ::testing::ValuesIn(parity_cases()),
                          [](const auto& info) { return info.param; });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaPeftParity);

@@ -1,5 +1,6 @@
 // Training on the CUDA engine against the CPU engine: the same run file (the tiny Llama
-// fixture, a registered task with dev selection, MeZO and BSZO, exact perturbation) trained
+// fixture, a registered task with dev selection, MeZO, BSZO, AdaZeta and the stateful
+// baselines, exact perturbation or reference where an optimizer has it) trained
 // on both. The GPU's normals differ from the CPU's in the last bits and its GEMMs sum in
 // another order, so the runs agree to a tolerance, not bit for bit; replay on the GPU gives
 // back the GPU run's checksum exactly. Skipped without a GPU.
@@ -27,22 +28,24 @@ const std::string kTinyLm = test::fixture_path("train/tiny_lm");
 const std::string kReviews = std::string(ZOTUNE_SOURCE_DIR) + "/experiments/data/movie_reviews";
 
 // `peft`: extra top-level sections (trainable.mode and peft:) for the PEFT runs.
+// `perturbation`: model.perturbation (exact, or reference for the papers' arithmetic).
 std::string run_yaml(const std::string& output, const std::string& optimizer, const std::string& device,
-                     const std::string& peft = "") {
+                     const std::string& peft = "", const std::string& perturbation = "exact") {
   return "run:\n  seed: 3\n  steps: 24\n  progress: off\n  checksum_every: 0\n  output: " + output + "\n" +
-         "model:\n  path: " + kTinyLm + "\n  perturbation: exact\n" +
+         "model:\n  path: " + kTinyLm + "\n  perturbation: " + perturbation + "\n" +
          "task:\n  name: sst2\n  train: " + kReviews + "/train.tsv\n  test: " + kReviews + "/test.tsv\n" +
          "  num_train: 48\n  num_dev: 24\n  num_test: 40\n  max_length: 48\n" + optimizer +
          "data:\n  batch_size: 8\neval:\n  every: 8\n  patience: 0\n" + "engine:\n  device: " + device +
          "\n  tf32: false\n" + peft;
 }
 
-void expect_runs_agree(const std::string& optimizer, const std::string& peft = "") {
+void expect_runs_agree(const std::string& optimizer, const std::string& peft = "",
+                       const std::string& perturbation = "exact") {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   TempDir dir;
   const std::string cpu_log = (dir.path() / "cpu.h5").string(), gpu_log = (dir.path() / "gpu.h5").string();
-  const std::string gpu_yaml = run_yaml(gpu_log, optimizer, "cuda", peft);
-  const TrainOutcome cpu = test::train_quietly(run_yaml(cpu_log, optimizer, "cpu", peft), dir.path());
+  const std::string gpu_yaml = run_yaml(gpu_log, optimizer, "cuda", peft, perturbation);
+  const TrainOutcome cpu = test::train_quietly(run_yaml(cpu_log, optimizer, "cpu", peft, perturbation), dir.path());
   const TrainOutcome gpu = test::train_quietly(gpu_yaml, dir.path());
   const std::vector<double> cpu_loss = RunLogReader::open(cpu_log).series("loss");
   const std::vector<double> gpu_loss = RunLogReader::open(gpu_log).series("loss");
@@ -86,6 +89,50 @@ TEST(CudaTraining, AdazetaAdapterMatchesTheCpuEngine) {
   expect_runs_agree("optimizer:\n  name: adazeta\n  lr: 3e-2\n  eps: 1e-3\n  weight_decay: 0.01\n"
                     "  queries_target: 5\n",
                     "trainable:\n  mode: adapter\npeft:\n  adapter_bottleneck: 8\n  adapter_rank: 3\n  seed: 4\n");
+}
+
+// MeZO over a prefix alone (MeZO-prefix: 5 tokens a layer initialized from the backbone's
+// activations; baselines.md 2's lr 1e-2 and eps 1e-1).
+TEST(CudaTraining, MezoPrefixMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: mezo\n  lr: 1e-2\n  eps: 1e-1\n",
+                    "trainable:\n  mode: prefix\npeft:\n  prefix_tokens: 5\n  seed: 4\n");
+}
+
+// The stateful baselines (MeZO-Adam, HiZOO, LOZO, Sparse-MeZO): their parameter passes run on
+// the device (kernels/cuda/zo_passes.cuh) with the optimizer's state there; replay on the GPU
+// re-runs them from the logged probe losses to the run's checksum. The papers' arithmetic
+// (model.perturbation: reference) for the two that have it. The kernels' agreement with the
+// host closures alone, without the forwards' differences, is cuda_optimizer_passes_test.cpp.
+TEST(CudaTraining, MezoAdamMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: mezo-adam\n  lr: 1e-3\n  eps: 1e-3\n  weight_decay: 0.01\n");
+}
+
+TEST(CudaTraining, MezoAdamReferenceArithmeticMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: mezo-adam\n  lr: 1e-3\n  eps: 1e-3\n", "", "reference");
+}
+
+TEST(CudaTraining, HizooMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: hizoo\n  lr: 3e-2\n  eps: 1e-3\n  hessian_smoothing: 1e-6\n"
+                    "  weight_decay: 0.01\n");
+}
+
+TEST(CudaTraining, HizooReferenceArithmeticMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: hizoo\n  lr: 3e-2\n  eps: 1e-3\n  hessian_smoothing: 1e-6\n", "",
+                    "reference");
+}
+
+TEST(CudaTraining, LozoMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: lozo\n  lr: 3e-2\n  eps: 1e-3\n  rank: 2\n  refresh_every: 10\n"
+                    "  weight_decay: 0.01\n");
+}
+
+TEST(CudaTraining, SparseMezoMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: sparse-mezo\n  lr: 3e-2\n  eps: 1e-3\n  sparsity: 0.75\n"
+                    "  weight_decay: 0.01\n");
+}
+
+TEST(CudaTraining, SparseMezoRandomMaskMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: sparse-mezo\n  lr: 3e-2\n  eps: 1e-3\n  sparsity: 0.75\n  mask: random\n");
 }
 
 TEST(CudaTraining, NcclNeedsTheCudaEngine) {
