@@ -22,7 +22,7 @@ import json
 import os
 import sys
 
-ORDER = ["smollm2", "smollm2-shape", "llama-2-7b-q8", "llama-2-7b-q15", "opt-13b-q8", "opt-13b-q15"]
+ORDER = ["smollm2", "smollm2-shape", "smollm2-bf16", "llama-2-7b-q8", "llama-2-7b-q15", "opt-13b-q8", "opt-13b-q15"]
 # Dense fp16/bf16 tensor-core peak, TFLOP/s, of the SXM parts (NVIDIA's data sheets, without sparsity).
 DENSE_16BIT_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0}
 # zotune's key for a step's time: the method's own, else the generic one.

@@ -14,6 +14,7 @@
 #   llama-2-7b-q15   the same at Q 15
 #   smollm2-shape    random weights of shapes/smollm2-135m (SmolLM2-135M's config), f32, batch 16 x 64,
 #                    Q 15: the smollm2 setting's timing without the weights file
+#   smollm2-bf16     the same shapes with a bf16 backbone (twice the tensor-core rate of TF32)
 #   opt-13b-q8       random weights of shapes/opt-13b, bf16, batch 16 x 128, Q 8
 #   opt-13b-q15      the same at Q 15
 # MeZO-LoRA (q_proj and v_proj, r 8, alpha 16) is one query, two probes, in every setting.
@@ -75,11 +76,13 @@ for setting in $settings; do
                     dtype=bf16 batch=16 seq=128 queries=15 ;;
     smollm2-shape)  model_args="$bench/shapes/smollm2-135m --random" torch_model=(--model "$bench/shapes/smollm2-135m" --random)
                     dtype=f32 batch=16 seq=64 queries=15 ;;
+    smollm2-bf16)   model_args="$bench/shapes/smollm2-135m --random" torch_model=(--model "$bench/shapes/smollm2-135m" --random)
+                    dtype=bf16 batch=16 seq=64 queries=15 ;;
     opt-13b-q8)     model_args="$bench/shapes/opt-13b --random" torch_model=(--model "$bench/shapes/opt-13b" --random)
                     dtype=bf16 batch=16 seq=128 queries=8 ;;
     opt-13b-q15)    model_args="$bench/shapes/opt-13b --random" torch_model=(--model "$bench/shapes/opt-13b" --random)
                     dtype=bf16 batch=16 seq=128 queries=15 ;;
-    *) echo "run_peft_step_bench.sh: unknown setting '$setting' (smollm2 smollm2-shape llama-2-7b-q8 llama-2-7b-q15 opt-13b-q8 opt-13b-q15)" >&2; exit 2 ;;
+    *) echo "run_peft_step_bench.sh: unknown setting '$setting' (smollm2 smollm2-shape smollm2-bf16 llama-2-7b-q8 llama-2-7b-q15 opt-13b-q8 opt-13b-q15)" >&2; exit 2 ;;
   esac
   if [ "$setting" = smollm2 ] && [ ! -f "$smollm2" ]; then
     echo "run_peft_step_bench.sh: no SmolLM2 weights at '$smollm2' (set SMOLLM2=file.gguf)" >&2
