@@ -30,6 +30,6 @@ for shape in smollm2-135m:f32 opt-1.3b:f16; do  # the stateful baselines' full-p
     --dtype "${shape##*:}" --batch 16 --seq 64 --iters 5 --baselines --json "$OUT/baselines_${shape%%:*}.json" 2>&1 | grep -E "step ms|forward|peak"
 done
 echo "baselines done: $(( $(date +%s) - start )) s"
-OUT=$OUT/peft SETTINGS=${SETTINGS:-"smollm2-shape smollm2-bf16 llama-2-7b-q8 llama-2-7b-q15"} \
+OUT=$OUT/peft SETTINGS=${SETTINGS:-"smollm2-bf16 llama-2-7b-q8"} \
   bash experiments/benchmarks/run_peft_step_bench.sh build-dev/zotune 2>&1 | grep -v "^\s*$" | tail -70
 echo "total: $(( $(date +%s) - start )) s"
