@@ -25,11 +25,11 @@ python3 analysis/compare_runs.py "$OUT/sst2/adazeta.h5" "$OUT/sst2/mezo_lora.h5"
   --threshold 0.6 --window 50 --plot "$OUT/sst2/adazeta_vs_mezo_lora.png" --markdown "$OUT/sst2/comparison.md"
 cat "$OUT/sst2/comparison.md"
 echo "sst2 done: $(( $(date +%s) - start )) s"
-for shape in smollm2-135m:f32 opt-1.3b:f16; do  # the stateful baselines' full-parameter steps
+for shape in ${BASELINE_SHAPES:-smollm2-135m:f32}; do  # the stateful baselines' full-parameter steps
   timeout 120 build-dev/zotune bench "experiments/benchmarks/shapes/${shape%%:*}" --random --device cuda \
     --dtype "${shape##*:}" --batch 16 --seq 64 --iters 5 --baselines --json "$OUT/baselines_${shape%%:*}.json" 2>&1 | grep -E "step ms|forward|peak"
 done
 echo "baselines done: $(( $(date +%s) - start )) s"
-OUT=$OUT/peft SETTINGS=${SETTINGS:-"smollm2-bf16 llama-2-7b-q8"} \
+OUT=$OUT/peft SETTINGS=${SETTINGS:-"llama-2-7b-q15"} ITERS=${ITERS:-3} WARMUP=${WARMUP:-1} \
   bash experiments/benchmarks/run_peft_step_bench.sh build-dev/zotune 2>&1 | grep -v "^\s*$" | tail -70
 echo "total: $(( $(date +%s) - start )) s"
