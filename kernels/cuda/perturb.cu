@@ -12,6 +12,7 @@
 #include "kernels/common/philox.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/element.cuh"
+#include "kernels/cuda/segment_search.cuh"
 #include "kernels/cuda/perturb.cuh"
 
 // How the pass is laid out. A tile is kTileBlocks consecutive Philox blocks (4 elements each);
@@ -188,21 +189,6 @@ __device__ __forceinline__ void update_element(void* data, int64_t i, float acc,
   float e = to_f32<T>(*p);
   if (decay) e = round_to<T>(e * decay_scale);
   *p = from_f32<T>(e + acc);
-}
-
-__device__ __forceinline__ uint64_t segment_end(const PerturbSegment& s) { return s.first + uint64_t(s.n); }
-
-// The first segment in [lo, hi) whose end lies beyond global index g (empty segments never
-// qualify). Ends are nondecreasing; the caller guarantees that one exists.
-__device__ __forceinline__ int find_segment(const PerturbSegment* segs, int lo, int hi, uint64_t g) {
-  while (lo < hi) {
-    const int mid = lo + (hi - lo) / 2;
-    if (segment_end(segs[mid]) > g)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
 }
 
 // One element at a time: every element of the tile inside [first, end) finds its segment

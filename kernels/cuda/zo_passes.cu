@@ -10,6 +10,7 @@
 #include "core/util/error.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/element.cuh"
+#include "kernels/cuda/segment_search.cuh"
 
 // Layout: thread t of the grid takes Philox blocks block0 + t, + stride, ... (4 consecutive
 // global indices each, grid-stride); a block's z (and Sparse-MeZO's mask draw) is drawn once
@@ -22,21 +23,6 @@ namespace zotune::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-__device__ __forceinline__ uint64_t segment_end(const PerturbSegment& s) { return s.first + uint64_t(s.n); }
-
-// The first segment in [lo, hi) whose end lies beyond global index g (empty segments never
-// qualify); ends are nondecreasing and the caller guarantees one exists.
-__device__ __forceinline__ int find_segment(const PerturbSegment* segs, int lo, int hi, uint64_t g) {
-  while (lo < hi) {
-    const int mid = lo + (hi - lo) / 2;
-    if (segment_end(segs[mid]) > g)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return lo;
-}
 
 // The host closures' fp32 operations, each rounded once (never fused into an fma).
 __device__ __forceinline__ float add(float a, float b) { return __fadd_rn(a, b); }
