@@ -4,11 +4,12 @@
 # builds, runs the CUDA kernel tests of the batched PEFT GEMMs, prefixes and parameter passes,
 # the engine tests (PEFT parity, prefixes, batched probes, the stateful optimizers against the
 # CPU engine, training), and the batched rank-invariance checks on the CUDA engine (3 ranks
-# sharing the GPU), then the PEFT step benchmark on $SETTINGS if set. KERNEL_TESTS=1 also builds
+# sharing the GPU), then the stateful baselines' step times on $BASELINES (shape:dtype ...) and
+# the PEFT step benchmark on $SETTINGS, where set. KERNEL_TESTS=1 also builds
 # and runs the kernel tests; INVARIANCE="adazeta task" picks the invariance checks. Output: $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-cp .carry/p1/part1 /tmp/part1 2>/dev/null
+[ -f .carry/p1/part1 ] && cp .carry/p1/part1 /tmp/part1
 start=$(date +%s)
 bash scripts/device_build.sh .carry/debs zotune zotune_cuda_engine_tests ${KERNEL_TESTS:+zotune_cuda_tests} 2>&1 | tail -2
 echo "build: $(( $(date +%s) - start )) s"
@@ -29,6 +30,13 @@ for t in ${INVARIANCE:-adazeta task}; do
   timeout 100 python3 tests/train/check_train_runs.py rank-invariance --zotune build-dev/zotune --repo . --work /tmp/ri_$t --run-file $rf --mpiexec "$(which mpiexec)" --numproc-flag=-n --ranks 1 2 3 $extra --set engine.device=cuda --set engine.share_gpus=true > "$OUT/ri_$t.txt" 2>&1
   echo "rank invariance $t rc=$?"; tail -2 "$OUT/ri_$t.txt"
 done
+if [ -n "${BASELINES:-}" ]; then  # the stateful baselines' full-parameter steps beside MeZO's
+  for shape in $BASELINES; do  # e.g. smollm2-135m:f32 opt-1.3b:f16
+    timeout 90 build-dev/zotune bench "experiments/benchmarks/shapes/${shape%%:*}" --random --device cuda \
+      --dtype "${shape##*:}" --batch 16 --seq 64 --iters 5 --baselines --json "$OUT/baselines_${shape%%:*}.json" 2>&1 \
+      | grep -E "step ms|forward|peak|rror"
+  done
+fi
 if [ -n "${SETTINGS:-}" ]; then  # the PEFT step benchmark too (run_peft_step_bench.sh settings)
   OUT=$OUT/peft ITERS=${ITERS:-3} WARMUP=${WARMUP:-1} bash experiments/benchmarks/run_peft_step_bench.sh build-dev/zotune 2>&1 \
     | grep -v "^\s*$" | tail -60
