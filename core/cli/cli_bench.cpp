@@ -45,9 +45,10 @@ void register_bench(CLI::App& app) {
   cmd->add_option("--queries", a->queries, "--peft adapter: AdaZeta's queries per step")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--probe-batch", a->probe_batch, "--peft: probes per forward (engine.probe_batch)")
+  cmd->add_option("--probe-batch", a->probe_batch,
+                  "--peft: probes per forward (engine.probe_batch); 0 = auto (a whole step's probes, as memory allows)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
+      ->check(CLI::Range(0, 4096));
   cmd->add_option("model", a->model, "Hugging Face model directory or .gguf file")->required();
   cmd->add_option("--batch", a->batch, "sequences per batch")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--seq", a->seq, "tokens per sequence")->capture_default_str()->check(CLI::Range(1, 1 << 16));

@@ -73,7 +73,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   const double step_ms = median_ms(2, a.iters, sync, [&] { trainer.step(step++); });
   const double peak_gib = peak_bytes() / (1 << 30);
   const int probes = adapter ? 2 * a.queries : 2;
-  const int per_forward = std::min(a.probe_batch, probes);
+  const int per_forward = std::min(trainer.probe_batch(), probes);
   // Achieved backbone rate: the step's probes x batch x seq tokens of forward FLOPs over its time.
   const double step_flops = static_cast<double>(probes) * a.batch * a.seq * forward_flops_per_token(model.config(), a.seq);
   const double step_tflops = step_flops / (step_ms * 1e-3) / 1e12;
@@ -94,7 +94,8 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
     j["seq"] = a.seq;
     j["peft"] = a.peft;
     j["queries"] = adapter ? a.queries : 1;
-    j["probe_batch"] = a.probe_batch;
+    j["probe_batch"] = trainer.probe_batch();
+    j["probe_batch_auto"] = a.probe_batch == 0;
     j["params"] = space.size();
     j["forward_ms"] = forward_ms;
     j[adapter ? "adazeta_step_ms" : "mezo_lora_step_ms"] = step_ms;

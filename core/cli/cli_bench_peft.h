@@ -20,7 +20,7 @@ struct PeftBenchArgs {
   std::string device;   // the engine's device, in words
   int batch = 16, seq = 64, iters = 5;
   int queries = 15;     // AdaZeta's Q (adapter)
-  int probe_batch = 1;  // probes per forward
+  int probe_batch = 1;  // probes per forward (0 = auto: the Trainer resolves it)
 };
 
 // The modules the benchmark trains: adapter = TT adapters, bottleneck 64, TT rank 5 at the
