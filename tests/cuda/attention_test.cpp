@@ -28,6 +28,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cuda/attention.cuh"
 #include "kernels/cuda/device.cuh"
+#include "tests/cuda/attention_test_util.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace zotune {
@@ -35,11 +36,11 @@ namespace {
 
 using test::device_copy;
 using test::host_copy;
+using test::Pad;
 using test::rounded;
+using test::seeded;
 using test::to_dtype;
 using test::tolerance;
-
-enum class Pad { None, Right, Left, Holes };
 
 struct Case {
   const char* name;
@@ -53,32 +54,6 @@ struct Case {
   int row_gap = 0;     // extra elements after each q, k/v and out row (unfused)
   bool expect_empty_rows = false;  // some queries see no key
 };
-
-// Sequence b keeps kv_len - 5 b keys (at least 1): right padding at the end, left padding at
-// the start (batched generation), holes every 5th key.
-std::vector<uint8_t> key_mask(const Case& c, int cap) {
-  std::vector<uint8_t> valid(static_cast<size_t>(c.batch) * cap, 1);  // rows past kv_len stay 1: never read
-  for (int b = 0; b < c.batch; ++b) {
-    const int keep = std::max(1, c.kv_len - 5 * b);
-    for (int j = 0; j < c.kv_len; ++j) {
-      uint8_t& m = valid[static_cast<size_t>(b) * cap + j];
-      if (c.pad == Pad::Right) m = j < keep;
-      if (c.pad == Pad::Left) m = j >= c.kv_len - keep;
-      if (c.pad == Pad::Holes) m = (j + b) % 5 != 3;
-    }
-  }
-  return valid;
-}
-
-// Nonzero means and per-dimension magnitudes from 0.25 to 2: zeros or a swapped index fail.
-std::vector<float> seeded(size_t rows, int cols, uint32_t seed, float mean) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(mean, 1.0f);
-  std::vector<float> x(rows * cols);
-  for (size_t r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) x[r * cols + c] = d(rng) * (0.25f + 0.25f * float(c % 8));
-  return x;
-}
 
 struct Result {
   double error = 0;            // max |gpu - cpu| / max |cpu|, inf on a NaN
@@ -99,19 +74,10 @@ Result run_case(const Case& c, DType t, cudaStream_t stream) {
   const std::vector<float> q = rounded(seeded(tokens, q_dim, seed, 0.2f), t);
   const std::vector<float> k = rounded(seeded(size_t(c.batch) * c.kv_len, kv_dim, seed + 1, -0.1f), t);
   const std::vector<float> v = rounded(seeded(size_t(c.batch) * c.kv_len, kv_dim, seed + 2, 0.5f), t);
-  const std::vector<uint8_t> valid = key_mask(c, cap);
+  // Sequence b keeps kv_len - 5 b keys (at least 1); holes at (j + b) % 5 == 3.
+  const std::vector<uint8_t> valid = test::key_mask(c.pad, c.batch, c.kv_len, cap, 5, 3);
 
-  cpu::AttentionShape s;
-  s.batch = c.batch;
-  s.q_len = c.q_len;
-  s.kv_len = c.kv_len;
-  s.n_heads = c.n_heads;
-  s.n_kv_heads = c.n_kv_heads;
-  s.head_dim = hd;
-  s.causal = c.causal;
-  s.q_start = c.q_start;
-  s.sliding_window = c.window;
-  s.scale = 1.0f / std::sqrt(float(hd));
+  cpu::AttentionShape s = test::case_shape(c, c.kv_len, c.q_start);
   s.mask_batch_stride = cap;
   const bool masked = c.pad != Pad::None;
 
@@ -205,25 +171,16 @@ Result run_case(const Case& c, DType t, cudaStream_t stream) {
 }
 
 void check_cases(const std::vector<Case>& cases) {
-  cudaStream_t stream = nullptr;
-  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-  for (const Case& c : cases) {
-    for (DType t : {DType::F32, DType::F16, DType::BF16}) {
-      const Result r = run_case(c, t, stream);
-      const std::string what = std::string(c.name) + " " + dtype_name(t);
-      EXPECT_LE(r.error, tolerance(t)) << what;
-      EXPECT_GT(r.ref_max, 0.1) << what << ": the reference is near zero, the case proves nothing";
-      EXPECT_EQ(r.empty_rows_nonzero, 0) << what << ": queries that see no key must get exact zeros";
-      if (c.expect_empty_rows) {
-        EXPECT_GT(r.empty_rows, 0) << what << ": no query was fully masked";
-      } else {
-        EXPECT_EQ(r.empty_rows, 0) << what;
-      }
-      EXPECT_EQ(r.gap_writes, 0) << what << ": wrote outside the output's rows";
-      EXPECT_TRUE(r.repeatable) << what << ": two launches differ (a race?)";
+  test::check_each_dtype(cases, run_case, [](const Result& r, const Case& c, const std::string& what) {
+    EXPECT_EQ(r.empty_rows_nonzero, 0) << what << ": queries that see no key must get exact zeros";
+    if (c.expect_empty_rows) {
+      EXPECT_GT(r.empty_rows, 0) << what << ": no query was fully masked";
+    } else {
+      EXPECT_EQ(r.empty_rows, 0) << what;
     }
-  }
-  EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+    EXPECT_EQ(r.gap_writes, 0) << what << ": wrote outside the output's rows";
+    EXPECT_TRUE(r.repeatable) << what << ": two launches differ (a race?)";
+  });
 }
 
 TEST(CudaAttention, CausalAndEncoderWithPadding) {

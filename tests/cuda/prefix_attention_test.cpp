@@ -29,18 +29,18 @@
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/kv_cache.cuh"
 #include "kernels/cuda/prefix_kv.cuh"
+#include "tests/cuda/attention_test_util.h"
 #include "tests/cuda/cuda_test_util.h"
+#include "tests/unit/error_test_util.h"
 
 namespace zotune {
 namespace {
 
 using test::device_copy;
-using test::host_copy;
+using test::Pad;
 using test::rounded;
+using test::seeded;
 using test::to_dtype;
-using test::tolerance;
-
-enum class Pad { None, Right, Left, Holes };
 
 struct PrefixCase {
   const char* name;
@@ -50,31 +50,6 @@ struct PrefixCase {
   Pad pad = Pad::None;
   int groups = 1;
 };
-
-// Sequence b keeps its last (left) or first (right) kv_len - 4 b keys, at least 1.
-std::vector<uint8_t> token_mask(const PrefixCase& c, int kv_len) {
-  std::vector<uint8_t> valid(static_cast<size_t>(c.batch) * kv_len, 1);
-  for (int b = 0; b < c.batch; ++b) {
-    const int keep = std::max(1, kv_len - 4 * b);
-    for (int j = 0; j < kv_len; ++j) {
-      uint8_t& m = valid[static_cast<size_t>(b) * kv_len + j];
-      if (c.pad == Pad::Right) m = j < keep;
-      if (c.pad == Pad::Left) m = j >= kv_len - keep;
-      if (c.pad == Pad::Holes) m = (j + b) % 4 != 1;
-    }
-  }
-  return valid;
-}
-
-// Nonzero means and per-column magnitudes from 0.25 to 2: zeros or a swapped index fail.
-std::vector<float> seeded(size_t rows, int cols, uint32_t seed, float mean) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(mean, 1.0f);
-  std::vector<float> x(rows * cols);
-  for (size_t r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) x[r * cols + c] = d(rng) * (0.25f + 0.25f * float(c % 8));
-  return x;
-}
 
 struct PrefixResult {
   double error = 0, ref_max = 0;
@@ -105,21 +80,12 @@ PrefixResult run_prefix_case(const PrefixCase& c, DType t, cudaStream_t stream) 
   const std::vector<float> q = rounded(seeded(tokens, q_dim, seed, 0.2f), t);
   const std::vector<float> k = rounded(seeded(size_t(c.batch) * kv_len, kv_dim, seed + 1, -0.1f), t);
   const std::vector<float> v = rounded(seeded(size_t(c.batch) * kv_len, kv_dim, seed + 2, 0.5f), t);
-  const std::vector<uint8_t> mask = token_mask(c, kv_len);
+  // Sequence b keeps kv_len - 4 b keys (at least 1); holes at (j + b) % 4 == 1.
+  const std::vector<uint8_t> mask = test::key_mask(c.pad, c.batch, kv_len, kv_len, 4, 1);
 
-  cpu::AttentionShape s;
-  s.batch = c.batch;
-  s.q_len = c.q_len;
-  s.kv_len = kv_len;
-  s.n_heads = c.n_heads;
-  s.n_kv_heads = c.n_kv_heads;
-  s.head_dim = hd;
+  cpu::AttentionShape s = test::case_shape(c, kv_len, c.past);
   s.kv_batch_stride = int64_t(kv_len) * kv_dim;
   s.mask_batch_stride = kv_len;
-  s.causal = c.causal;
-  s.q_start = c.past;
-  s.sliding_window = c.window;
-  s.scale = 1.0f / std::sqrt(float(hd));
   const cpu::AttentionPrefix prefix{bank_rounded.data() + keys_at, bank_rounded.data() + values_at, P, c.groups,
                                     c.groups > 1 ? region : 0};
   std::vector<float> want(tokens * q_dim);
@@ -166,8 +132,8 @@ PrefixResult run_prefix_case(const PrefixCase& c, DType t, cudaStream_t stream) 
   ds.mask_batch_stride = cap;
   cuda::prefixed_attention(dout, dq, dk, dv, t, dflags, ds, {q_dim, kv_dim, q_dim}, P, stream);
   EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-  const std::vector<uint8_t> got = host_copy(dout, tokens * q_dim * es);
-  const std::vector<uint8_t> flags_after = host_copy(dflags, flags.size());
+  const std::vector<uint8_t> got = test::host_copy(dout, tokens * q_dim * es);
+  const std::vector<uint8_t> flags_after = test::host_copy(dflags, flags.size());
   cudaFree(d_bank);
   for (uint8_t* p : {dk, dv, dk_new, dv_new, dq, dflags, dout}) cudaFree(p);
 
@@ -186,18 +152,10 @@ PrefixResult run_prefix_case(const PrefixCase& c, DType t, cudaStream_t stream) 
 }
 
 void check_prefix_cases(const std::vector<PrefixCase>& cases) {
-  cudaStream_t stream = nullptr;
-  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-  for (const PrefixCase& c : cases)
-    for (DType t : {DType::F32, DType::F16, DType::BF16}) {
-      const PrefixResult r = run_prefix_case(c, t, stream);
-      const std::string what = std::string(c.name) + " " + dtype_name(t);
-      EXPECT_LE(r.error, tolerance(t)) << what;
-      EXPECT_GT(r.ref_max, 0.1) << what << ": the reference is near zero, the case proves nothing";
-      EXPECT_TRUE(r.prefix_flags_set) << what << ": the prefix slots are not marked valid";
-      EXPECT_TRUE(r.other_flags_kept) << what << ": store_prefix_kv wrote flags past the prefix";
-    }
-  EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+  test::check_each_dtype(cases, run_prefix_case, [](const PrefixResult& r, const PrefixCase&, const std::string& what) {
+    EXPECT_TRUE(r.prefix_flags_set) << what << ": the prefix slots are not marked valid";
+    EXPECT_TRUE(r.other_flags_kept) << what << ": store_prefix_kv wrote flags past the prefix";
+  });
 }
 
 TEST(CudaPrefixAttention, DecodersWithPaddingWindowAndGqa) {
@@ -277,18 +235,7 @@ TEST(CudaPrefixAttention, PremiseThePrefixMovesTheOutput) {
   std::vector<float> with(q.size()), without(q.size());
   cpu::attention(with.data(), q.data(), k.data(), v.data(), nullptr, s, {pk.data(), pv.data(), P});
   cpu::attention(without.data(), q.data(), k.data(), v.data(), nullptr, s);
-  EXPECT_GT(test::normalized_error(with, without), 10 * tolerance(DType::BF16));
-}
-
-// The message of the Error `f` throws, or "" when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  EXPECT_GT(test::normalized_error(with, without), 10 * test::tolerance(DType::BF16));
 }
 
 // Checked before any device call: runs without a GPU.
@@ -300,7 +247,7 @@ TEST(CudaPrefixAttention, BadArgumentsAreErrors) {
   s.head_dim = 16;
   s.q_start = 3;
   // The prefix must come before the queries: q_start counts it.
-  const std::string e = error_of([&] {
+  const std::string e = test::error_of([&] {
     cuda::prefixed_attention(nullptr, nullptr, nullptr, nullptr, DType::F16, nullptr, s, {}, 4, nullptr);
   });
   EXPECT_NE(e.find("visible prefix of 4"), std::string::npos) << e;

@@ -1,5 +1,5 @@
-// Helpers shared by the weight-file tests: fixture and model paths, whole-file reads, and a
-// scratch directory removed when the test ends.
+// Helpers shared by the weight-file tests: fixture and model paths, error messages
+// (error_test_util.h), whole-file reads, and a scratch directory removed when the test ends.
 #pragma once
 #include <unistd.h>
 
@@ -12,23 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "core/util/error.h"
+#include "error_test_util.h"  // error_of
 
 namespace zotune::test {
 
 inline std::string fixture_path(const std::string& relative) { return std::string(ZOTUNE_FIXTURES_DIR) + "/" + relative; }
 inline std::string model_path(const std::string& relative) { return std::string(ZOTUNE_MODELS_DIR) + "/" + relative; }
-
-// The message of the zotune::Error that f() throws, or "" when it throws none.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -26,21 +26,21 @@
 #include "core/optim/trainable_space.h"
 #include "core/train/param_engine.h"
 #include "kernels/cuda/device.cuh"
-#include "../../unit/io_test_util.h"
 #include "../../unit/parity_test_util.h"
 #include "engine_test_util.h"
+#include "peft_parity_util.h"
 
 namespace zotune {
 namespace {
 
 namespace fs = std::filesystem;
+using test::logits;
 using test::parity_cases;
+using test::PeftCase;
 using test::read_batch;
 using test::RefBatch;
 using test::rel_error;
 using test::to_gpu;
-
-const fs::path kParityDir = test::parity_dir();
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -69,11 +69,6 @@ PeftSettings adapter_settings(AdapterPlacement placement) {
   return p;
 }
 
-struct PeftCase {
-  const char* name;
-  PeftSettings settings;
-};
-
 std::vector<PeftCase> peft_cases() {
   return {{"lora", lora_settings()},
           {"adapter_code", adapter_settings(AdapterPlacement::Code)},
@@ -94,94 +89,39 @@ void redraw_peft(Model& m, uint32_t seed) {
 }
 
 std::unique_ptr<Model> load_with_peft(const fs::path& weights, DType dtype, const PeftSettings& peft) {
-  LoadOptions opt;
-  opt.dtype = dtype;
-  opt.peft = peft;
-  std::unique_ptr<Model> m = load_model(weights.string(), opt);
+  std::unique_ptr<Model> m = test::load_with_modules(weights, dtype, peft);
   redraw_peft(*m, 1234);
   return m;
-}
-
-std::vector<float> logits(Model& m, const RefBatch& rb) {
-  const bool lm = m.config().head == HeadKind::CausalLM || m.config().head == HeadKind::MaskedLM;
-  return lm ? m.forward(rb.batch, rb.valid_rows) : m.forward(rb.batch);
 }
 
 // The premise of the GPU comparisons (no GPU needed): on the CPU engine the redrawn modules
 // move the fp32 logits by more than 10% (5 times the loosest bound below; measured 15% to 54%)
 // on every fixture.
 TEST(CudaPeftPremise, RedrawnModulesMoveTheLogits) {
-  const std::vector<std::string> fixtures = parity_cases();
-  if (fixtures.empty()) GTEST_SKIP() << "no parity fixtures";
-  for (const std::string& fixture : fixtures) {
-    const fs::path dir = kParityDir / fixture;
-    const SafetensorsArchive ref = SafetensorsArchive::open((dir / "reference.safetensors").string());
-    const RefBatch rb = read_batch(ref, "right");
-    std::unique_ptr<Model> plain = load_model((dir / "model.safetensors").string());
-    const std::vector<float> base = logits(*plain, rb);
-    for (const PeftCase& c : peft_cases()) {
-      std::unique_ptr<Model> m = load_with_peft(dir / "model.safetensors", DType::F32, c.settings);
-      EXPECT_GT(rel_error(logits(*m, rb), base), 1e-1) << fixture << " " << c.name;
-    }
-  }
+  test::expect_modules_move_the_logits(peft_cases(), load_with_peft);
 }
 
-class CudaPeftParity : public ::testing::TestWithParam<std::string> {
+class CudaPeftParity : public test::CudaPeftParityTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  // The device forward with case `i`'s modules against the CPU engine's, per precision, on each
+  // reference batch.
+  void expect_logits_match(size_t i) const {
+    test::expect_logits_match_the_cpu_engine(dir(), GetParam(), peft_cases()[i], load_with_peft);
   }
-  fs::path dir() const { return kParityDir / GetParam(); }
 };
 
-// The device forward with `peft` against the CPU engine's with the same modules, per dtype,
-// on each reference batch.
-void expect_peft_logits_match(const fs::path& dir, const std::string& fixture, const PeftCase& c) {
-  const SafetensorsArchive ref = SafetensorsArchive::open((dir / "reference.safetensors").string());
-  for (const test::DevicePrecision& v : test::kDevicePrecisions) {
-    std::unique_ptr<Model> cpu = load_with_peft(dir / v.weights, v.dtype, c.settings);
-    std::unique_ptr<cuda::CudaModel> gpu = to_gpu(load_with_peft(dir / v.weights, v.dtype, c.settings), v.tf32);
-    ASSERT_EQ(gpu->peft().kind(), c.settings.kind);
-    for (const char* name : {"unpadded", "right", "left"}) {
-      if (!ref.find(std::string(name) + ".input_ids")) continue;
-      const RefBatch rb = read_batch(ref, name);
-      const std::vector<float> want = logits(*cpu, rb), got = logits(*gpu, rb);
-      ASSERT_EQ(got.size(), want.size()) << fixture << " " << c.name << " " << name;
-      EXPECT_LE(rel_error(got, want), v.tolerance)
-          << fixture << " " << c.name << " batch " << name << ", " << dtype_name(v.dtype) << (v.tf32 ? " tf32" : " exact");
-    }
-  }
-}
+TEST_P(CudaPeftParity, LoraLogitsMatchTheCpuEngine) { expect_logits_match(0); }
 
-TEST_P(CudaPeftParity, LoraLogitsMatchTheCpuEngine) { expect_peft_logits_match(dir(), GetParam(), peft_cases()[0]); }
+TEST_P(CudaPeftParity, CodePlacementAdapterLogitsMatchTheCpuEngine) { expect_logits_match(1); }
 
-TEST_P(CudaPeftParity, CodePlacementAdapterLogitsMatchTheCpuEngine) {
-  expect_peft_logits_match(dir(), GetParam(), peft_cases()[1]);
-}
-
-TEST_P(CudaPeftParity, PaperPlacementAdapterLogitsMatchTheCpuEngine) {
-  expect_peft_logits_match(dir(), GetParam(), peft_cases()[2]);
-}
+TEST_P(CudaPeftParity, PaperPlacementAdapterLogitsMatchTheCpuEngine) { expect_logits_match(2); }
 
 // A PEFT forward is captured like a plain one (its scratch comes from the arena, no host
-// sync): eager, captured and replayed give the same bits, and a replay with new tokens equals
-// an engine without graphs.
+// sync): eager, captured and replayed give the same bits, and a replay with new tokens and
+// redrawn modules equals an engine without graphs.
 TEST_P(CudaPeftParity, PeftGraphReplayEqualsEagerLaunches) {
-  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
-  for (const PeftCase& c : peft_cases()) {
-    const fs::path weights = dir() / "model_bf16.safetensors";
-    std::unique_ptr<cuda::CudaModel> graphs = to_gpu(load_with_peft(weights, DType::BF16, c.settings), true, true);
-    std::unique_ptr<cuda::CudaModel> eager = to_gpu(load_with_peft(weights, DType::BF16, c.settings), true, false);
-    RefBatch rb = read_batch(ref, "right");
-    const std::vector<float> first = logits(*graphs, rb);
-    EXPECT_EQ(logits(*graphs, rb), first) << c.name << " (captured)";
-    EXPECT_EQ(logits(*graphs, rb), first) << c.name << " (replayed)";
-    EXPECT_EQ(graphs->graphs_captured(), 1) << c.name;
-    for (size_t i = 0; i < rb.batch.ids.size(); ++i)
-      if (rb.batch.mask[i]) rb.batch.ids[i] = (rb.batch.ids[i] * 31 + 7) % graphs->config().vocab_size;
-    EXPECT_EQ(logits(*graphs, rb), logits(*eager, rb)) << c.name;
-    EXPECT_EQ(graphs->graphs_captured(), 1) << c.name;
-  }
+  for (const PeftCase& c : peft_cases())
+    test::expect_graph_replay_equals_eager_launches(dir(), c, load_with_peft, redraw_peft);
 }
 
 // The PEFT tensors sit in the fp32 device buffer, so the device parameter engine over the
@@ -189,8 +129,7 @@ TEST_P(CudaPeftParity, PeftGraphReplayEqualsEagerLaunches) {
 // give the same modules (to the GPU normals' last bits) and the same logits, and leave the
 // backbone's bytes alone.
 TEST_P(CudaPeftParity, DevicePerturbationOfPeftTensorsMatchesTheHost) {
-  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
-  const RefBatch rb = read_batch(ref, "right");
+  const RefBatch rb = read_batch(test::reference_of(dir()), "right");
   TrainableSelection sel;
   sel.mode = TrainableSelection::Mode::Peft;
   const std::vector<cpu::DirectionTerm> terms{{5, 3, 0, 0.05f}, {5, 3, 1, -0.1f}};
@@ -229,63 +168,12 @@ TEST_P(CudaPeftParity, DevicePerturbationOfPeftTensorsMatchesTheHost) {
   }
 }
 
-// Batched probes (Model::begin_probe_groups) on the device: three probes' modules (each
-// redrawn from its own seed) in one forward over three copies of the batch. Each block equals
-// the device's own forward of that probe alone (1e-5 with exact fp32 GEMMs, the precision's
-// bound otherwise: more rows may change cuBLAS's choice of kernel), and the CPU engine's
-// batched forward (the precision's bound); a replay of the captured batched forward gives the
-// same bits.
+// Batched probes on the device (three probes' modules in one forward, each redrawn from its own
+// seed) against one forward per probe and the CPU engine's batched forward: LoRA and the
+// adapters (code placement).
 TEST_P(CudaPeftParity, BatchedProbesMatchOneForwardPerProbeAndTheCpuEngine) {
-  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
-  const RefBatch rb = read_batch(ref, "right");
-  const int G = 3;
-  for (const PeftCase& c : {peft_cases()[0], peft_cases()[1]}) {
-    for (const test::DevicePrecision& v : test::kDevicePrecisions) {
-      std::unique_ptr<Model> cpu = load_with_peft(dir() / v.weights, v.dtype, c.settings);
-      std::unique_ptr<cuda::CudaModel> gpu = to_gpu(load_with_peft(dir() / v.weights, v.dtype, c.settings), v.tf32);
-      const int64_t n = cpu->peft().region_numel();
-      float* host_region = static_cast<float*>(cpu->params().buffer(DType::F32)) + cpu->peft().region_offset();
-      float* device_region = static_cast<float*>(gpu->device_buffer(DType::F32)) + gpu->peft().region_offset();
-      auto set_probe = [&](int g) {  // both engines at probe g's modules
-        redraw_peft(*cpu, 100 + static_cast<uint32_t>(g));
-        gpu->synchronize();
-        cuda::check_status(cudaMemcpy(device_region, host_region, static_cast<size_t>(n) * sizeof(float),
-                                      cudaMemcpyHostToDevice),
-                           "upload of a probe's modules");
-      };
-      std::vector<std::vector<float>> alone;
-      for (int g = 0; g < G; ++g) {
-        set_probe(g);
-        alone.push_back(logits(*gpu, rb));
-      }
-      cpu->begin_probe_groups(G);
-      gpu->begin_probe_groups(G);
-      for (int g = 0; g < G; ++g) {
-        set_probe(g);
-        cpu->store_probe_group(g);
-        gpu->store_probe_group(g);
-      }
-      const int64_t tokens = static_cast<int64_t>(rb.batch.batch) * rb.batch.seq_len;
-      const Batch all = rb.batch.repeated(G);
-      const std::vector<int64_t> rows = repeat_rows(rb.valid_rows, G, tokens);
-      const bool head_rows = cpu->config().head == HeadKind::CausalLM || cpu->config().head == HeadKind::MaskedLM;
-      const std::vector<float> want = head_rows ? cpu->forward(all, rows) : cpu->forward(all);
-      const std::vector<float> got = head_rows ? gpu->forward(all, rows) : gpu->forward(all);
-      EXPECT_EQ(head_rows ? gpu->forward(all, rows) : gpu->forward(all), got) << c.name << " (captured)";
-      EXPECT_EQ(head_rows ? gpu->forward(all, rows) : gpu->forward(all), got) << c.name << " (replayed)";
-      cpu->end_probe_groups();
-      gpu->end_probe_groups();
-      const std::string what = std::string(c.name) + ", " + dtype_name(v.dtype) + (v.tf32 ? " tf32" : " exact");
-      ASSERT_EQ(got.size(), alone[0].size() * G) << what;
-      EXPECT_LE(rel_error(got, want), v.tolerance) << what << ": against the CPU engine's batched probes";
-      for (int g = 0; g < G; ++g) {
-        const std::vector<float> block(got.begin() + static_cast<ptrdiff_t>(g * alone[0].size()),
-                                       got.begin() + static_cast<ptrdiff_t>((g + 1) * alone[0].size()));
-        EXPECT_LE(rel_error(block, alone[g]), v.tf32 ? v.tolerance : 1e-5) << what << ": group " << g << " alone";
-      }
-      EXPECT_GT(rel_error(alone[0], alone[1]), 1e-2) << what << ": the probes give the same logits";
-    }
-  }
+  for (const PeftCase& c : {peft_cases()[0], peft_cases()[1]})
+    test::expect_batched_probes_match(dir(), GetParam(), c, load_with_peft, redraw_peft);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CudaPeftParity, ::testing::ValuesIn(parity_cases()),

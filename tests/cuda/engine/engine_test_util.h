@@ -2,6 +2,7 @@
 // device-vs-CPU comparisons run at, with their tolerances.
 #pragma once
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "core/cuda/cuda_model.h"
@@ -30,5 +31,10 @@ inline constexpr DevicePrecision kDevicePrecisions[] = {
     {DType::BF16, true, "model_bf16.safetensors", 2e-2},
     {DType::F16, true, "model_f16.safetensors", 2e-2},
 };
+
+// "f32 exact", "f32 tf32", "bf16", "f16": the precision in a failure message.
+inline std::string precision_name(const DevicePrecision& p) {
+  return std::string(dtype_name(p.dtype)) + (p.dtype == DType::F32 ? (p.tf32 ? " tf32" : " exact") : "");
+}
 
 }  // namespace zotune::test
