@@ -20,7 +20,7 @@ nvidia-smi --query-gpu=name,clocks.max.sm,power.limit --format=csv,noheader
   > "$OUT/cuda_kernel_tests.txt" 2>&1
 echo "cuda kernel tests rc=$? ($(( $(date +%s) - start )) s)"
 grep -E "^\[  (PASSED|FAILED) |^\[  FAILED  \]" "$OUT/cuda_kernel_tests.txt" | head -20
-timeout 240 build-dev/tests/zotune_cuda_engine_tests \
+timeout 200 build-dev/tests/zotune_cuda_engine_tests \
   --gtest_filter='*CudaPeft*:*CudaPrefix*:*CudaOptimizer*:CudaTraining.*:*BatchedProbes*:*PeftGraph*' \
   > "$OUT/cuda_engine_tests.txt" 2>&1
 echo "cuda engine tests rc=$? ($(( $(date +%s) - start )) s)"
