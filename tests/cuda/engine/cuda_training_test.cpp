@@ -121,8 +121,10 @@ TEST(CudaTraining, HizooReferenceArithmeticMatchesTheCpuEngine) {
                     "reference");
 }
 
+// lr 1e-2: at MeZO's 3e-2 the rank-2 U V^T steps diverge on both engines by step 16 (the loss
+// passes 100 x its start); at 1e-2 the CPU run's loss goes 0.923 -> 0.645 in the 24 steps.
 TEST(CudaTraining, LozoMatchesTheCpuEngine) {
-  expect_runs_agree("optimizer:\n  name: lozo\n  lr: 3e-2\n  eps: 1e-3\n  rank: 2\n  refresh_every: 10\n"
+  expect_runs_agree("optimizer:\n  name: lozo\n  lr: 1e-2\n  eps: 1e-3\n  rank: 2\n  refresh_every: 10\n"
                     "  weight_decay: 0.01\n");
 }
 
