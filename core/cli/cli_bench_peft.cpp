@@ -74,6 +74,21 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   const double peak_gib = peak_bytes() / (1 << 30);
   const int probes = adapter ? 2 * a.queries : 2;
   const int per_forward = std::min(trainer.probe_batch(), probes);
+  // Where the step's time goes: the forwards alone (one forward of per_forward probe groups, the
+  // modules as they stand copied into every group, as many such forwards as the step makes),
+  // the rest being the perturbation passes, the bank copies and the host's work.
+  double forwards_ms = 0.0;
+  {
+    const int chunks = (probes + per_forward - 1) / per_forward;
+    double chunk_ms = forward_ms;
+    if (per_forward > 1) {
+      model.begin_probe_groups(per_forward);
+      for (int g = 0; g < per_forward; ++g) model.store_probe_group(g);
+      chunk_ms = median_ms(2, a.iters, sync, [&] { task.group_loss_sums(model, examples); });
+      model.end_probe_groups();
+    }
+    forwards_ms = chunks * chunk_ms;
+  }
   // Achieved backbone rate: the step's probes x batch x seq tokens of forward FLOPs over its time.
   const double step_flops = static_cast<double>(probes) * a.batch * a.seq * forward_flops_per_token(model.config(), a.seq);
   const double step_tflops = step_flops / (step_ms * 1e-3) / 1e12;
@@ -85,6 +100,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   std::printf("| forward + loss ms (one probe) | %.2f |\n", forward_ms);
   std::printf("| %s step ms (%d probes, %d a forward) | %.2f |\n", adapter ? "AdaZeta" : "MeZO-LoRA", probes,
               per_forward, step_ms);
+  std::printf("| of which forwards ms (%d of %d probes a forward) | %.2f |\n", per_forward, probes, forwards_ms);
   std::printf("| achieved backbone TFLOP/s over the step | %.3g |\n", step_tflops);
   std::printf("| peak memory GiB | %.2f |\n", peak_gib);
   if (!a.json.empty()) {
@@ -102,6 +118,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
     j["step_ms"] = step_ms;
     j["peak_memory_gib"] = peak_gib;
     j["step_tflops"] = step_tflops;
+    j["forwards_ms"] = forwards_ms;
     j["dtype"] = dtype_name(model.dtype());
     j["forward_flops_per_token"] = forward_flops_per_token(model.config(), a.seq);
     j["device"] = a.device;
