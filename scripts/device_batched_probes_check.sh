@@ -4,7 +4,8 @@
 # builds, runs the CUDA kernel tests of the batched PEFT GEMMs, prefixes and parameter passes,
 # the engine tests (PEFT parity, prefixes, batched probes, the stateful optimizers against the
 # CPU engine, training), and the batched rank-invariance checks on the CUDA engine (3 ranks
-# sharing the GPU), then the stateful baselines' step times on $BASELINES (shape:dtype ...) and
+# sharing the GPU), then the stateful baselines' and MeZO-prefix's step times on $BASELINES
+# (shape:dtype ...) and
 # the PEFT step benchmark on $SETTINGS, where set. KERNEL_TESTS=1 also builds
 # and runs the kernel tests; INVARIANCE="adazeta task" picks the invariance checks. Output: $OUT.
 set -uo pipefail
@@ -35,6 +36,11 @@ if [ -n "${BASELINES:-}" ]; then  # the stateful baselines' full-parameter steps
     timeout 90 build-dev/zotune bench "experiments/benchmarks/shapes/${shape%%:*}" --random --device cuda \
       --dtype "${shape##*:}" --batch 16 --seq 64 --iters 5 --baselines --json "$OUT/baselines_${shape%%:*}.json" 2>&1 \
       | grep -E "step ms|forward|peak|rror"
+    for pb in 1 2; do  # MeZO-prefix's step, one probe a forward and both in one
+      timeout 60 build-dev/zotune bench "experiments/benchmarks/shapes/${shape%%:*}" --random --device cuda \
+        --dtype "${shape##*:}" --batch 16 --seq 64 --iters 5 --peft prefix --probe-batch $pb \
+        --json "$OUT/prefix_${shape%%:*}_pb$pb.json" 2>&1 | grep -E "step ms|forward|rror"
+    done
   done
 fi
 if [ -n "${SETTINGS:-}" ]; then  # the PEFT step benchmark too (run_peft_step_bench.sh settings)

@@ -39,9 +39,9 @@ void register_bench(CLI::App& app) {
                 "cuda: also time steps of MeZO-Adam, HiZOO, LOZO and Sparse-MeZO beside MeZO's, all under exact "
                 "perturbation (MeZO-Adam and HiZOO hold 8 and 4 bytes of fp32 state per parameter)");
   cmd->add_option("--peft", a->peft,
-                  "time parameter-efficient steps instead (either device): adapter (AdaZeta, TT adapters bottleneck 64 rank 5) "
-                  "or lora (MeZO-LoRA, r 8 alpha 16 on q and v)")
-      ->check(CLI::IsMember({"adapter", "lora"}));
+                  "time parameter-efficient steps instead (either device): adapter (AdaZeta, TT adapters bottleneck 64 rank 5), "
+                  "lora (MeZO-LoRA, r 8 alpha 16 on q and v) or prefix (MeZO-prefix, 5 tokens a layer)")
+      ->check(CLI::IsMember({"adapter", "lora", "prefix"}));
   cmd->add_option("--queries", a->queries, "--peft adapter: AdaZeta's queries per step")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));

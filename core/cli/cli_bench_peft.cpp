@@ -18,9 +18,12 @@
 namespace zotune::cli {
 
 PeftSettings bench_peft_settings(const std::string& peft) {
-  check(peft == "adapter" || peft == "lora", "bench --peft: adapter or lora, got '" + peft + "'");
+  check(peft == "adapter" || peft == "lora" || peft == "prefix",
+        "bench --peft: adapter, lora or prefix, got '" + peft + "'");
   PeftSettings p;
-  p.kind = peft == "adapter" ? PeftKind::Adapter : PeftKind::Lora;
+  p.kind = peft == "adapter" ? PeftKind::Adapter : peft == "lora" ? PeftKind::Lora : PeftKind::Prefix;
+  p.prefix_tokens = 5;                  // MeZO-prefix's 5 a layer (baselines.md 2)
+  p.prefix_init = PrefixInit::Random;   // no activations to sample on random weights; the same cost
   p.adapter_bottleneck = 64;
   p.adapter_rank = 5;
   p.lora_rank = 8;
@@ -63,9 +66,9 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
     o.extent = {a.batch, a.batch, 1000};
     optimizer = std::make_unique<Adazeta>(o);
   } else {
-    MezoOptions o;  // MeZO-LoRA's eps 1e-2 (baselines.md 2)
+    MezoOptions o;  // MeZO-LoRA's eps 1e-2, MeZO-prefix's 1e-1 (baselines.md 2)
     o.seed = 11;
-    o.eps = 1e-2;
+    o.eps = a.peft == "prefix" ? 1e-1 : 1e-2;
     optimizer = std::make_unique<Mezo>(o);
   }
   Trainer trainer(model, space, *optimizer, task, comm, topt);
@@ -98,7 +101,8 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   std::printf("| measure | value |\n|---|---|\n");
   std::printf("| trainable (PEFT) parameters | %llu |\n", static_cast<unsigned long long>(space.size()));
   std::printf("| forward + loss ms (one probe) | %.2f |\n", forward_ms);
-  std::printf("| %s step ms (%d probes, %d a forward) | %.2f |\n", adapter ? "AdaZeta" : "MeZO-LoRA", probes,
+  const char* method = adapter ? "AdaZeta" : a.peft == "lora" ? "MeZO-LoRA" : "MeZO-prefix";
+  std::printf("| %s step ms (%d probes, %d a forward) | %.2f |\n", method, probes,
               per_forward, step_ms);
   std::printf("| of which forwards ms (%d of %d probes a forward) | %.2f |\n", per_forward, probes, forwards_ms);
   std::printf("| achieved backbone TFLOP/s over the step | %.3g |\n", step_tflops);
@@ -114,7 +118,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
     j["probe_batch_auto"] = a.probe_batch == 0;
     j["params"] = space.size();
     j["forward_ms"] = forward_ms;
-    j[adapter ? "adazeta_step_ms" : "mezo_lora_step_ms"] = step_ms;
+    j[adapter ? "adazeta_step_ms" : a.peft == "lora" ? "mezo_lora_step_ms" : "mezo_prefix_step_ms"] = step_ms;
     j["step_ms"] = step_ms;
     j["peak_memory_gib"] = peak_gib;
     j["step_tflops"] = step_tflops;

@@ -15,7 +15,7 @@ namespace zotune::cli {
 
 struct PeftBenchArgs {
   std::string model;    // what was loaded (for the report)
-  std::string peft;     // "adapter" or "lora"
+  std::string peft;     // "adapter", "lora" or "prefix"
   std::string json;     // also write the results here ("" = no)
   std::string device;   // the engine's device, in words
   int batch = 16, seq = 64, iters = 5;
@@ -24,7 +24,8 @@ struct PeftBenchArgs {
 };
 
 // The modules the benchmark trains: adapter = TT adapters, bottleneck 64, TT rank 5 at the
-// code's placement (adazeta.md a.2); lora = r 8, alpha 16 on q and v (MeZO's). Throws naming
+// code's placement (adazeta.md a.2); lora = r 8, alpha 16 on q and v (MeZO's); prefix = MeZO's 5
+// prefix tokens a layer (randomly initialized: the weights are random too). Throws naming
 // --peft for another name.
 PeftSettings bench_peft_settings(const std::string& peft);
 
