@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Issues 18 and 19 on the GPU machine, first of two chained calls (carry .carry/debs and
 # .carry/p1, SmolLM2's first part, which /tmp keeps for scripts/device_smollm2_batched.sh):
-# builds, runs the CUDA kernel tests of the batched PEFT GEMMs, prefixes and parameter passes,
-# the engine tests (PEFT parity, prefixes, batched probes, the stateful optimizers against the
-# CPU engine, training), and the batched rank-invariance checks on the CUDA engine (3 ranks
-# sharing the GPU), then the stateful baselines' and MeZO-prefix's step times on $BASELINES
-# (shape:dtype ...) and
-# the PEFT step benchmark on $SETTINGS, where set. KERNEL_TESTS=1 also builds
-# and runs the kernel tests; INVARIANCE="adazeta task" picks the invariance checks. Output: $OUT.
+# builds, runs the CUDA engine tests (PEFT parity, prefixes, batched probes, the stateful
+# optimizers against the CPU engine, training) and the batched rank-invariance checks on the
+# CUDA engine (3 ranks sharing the GPU); then, where set, the stateful baselines' and
+# MeZO-prefix's step times on $BASELINES (shape:dtype ...) and the PEFT step benchmark on
+# $SETTINGS (run_peft_step_bench.sh settings). KERNEL_TESTS=1 also builds and runs the kernel
+# tests (batched TT and strided GEMMs, prefixed attention, perturbation); INVARIANCE picks the
+# invariance checks (default "adazeta task"). Output: $OUT. Used on 2026-12-05 as
+#   SETTINGS="smollm2-shape llama-2-7b-q15" INVARIANCE=adazeta BASELINES=smollm2-135m:f32 \
+#     bash scripts/device_batched_probes_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -f .carry/p1/part1 ] && cp .carry/p1/part1 /tmp/part1
