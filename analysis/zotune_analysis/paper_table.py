@@ -529,25 +529,32 @@ def _memory_cells(table, groups, cols):
     table.metric_name = "peak memory (GB = 2^30 bytes) and median wall time per step (ms)"
 
 
+def _loss_series(records):
+    """(record, step, loss) for each record whose run logged a training loss."""
+    for r in records:
+        if r.run is None:
+            continue
+        series, _ = training_loss(r.run)
+        if series is not None:
+            yield r, series[0], series[1]
+
+
+def _step_column(run, name):
+    """/steps column `name` as floats, NaN where missing (all NaN when the log lacks it)."""
+    if name in run.steps:
+        return run.steps[name].to_numpy(dtype=float, na_value=np.nan)
+    return np.full(len(run.steps), np.nan)
+
+
 def _threshold_cells(table, groups, cols, threshold, window):
     longest = max((len(r.run.steps) for ms in groups.values() for r in ms if r.run is not None), default=0)
     w = auto_window(longest, window)
     curves = {}
     finals = []
     for members in groups.values():
-        for r in members:
-            if r.run is None:
-                continue
-            series, _ = training_loss(r.run)
-            if series is None:
-                continue
-            step, loss = series
+        for r, step, loss in _loss_series(members):
             curve = smoothed(loss, w)
-            queries = r.run.steps["queries"].to_numpy(dtype=float, na_value=np.nan) if "queries" in r.run.steps \
-                else np.full(len(step), np.nan)
-            ms = r.run.steps["ms"].to_numpy(dtype=float, na_value=np.nan) if "ms" in r.run.steps \
-                else np.full(len(step), np.nan)
-            curves[id(r)] = (step, loss, curve, queries, ms)
+            curves[id(r)] = (step, loss, curve, _step_column(r.run, "queries"), _step_column(r.run, "ms"))
             if _is_completed(r) and math.isfinite(curve[-1]):
                 finals.append(float(curve[-1]))
     if threshold is None:
@@ -857,13 +864,7 @@ def plot(table, out_path, window=None):
             color = colors[i % len(colors)]
             label = _row_label(table, row)
             curves = []
-            for r in cell.records:
-                if r.run is None:
-                    continue
-                series, _ = training_loss(r.run)
-                if series is None:
-                    continue
-                step, loss = series
+            for _, step, loss in _loss_series(cell.records):
                 w = table.window or auto_window(len(step), window)
                 loss_ax.plot(step, loss, color=color, alpha=0.15, linewidth=0.6)
                 curves.append((step, smoothed(loss, w)))
