@@ -20,30 +20,12 @@ Needs h5py, numpy, pandas, matplotlib and pip (scripts/setup.sh installs them).
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 
 os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def require(cond, message):
-    if not cond:
-        raise CheckFailed(message)
-
-
-def run(command, env=None, cwd=None, expect_rc=0):
-    p = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
-    if expect_rc is not None and p.returncode != expect_rc:
-        raise CheckFailed(f"{' '.join(command)}: exit {p.returncode}, expected {expect_rc}\n"
-                          f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}")
-    require("Traceback" not in p.stderr, f"{' '.join(command)}: a traceback on stderr:\n{p.stderr[-3000:]}")
-    return p
+from check_util import CheckFailed, require, run  # noqa: E402  (tests/analysis, beside this file)
 
 
 def train_logs(args, work):

@@ -19,31 +19,17 @@ import argparse
 import math
 import os
 import shutil
-import subprocess
 import sys
 
 os.environ["HDF5_USE_FILE_LOCKING"] = "FALSE"
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def require(cond, message):
-    if not cond:
-        raise CheckFailed(message)
+from check_util import CheckFailed, require  # noqa: E402  (tests/analysis, beside this file)
+from check_util import run as run_checked  # noqa: E402
 
 
 def run(command, cwd=None, expect_rc=0):
-    print("$", " ".join(command), flush=True)
-    p = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=600)
-    if expect_rc is not None and p.returncode != expect_rc:
-        raise CheckFailed(f"{' '.join(command)}: exit {p.returncode}, expected {expect_rc}\n"
-                          f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}")
-    require("Traceback" not in p.stderr, f"{' '.join(command)}: a traceback:\n{p.stderr[-3000:]}")
-    return p
+    return run_checked(command, cwd=cwd, expect_rc=expect_rc, timeout=600, echo=True)
 
 
 def tool(args, *argv, expect_rc=0):
