@@ -14,7 +14,8 @@
 // then U from one stream for the probes but only U for the update (baselines.md, "code
 // quirk"): that quirk is not reproduced. Probes and update are TensorPasses (either engine,
 // exact mode: ParamPassKind::LozoAxpy); replay re-runs them from the logged probe losses.
-// LOZO-M is not implemented.
+// LOZO-M, the momentum variant of the official RoBERTa trainer (baselines.md 6), is not offered:
+// the reference papers' LOZO rows are BSZO's port of plain LOZO.
 #pragma once
 #include <vector>
 
