@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issues 18 and 19 on the GPU machine, first of two chained calls (carry .carry/debs and
-# .carry/p1, SmolLM2's first part, which /tmp keeps for scripts/device_smollm2_batched.sh):
+# Issues 18 and 19 on the GPU machine (carry .carry/debs; .carry/p1, SmolLM2's first part, is
+# copied to /tmp when carried, for a chained call that joins it with the second part and runs
+# scripts/device_smollm2_sst2.sh):
 # builds, runs the CUDA engine tests (PEFT parity, prefixes, batched probes, the stateful
 # optimizers against the CPU engine, training) and the batched rank-invariance checks on the
 # CUDA engine (3 ranks sharing the GPU); then, where set, the stateful baselines' and

@@ -5,7 +5,9 @@
 # analysis/compare_runs.py: smoothed loss curves, steps and forward passes to the threshold,
 # test accuracy, a plot and a Markdown table. Logs, plot and table go to $OUT.
 # Usage: OUT=dir MODEL=file.gguf DATA=dir bash scripts/device_smollm2_sst2.sh
-#   (after scripts/device_build.sh built build-dev/zotune; THRESHOLD, WINDOW, STEPS optional)
+#   (after scripts/device_build.sh built build-dev/zotune; THRESHOLD, WINDOW, STEPS optional;
+#   OVERRIDES: more key=value overrides for both runs, e.g. the batched rerun of docs/RESULTS.md:
+#   OVERRIDES="engine.probe_batch=auto data.sampler=independent eval.select=metric")
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/smollm2_sst2}
@@ -17,7 +19,7 @@ status=0
 for run in adazeta mezo_lora; do
   start=$(date +%s)
   build-dev/zotune train "experiments/runs/smollm2_sst2_$run.yaml" model.path="$model" task.data_dir="$data" \
-    engine.device=cuda ${STEPS:+run.steps=$STEPS} --overwrite --output "$out/$run.h5" > "$out/$run.log" 2>&1
+    engine.device=cuda ${STEPS:+run.steps=$STEPS} ${OVERRIDES:-} --overwrite --output "$out/$run.h5" > "$out/$run.log" 2>&1
   rc=$?
   echo "$run: rc=$rc, $(( $(date +%s) - start )) s"
   tail -4 "$out/$run.log"
