@@ -10,6 +10,8 @@
            and loss-threshold tables against h5py too; the plots are written.
   fixture  regenerates the committed table tests/fixtures/paper_table/expected.md from the
            committed logs of tiny runs in that folder and compares it byte for byte.
+  blocks   analysis/update_results.py: rewrites a page's generated block to the table, fails
+           --check on a hand-edited number; docs/RESULTS.md's generated tables are current.
   regenerate  (by hand) trains the fixture's runs again and rewrites the logs and expected.md:
            python3 tests/analysis/check_paper_table.py regenerate --zotune build/zotune --repo . --work /tmp/pt
 
@@ -18,6 +20,7 @@ Needs h5py, numpy, pandas, matplotlib and PyYAML.
 import argparse
 import math
 import os
+import re
 import shutil
 import sys
 
@@ -360,9 +363,45 @@ def check_fixture(args):
     print(f"fixture: ok ({len(logs)} committed logs give expected.md)")
 
 
+def update_results(args, page, *flags, expect_rc=0):
+    p = run([sys.executable, os.path.join(args.repo, "analysis", "update_results.py"), *flags, page,
+             "--root", args.repo], expect_rc=expect_rc)
+    return p.stdout + p.stderr
+
+
+def check_blocks(args):
+    """analysis/update_results.py: a generated block is rewritten to paper_table.py's output, a
+    hand-edited number fails --check, a bad command is an error naming it; docs/RESULTS.md is
+    current."""
+    page = os.path.join(args.work, "page.md")
+    command = f'paper_table.py {FIXTURE} --table bszo-1 --source "{FIXTURE_SOURCE}"'
+    with open(page, "w") as f:
+        f.write(f"# A page\n\ntext before\n\n<!-- generated: {command} -->\n| stale |\n<!-- end of generated -->\n\nafter\n")
+    update_results(args, page, "--check", expect_rc=1)
+    update_results(args, page)
+    want = open(os.path.join(args.repo, FIXTURE, "expected.md")).read()
+    text = open(page).read()
+    require(f"<!-- generated: {command} -->\n{want}<!-- end of generated -->\n" in text,
+            "the rewritten block is not paper_table.py's table (expected.md)")
+    require(text.startswith("# A page\n\ntext before\n\n") and text.endswith("\n\nafter\n"),
+            "text around the block changed")
+    update_results(args, page, "--check")
+    cell = re.search(r"\d+\.\d\d ± \d+\.\d\d", want).group(0)
+    with open(page, "w") as f:
+        f.write(text.replace(cell, "99.99" + cell[cell.index(" "):], 1))
+    out = update_results(args, page, "--check", expect_rc=1)
+    require("not current" in out and "99.99" in out, f"--check did not name the edited cell:\n{out}")
+    with open(page, "w") as f:
+        f.write(text.replace("--table bszo-1", "--table no-such-table"))
+    out = update_results(args, page, "--check", expect_rc=1)
+    require("no-such-table" in out, f"a bad block command is not named:\n{out}")
+    out = update_results(args, os.path.join(args.repo, "docs", "RESULTS.md"), "--check")
+    print(f"blocks: ok ({out.strip().splitlines()[-1]})")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("check", choices=["live", "fixture", "regenerate"])
+    p.add_argument("check", choices=["live", "fixture", "regenerate", "blocks"])
     p.add_argument("--zotune")
     p.add_argument("--repo", required=True)
     p.add_argument("--work", required=True)
@@ -371,7 +410,7 @@ def main():
     args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
     try:
-        {"live": check_live, "fixture": check_fixture, "regenerate": regenerate}[args.check](args)
+        {"live": check_live, "fixture": check_fixture, "regenerate": regenerate, "blocks": check_blocks}[args.check](args)
     except CheckFailed as e:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# On the GPU machine: trains a paper grid (experiments/grids/papers/) packed onto its one GPU,
+# across several device calls of at most 10 minutes each. The runs go on in a process session of
+# their own (setsid), so a call that ends does not kill them; the next call, made while the
+# machine is still warm, waits on them. Seed-major order (every cell's seed 1, then seed 2, ...):
+# whatever is done when the GPU time ends is a whole table with fewer seeds, not half a table.
+#   start:    join the model parts, unpack the data, copy zotune and the grid to /tmp/pg_GRIDNAME, start
+#             the runs, then wait as `wait` does
+#   wait:     print progress every 20 s until the runs end or $WAIT seconds pass
+#   collect:  the grid's status table, its collect CSV and the run logs (tar.xz) into $OUT,
+#             each named after the grid
+# Usage (after scripts/device_build.sh built build-dev/zotune):
+#   GRID=experiments/grids/papers/bszo-5c-smollm2.yaml PARTS="/tmp/part1 .carry/p2/part2" \
+#     DATA_TAR=.carry/data.tar.xz JOBS=16 WAIT=540 bash scripts/device_paper_grid.sh start
+#   GRID=... WAIT=540 bash scripts/device_paper_grid.sh wait
+#   GRID=... bash scripts/device_paper_grid.sh collect
+# MODEL_REL: where the joined model goes under the copied repo (the grid's model.path), or a
+# .tar.xz of model folders to unpack into models/ (MODEL_REL=models/minilm.tar.xz);
+# OVERRIDES: key=value pairs for every run (say them wherever the results are reported).
+# MPS=1: start the CUDA MPS daemon first, so the runs' kernels share the GPU instead of taking
+# turns (SmolLM2's small kernels leave most of it idle); dropped if a short bench fails under it.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}
+work=/tmp/pg_$(basename "$grid" .yaml)   # one folder per grid: two grids can share the GPU
+state=$work/state
+export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
+
+wait_runs() {  # prints the runner's progress every 20 s until it ends or $WAIT s pass
+  local until=$(( $(date +%s) + ${WAIT:-540} ))
+  while [ "$(date +%s)" -lt $until ]; do
+    if ! kill -0 "$(cat $state/pid)" 2>/dev/null; then echo "runs ended"; break; fi
+    sleep 20
+    echo "$(date +%T) done $(grep -c ' rc=0$' $state/runs.log 2>/dev/null) failed $(grep -c ' rc=[1-9]' \
+      $state/runs.log 2>/dev/null) of $(wc -l < $state/order)"
+  done
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+}
+
+case "${1:?start, wait or collect}" in
+start)
+  rm -rf $work && mkdir -p $work/main $state
+  cp -r experiments analysis scripts $work/main/
+  mkdir -p $work/main/build && cp build-dev/zotune $work/main/build/
+  model_rel=${MODEL_REL:-models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf}
+  mkdir -p "$work/main/$(dirname "$model_rel")"
+  cat ${PARTS:?PARTS: the model file or its parts, in order} > "$work/main/$model_rel"
+  md5sum "$work/main/$model_rel"
+  # a .tar.xz (a model folder, e.g. MiniLM's) unpacks into models/
+  case "$model_rel" in *.tar.xz) tar -xJf "$work/main/$model_rel" -C $work/main/models && ls $work/main/models ;; esac
+  mkdir -p $work/shared && tar -xJf "${DATA_TAR:?}" -C $work/shared
+  [ -d $work/shared/data ] || mv $work/shared/* $work/shared/data 2>/dev/null
+  ls $work/shared/data | head -3
+  cd $work/main
+  if [ -n "${MPS:-}" ] && command -v nvidia-cuda-mps-control > /dev/null; then
+    export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
+    mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
+    nvidia-cuda-mps-control -d && sleep 1
+    if timeout 60 build/zotune bench experiments/benchmarks/shapes/smollm2-135m --random --device cuda --batch 16 \
+        --seq 64 --iters 2 > $state/mps_check.txt 2>&1; then echo "MPS on"
+    else echo "MPS off (bench failed under it)"; tail -3 $state/mps_check.txt; echo quit | nvidia-cuda-mps-control
+      unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY; fi
+  fi
+  # seed-major order: sort the listed runs by run.seed, keeping the grid's order within a seed
+  build/zotune grid "$grid" list | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^run.seed=/) { split($i, s, "="); print s[2], $1 } }' \
+    | sort -n -s -k1,1 | awk '{ print $2 }' > $state/order
+  echo "$(wc -l < $state/order) runs, $JOBS at a time"
+  # one runner per run (a Slurm array task's --index), $JOBS at a time, each on one core's share
+  setsid bash -c "xargs -P ${JOBS:-16} -I{} sh -c 'build/zotune grid \"$grid\" run --index {} --gpus 0 --cores 1 \
+    ${OVERRIDES:-} > $state/run_{}.txt 2>&1; echo \"{} rc=\$?\" >> $state/runs.log' < $state/order" \
+    > $state/xargs.txt 2>&1 < /dev/null &
+  echo $! > $state/pid
+  wait_runs
+  ;;
+wait)
+  wait_runs
+  ;;
+collect)
+  cd $work/main
+  name=$(basename "$grid" .yaml)
+  build/zotune grid "$grid" status > "$OUT/${name}_status.txt" 2>&1; tail -3 "$OUT/${name}_status.txt"
+  build/zotune grid "$grid" collect --csv "$OUT/${name}_collect.csv" 2>&1 | tail -2
+  grep -l -i "error" $state/run_*.txt 2>/dev/null | head -3 | xargs -r tail -3
+  tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main runs && ls -la "$OUT"
+  ;;
+esac
