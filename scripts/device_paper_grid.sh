@@ -18,7 +18,10 @@
 # .tar.xz of model folders to unpack into models/ (MODEL_REL=models/minilm.tar.xz);
 # OVERRIDES: key=value pairs for every run (say them wherever the results are reported).
 # MPS=1: start the CUDA MPS daemon first, so the runs' kernels share the GPU instead of taking
-# turns (SmolLM2's small kernels leave most of it idle); dropped if a short bench fails under it.
+# turns; dropped if a short bench fails under it. Measured on an H100 (2026-12-06, bszo-5c-smollm2,
+# 16 runs): no throughput gain for SmolLM2 at batch 16, whose runs each keep the GPU busy (100%
+# utilization, 16 runs at once about as fast in total as one after another); it can help models
+# too small to fill the GPU (MiniLM).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}

@@ -116,7 +116,11 @@ void run_case(const cuda::Blas& blas, DType type, const Case& c, int G) {
     if (G == 1) {
       EXPECT_EQ(std::memcmp(block.data(), block_alone.data(), block.size() * 4), 0) << what << ": not matmul's bits";
     } else {
-      EXPECT_LE(test::normalized_error(block, block_alone), 1e-5) << what << ", group " << g << " against matmul";
+      // Under TF32, cuBLAS's batched and single kernels may convert the fp32 inputs to TF32
+      // differently (rounding or truncating the 13 dropped mantissa bits): on an H100 they
+      // differ by 2.8e-4 to 4.8e-4 (2^-11 is 4.9e-4). Exact fp32 and 16-bit inputs agree to 1e-5.
+      const double group_tol = blas.allow_tf32() ? 2e-3 : 1e-5;
+      EXPECT_LE(test::normalized_error(block, block_alone), group_tol) << what << ", group " << g << " against matmul";
     }
     EXPECT_LE(test::normalized_error(block, want), cpu_tol) << what << ", group " << g << " against cpu::matmul";
   }
