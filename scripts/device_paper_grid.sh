@@ -25,7 +25,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}
-work=/tmp/pg_$(basename "$grid" .yaml)   # one folder per grid: two grids can share the GPU
+name=$(basename "$grid" .yaml)
+work=/tmp/pg_$name   # one folder per grid: two grids can share the GPU
+jobs=${JOBS:-16}
 state=$work/state
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
 
@@ -67,9 +69,9 @@ start)
   # seed-major order: sort the listed runs by run.seed, keeping the grid's order within a seed
   build/zotune grid "$grid" list | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^run.seed=/) { split($i, s, "="); print s[2], $1 } }' \
     | sort -n -s -k1,1 | awk '{ print $2 }' > $state/order
-  echo "$(wc -l < $state/order) runs, $JOBS at a time"
+  echo "$(wc -l < $state/order) runs, $jobs at a time"
   # one runner per run (a Slurm array task's --index), $JOBS at a time, each on one core's share
-  setsid bash -c "xargs -P ${JOBS:-16} -I{} sh -c 'build/zotune grid \"$grid\" run --index {} --gpus 0 --cores 1 \
+  setsid bash -c "xargs -P $jobs -I{} sh -c 'build/zotune grid \"$grid\" run --index {} --gpus 0 --cores 1 \
     ${OVERRIDES:-} > $state/run_{}.txt 2>&1; echo \"{} rc=\$?\" >> $state/runs.log' < $state/order" \
     > $state/xargs.txt 2>&1 < /dev/null &
   echo $! > $state/pid
@@ -80,7 +82,6 @@ wait)
   ;;
 collect)
   cd $work/main
-  name=$(basename "$grid" .yaml)
   build/zotune grid "$grid" status > "$OUT/${name}_status.txt" 2>&1; tail -3 "$OUT/${name}_status.txt"
   build/zotune grid "$grid" collect --csv "$OUT/${name}_collect.csv" 2>&1 | tail -2
   grep -l -i "error" $state/run_*.txt 2>/dev/null | head -3 | xargs -r tail -3

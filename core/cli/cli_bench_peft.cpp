@@ -55,7 +55,10 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   topt.checksum_every = 0;
   topt.probe_batch = a.probe_batch;
   std::unique_ptr<ZoOptimizer> optimizer;
-  const bool adapter = a.peft == "adapter";
+  const bool adapter = a.peft == "adapter", lora = a.peft == "lora";
+  // The method the step is (the report's label, the JSON key of its step time).
+  const char* method = adapter ? "AdaZeta" : lora ? "MeZO-LoRA" : "MeZO-prefix";
+  const char* step_key = adapter ? "adazeta_step_ms" : lora ? "mezo_lora_step_ms" : "mezo_prefix_step_ms";
   if (adapter) {
     AdazetaOptions o;  // the code's eps 1e-3 and weight decay 0.01 (a.6), Q fixed (--use_num)
     o.seed = 11;
@@ -68,7 +71,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   } else {
     MezoOptions o;  // MeZO-LoRA's eps 1e-2, MeZO-prefix's 1e-1 (baselines.md 2)
     o.seed = 11;
-    o.eps = a.peft == "prefix" ? 1e-1 : 1e-2;
+    o.eps = lora ? 1e-2 : 1e-1;
     optimizer = std::make_unique<Mezo>(o);
   }
   Trainer trainer(model, space, *optimizer, task, comm, topt);
@@ -101,7 +104,6 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
   std::printf("| measure | value |\n|---|---|\n");
   std::printf("| trainable (PEFT) parameters | %llu |\n", static_cast<unsigned long long>(space.size()));
   std::printf("| forward + loss ms (one probe) | %.2f |\n", forward_ms);
-  const char* method = adapter ? "AdaZeta" : a.peft == "lora" ? "MeZO-LoRA" : "MeZO-prefix";
   std::printf("| %s step ms (%d probes, %d a forward) | %.2f |\n", method, probes,
               per_forward, step_ms);
   std::printf("| of which forwards ms (%d of %d probes a forward) | %.2f |\n", per_forward, probes, forwards_ms);
@@ -118,7 +120,7 @@ void bench_peft_step(const PeftBenchArgs& a, Model& model, Task& task, const std
     j["probe_batch_auto"] = a.probe_batch == 0;
     j["params"] = space.size();
     j["forward_ms"] = forward_ms;
-    j[adapter ? "adazeta_step_ms" : a.peft == "lora" ? "mezo_lora_step_ms" : "mezo_prefix_step_ms"] = step_ms;
+    j[step_key] = step_ms;
     j["step_ms"] = step_ms;
     j["peak_memory_gib"] = peak_gib;
     j["step_tflops"] = step_tflops;
