@@ -1,6 +1,8 @@
 """python3 analysis/update_results.py [--check] docs/RESULTS.md: rewrite (or, with --check,
 compare) the page's generated tables, each the output of the paper_table.py command its
-`<!-- generated: ... -->` line names (zotune_analysis/generated_blocks.py)."""
+`<!-- generated: ... -->` line names (zotune_analysis/generated_blocks.py).
+python3 analysis/update_results.py ingest COLLECT --into experiments/results/NAME [--runs TAR]:
+merge a grid's finished runs into its committed results (zotune_analysis/results_ingest.py)."""
 
 import os
 import sys

@@ -17,6 +17,8 @@
 # MODEL_REL: where the joined model goes under the copied repo (the grid's model.path), or a
 # .tar.xz of model folders to unpack into models/ (MODEL_REL=models/minilm.tar.xz);
 # OVERRIDES: key=value pairs for every run (say them wherever the results are reported).
+# DONE: the grid's committed collect CSV; its finished runs are skipped, so each session's GPU time
+# goes to the runs still missing (analysis/update_results.py ingest merges the new ones in).
 # MPS=1: start the CUDA MPS daemon first, so the runs' kernels share the GPU instead of taking
 # turns; dropped if a short bench fails under it. Measured on an H100 (2026-12-06, bszo-5c-smollm2,
 # 16 runs): no throughput gain for SmolLM2 at batch 16, whose runs each keep the GPU busy (100%
@@ -68,7 +70,16 @@ start)
   fi
   # seed-major order: sort the listed runs by run.seed, keeping the grid's order within a seed
   build/zotune grid "$grid" list | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^run.seed=/) { split($i, s, "="); print s[2], $1 } }' \
-    | sort -n -s -k1,1 | awk '{ print $2 }' > $state/order
+    | sort -n -s -k1,1 | awk '{ print $2 }' > $state/order.all
+  # DONE: a committed collect CSV (experiments/results/NAME/collect.csv); its completed and failed
+  # runs are not trained again (a failed run here is a result: e.g. fp16 Adam's NaN at step 1)
+  if [ -n "${DONE:-}" ]; then
+    python3 -c 'import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["status"] in ("completed", "failed"): print(r["index"])' "$DONE" > $state/done
+    grep -vxF -f $state/done $state/order.all > $state/order || true
+    echo "$(wc -l < $state/done) runs done in $DONE"
+  else cp $state/order.all $state/order; fi
   echo "$(wc -l < $state/order) runs, $jobs at a time"
   # one runner per run (a Slurm array task's --index), $JOBS at a time, each on one core's share
   setsid bash -c "xargs -P $jobs -I{} sh -c 'build/zotune grid \"$grid\" run --index {} --gpus 0 --cores 1 \
@@ -85,6 +96,8 @@ collect)
   build/zotune grid "$grid" status > "$OUT/${name}_status.txt" 2>&1; tail -3 "$OUT/${name}_status.txt"
   build/zotune grid "$grid" collect --csv "$OUT/${name}_collect.csv" 2>&1 | tail -2
   grep -l -i "error" $state/run_*.txt 2>/dev/null | head -3 | xargs -r tail -3
-  tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main runs && ls -la "$OUT"
+  # the finished logs only: a running run's .pid and .lock files come and go while tar reads
+  tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main --exclude='*.pid' --exclude='*.lock' \
+    --warning=no-file-changed --warning=no-file-removed runs; ls -la "$OUT"
   ;;
 esac

@@ -13,6 +13,8 @@ never numbers typed in by hand.
 
     python3 analysis/update_results.py docs/RESULTS.md            # rewrite the blocks
     python3 analysis/update_results.py --check docs/RESULTS.md    # a test: every block current
+    python3 analysis/update_results.py ingest OUT/NAME_collect.csv --runs OUT/NAME_runs.tar.xz \\
+        --into experiments/results/NAME                             # a session's runs in (results_ingest.py)
 """
 
 import argparse
@@ -67,7 +69,13 @@ def update(text, root):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="update_results", description=__doc__.splitlines()[0])
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ingest"]:  # a grid's finished runs into experiments/results/NAME (results_ingest.py)
+        from .results_ingest import main as ingest_main
+        return ingest_main(argv[1:])
+    p = argparse.ArgumentParser(prog="update_results", description=__doc__.splitlines()[0],
+                                epilog="update_results ingest COLLECT --into experiments/results/NAME [--runs TAR] "
+                                       "[--logs]: a grid's finished runs into the results (ingest -h)")
     p.add_argument("page", help="the Markdown page (docs/RESULTS.md)")
     p.add_argument("--check", action="store_true", help="compare only; exit 1 if a block is not current")
     p.add_argument("--root", help="the repository root the blocks' paths are relative to (default: the page's ../)")

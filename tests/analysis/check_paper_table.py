@@ -39,6 +39,13 @@ def tool(args, *argv, expect_rc=0):
     return run([sys.executable, os.path.join(args.repo, "analysis", "paper_table.py"), *argv], expect_rc=expect_rc)
 
 
+def analysis_module(args, name):
+    """zotune_analysis.<name> from the repository under test."""
+    import importlib
+    sys.path.insert(0, os.path.join(args.repo, "analysis"))
+    return importlib.import_module(f"zotune_analysis.{name}")
+
+
 # The two tasks: sst2 (a registered task) and a custom task on the same reviews. Every key is
 # given in the grid (no base), so the test does not depend on a run file's other keys.
 COMMON = """  run.steps: 12
@@ -225,6 +232,7 @@ def check_live(args):
     check_accuracy_csv(f"{out}/t1_sst2.csv", {k: v for k, v in cells.items() if k[1] == "sst2"}, task_labels,
                        "collect csv input")
     print("collect input: ok")
+    check_ingest(args, csvs["sst2"], {k: v for k, v in cells.items() if k[1] == "sst2"}, task_labels, out)
 
     # Per-seed selection: each seed its own learning rate.
     tool(args, os.path.join(work, "runs"), "--table", "bszo-1", "--select", "per-seed", "--csv", f"{out}/ps.csv")
@@ -297,30 +305,87 @@ def check_live(args):
     print("errors: ok")
 
 
+def ingest(args, *argv, expect_rc=0):
+    p = run([sys.executable, os.path.join(args.repo, "analysis", "update_results.py"), "ingest", *argv],
+            expect_rc=expect_rc)
+    return p.stdout + p.stderr
+
+
+def check_ingest(args, collect_csv, cells, task_labels, out):
+    """update_results.py ingest: a grid's collect output brought in over two "sessions" (the first
+    with half the runs unfinished), from the runs' tarball, with slim logs; the merged results give
+    the same table as the original collect output, with and without the logs."""
+    import csv
+    import tarfile
+    work = args.work  # the grids' logs: WORK/runs/TASK/RUN.h5
+    rows = list(csv.DictReader(open(collect_csv)))
+    header = list(rows[0].keys())
+    require(all(os.path.isabs(r["log"]) and "/runs/" in r["log"] for r in rows), "collect logs are not absolute")
+    part = os.path.join(out, "part1.csv")
+    with open(part, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        w.writeheader()
+        for i, r in enumerate(rows):
+            w.writerow(dict(r, status="running" if i % 2 else r["status"]))
+    into = os.path.join(out, "ingested")
+    shutil.rmtree(into, ignore_errors=True)
+    said = ingest(args, part, "--into", into, "--logs")
+    first = (len(rows) + 1) // 2
+    require(f"{first} added" in said and f"{len(rows) - first} rows" in said, f"first ingest: {said}")
+    got = list(csv.DictReader(open(os.path.join(into, "collect.csv"))))
+    require(len(got) == first and all(r["log"].startswith("runs/sst2/") for r in got), f"first ingest rows: {got}")
+    require(all(r["task.name"] == "sst2" and r.get("model.path", "").endswith("tests/fixtures/train/tiny_lm") for r in got),
+            "the model and task columns are not the logs' model.path and task.name")
+    # The second session: every run, read from the tarball of the grid's folder (as device_paper_grid.sh returns it).
+    tar = os.path.join(out, "runs.tar.xz")
+    with tarfile.open(tar, "w:xz") as t:
+        t.add(os.path.join(work, "runs"), arcname="runs")
+    said = ingest(args, collect_csv, "--into", into, "--runs", tar, "--logs")
+    require(f"{len(rows) - first} added, 0 replaced, {first} kept" in said, f"second ingest: {said}")
+    before = open(os.path.join(into, "collect.csv")).read()
+    said = ingest(args, collect_csv, "--into", into, "--runs", tar)
+    require("0 added, 0 replaced" in said and open(os.path.join(into, "collect.csv")).read() == before,
+            f"ingesting the same runs again changed the results: {said}")
+    # Slim logs: the tables' and plots' series, no replay record.
+    for r in rows:
+        slim = os.path.join(into, os.path.basename(r["log"]))
+        with h5py.File(r["log"], "r") as full, h5py.File(slim, "r") as f:
+            require("updates" not in f and "steps/probe_losses.values" not in f, f"{slim}: not slim")
+            n = len(full["steps/step"])
+            for name in ("steps/loss", "steps/queries", "steps/ms", "eval/step", "eval/dev_accuracy"):
+                a, b = full[name][: len(f[name])], f[name][()]
+                require(len(b) == (n if name.startswith("steps") else len(full[name])) and
+                        np.array_equal(a, b, equal_nan=True), f"{slim}: {name} differs from the log")
+            require(dict(full["summary"].attrs) == dict(f["summary"].attrs), f"{slim}: summary differs")
+    merged = os.path.join(into, "collect.csv")
+    for what in ("ingested, with slim logs", "ingested, collect rows only"):
+        tool(args, merged, "--table", "bszo-1", "--csv", f"{out}/ing.csv", "--markdown", f"{out}/ing.md")
+        check_accuracy_csv(f"{out}/ing.csv", cells, task_labels, what)
+        md = open(f"{out}/ing.md").read()
+        require("tiny_lm" in md and "SST-2" in md, f"{what}: the caption does not name the model and task:\n{md}")
+        for n in os.listdir(into):
+            if n.endswith(".h5"):
+                os.remove(os.path.join(into, n))
+    # Errors: a run of another grid at a committed index; logs that are not where --runs says.
+    other = os.path.join(out, "other.csv")
+    with open(other, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        w.writeheader()
+        w.writerow(dict(rows[0], name="another-run"))
+    said = ingest(args, other, "--into", into, "--runs", tar, expect_rc=1)
+    require("another-run" in said and rows[0]["name"] in said and "error" in said, f"index conflict: {said}")
+    empty = os.path.join(out, "no_logs")
+    os.makedirs(empty, exist_ok=True)
+    said = ingest(args, collect_csv, "--into", os.path.join(out, "ingested2"), "--runs", empty, expect_rc=1)
+    require(rows[0]["name"] in said and "--runs" in said, f"missing logs: {said}")
+    require(open(merged).read() == before, "a failed ingest changed the results")
+    print(f"ingest: ok ({first} then {len(rows)} runs merged from a tarball, slim logs, the same table; errors named)")
+
+
 # ---- the committed fixture -------------------------------------------------------------------
 
 FIXTURE = "tests/fixtures/paper_table"
 FIXTURE_SOURCE = "tests/fixtures/paper_table (tiny runs: zotune train on the tiny Llama fixture, 12 steps)"
-
-
-def compact_copy(src, dst):
-    """The log with the same groups, datasets, values and attributes, stored contiguously
-    (zotune writes extendable 1024-row chunks: 250 KB for a 12-step run)."""
-    with h5py.File(src, "r") as fi, h5py.File(dst, "w") as fo:
-        for k, v in fi.attrs.items():
-            fo.attrs[k] = v
-
-        def copy(name, obj):
-            if isinstance(obj, h5py.Group):
-                g = fo.require_group(name)
-                for k, v in obj.attrs.items():
-                    g.attrs[k] = v
-            else:
-                data = obj[()]
-                d = fo.create_dataset(name, data=data, dtype=obj.dtype)  # contiguous: the smallest
-                for k, v in obj.attrs.items():
-                    d.attrs[k] = v
-        fi.visititems(copy)
 
 
 def fixture_table(args, folder, out_md):
@@ -338,6 +403,7 @@ def regenerate(args):
         if n.endswith(".h5"):
             os.remove(os.path.join(dest, n))
     folder = os.path.join(work, "fixture_runs")
+    compact_copy = analysis_module(args, "results_ingest").compact_copy
     for n in sorted(os.listdir(folder)):
         if n.endswith(".h5"):
             compact_copy(os.path.join(folder, n), os.path.join(dest, n))
