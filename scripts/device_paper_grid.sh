@@ -7,18 +7,22 @@
 #   start:    join the model parts, unpack the data, copy zotune and the grid to /tmp/pg_GRIDNAME, start
 #             the runs, then wait as `wait` does
 #   wait:     print progress every 20 s until the runs end or $WAIT seconds pass
-#   collect:  the grid's status table, its collect CSV and the run logs (tar.xz) into $OUT,
-#             each named after the grid
+#   collect:  the grid's status table, its collect CSV, the run logs (tar.xz) and the logs of the
+#             runs still training (NAME_partial.tar.xz, for RESUME) into $OUT, each named after the grid
 # Usage (after scripts/device_build.sh built build-dev/zotune):
 #   GRID=experiments/grids/papers/bszo-5c-smollm2.yaml PARTS="/tmp/part1 .carry/p2/part2" \
 #     DATA_TAR=.carry/data.tar.xz JOBS=16 WAIT=540 bash scripts/device_paper_grid.sh start
 #   GRID=... WAIT=540 bash scripts/device_paper_grid.sh wait
 #   GRID=... bash scripts/device_paper_grid.sh collect
+# ZOTUNE: the zotune binary to use (default build-dev/zotune); WORK_ROOT: where pg_NAME goes (/tmp).
+# Tested on the CPU engine by tests/grid/check_device_paper_grid.sh (CTest grid.device_paper_grid).
 # MODEL_REL: where the joined model goes under the copied repo (the grid's model.path), or a
 # .tar.xz of model folders to unpack into models/ (MODEL_REL=models/minilm.tar.xz);
 # OVERRIDES: key=value pairs for every run (say them wherever the results are reported).
 # DONE: the grid's committed collect CSV; its finished runs are skipped, so each session's GPU time
 # goes to the runs still missing (analysis/update_results.py ingest merges the new ones in).
+# RESUME: the NAME_partial.tar.xz an earlier session's collect wrote (the logs of the runs the end
+# of its GPU time cut off): those runs continue where they stopped instead of starting again.
 # MPS=1: start the CUDA MPS daemon first, so the runs' kernels share the GPU instead of taking
 # turns; dropped if a short bench fails under it. Measured on an H100 (2026-12-06, bszo-5c-smollm2,
 # 16 runs): no throughput gain for SmolLM2 at batch 16, whose runs each keep the GPU busy (100%
@@ -28,7 +32,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}
 name=$(basename "$grid" .yaml)
-work=/tmp/pg_$name   # one folder per grid: two grids can share the GPU
+work=${WORK_ROOT:-/tmp}/pg_$name   # one folder per grid: two grids can share the GPU
+# A grid given by an absolute path (a test's) is copied into experiments/grids/ of the work copy,
+# its relative paths read from there.
+src_grid=$grid
+case "$grid" in /*) grid=experiments/grids/$name.yaml ;; esac
 jobs=${JOBS:-16}
 state=$work/state
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
@@ -37,18 +45,20 @@ wait_runs() {  # prints the runner's progress every 20 s until it ends or $WAIT 
   local until=$(( $(date +%s) + ${WAIT:-540} ))
   while [ "$(date +%s)" -lt $until ]; do
     if ! kill -0 "$(cat $state/pid)" 2>/dev/null; then echo "runs ended"; break; fi
-    sleep 20
+    local left=$(( until - $(date +%s) )); sleep $(( left < 20 ? (left > 0 ? left : 1) : 20 ))
     echo "$(date +%T) done $(grep -c ' rc=0$' $state/runs.log 2>/dev/null) failed $(grep -c ' rc=[1-9]' \
       $state/runs.log 2>/dev/null) of $(wc -l < $state/order)"
   done
-  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+  if command -v nvidia-smi > /dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; fi
 }
 
 case "${1:?start, wait or collect}" in
 start)
+  resume=${RESUME:+$(realpath "$RESUME")}
   rm -rf $work && mkdir -p $work/main $state
   cp -r experiments analysis scripts $work/main/
-  mkdir -p $work/main/build && cp build-dev/zotune $work/main/build/
+  [ "$src_grid" = "$grid" ] || cp "$src_grid" "$work/main/$grid"
+  mkdir -p $work/main/build && cp ${ZOTUNE:-build-dev/zotune} $work/main/build/zotune
   model_rel=${MODEL_REL:-models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf}
   mkdir -p "$work/main/$(dirname "$model_rel")"
   cat ${PARTS:?PARTS: the model file or its parts, in order} > "$work/main/$model_rel"
@@ -80,6 +90,18 @@ for r in csv.DictReader(open(sys.argv[1])):
     grep -vxF -f $state/done $state/order.all > $state/order || true
     echo "$(wc -l < $state/done) runs done in $DONE"
   else cp $state/order.all $state/order; fi
+  # RESUME: the last session's cut-off runs (collect's NAME_partial.tar.xz). Their logs go back in
+  # place, first in the order: `zotune grid run` resumes each from its last flushed step (the
+  # weights and optimizer state rebuilt from the logged losses, docs/RELIABILITY.md).
+  if [ -n "$resume" ]; then
+    tar -xJf "$resume" -C $work/main
+    tar -tJf "$resume" | grep '\.h5$' | xargs -n1 basename | sed 's/\.h5$//' > $state/resumed
+    build/zotune grid "$grid" list | awk 'NR == FNR { r[$1] = 1; next } ($2 in r) { print $1 }' $state/resumed - \
+      > $state/resumed_index
+    cat $state/resumed_index <(grep -vxF -f $state/resumed_index $state/order) > $state/order.new
+    mv $state/order.new $state/order
+    echo "resuming $(wc -l < $state/resumed_index) runs from $RESUME"
+  fi
   echo "$(wc -l < $state/order) runs, $jobs at a time"
   # one runner per run (a Slurm array task's --index), $JOBS at a time, each on one core's share
   setsid bash -c "xargs -P $jobs -I{} sh -c 'build/zotune grid \"$grid\" run --index {} --gpus 0 --cores 1 \
@@ -98,6 +120,17 @@ collect)
   grep -l -i "error" $state/run_*.txt 2>/dev/null | head -3 | xargs -r tail -3
   # the finished logs only: a running run's .pid and .lock files come and go while tar reads
   tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main --exclude='*.pid' --exclude='*.lock' \
-    --warning=no-file-changed --warning=no-file-removed runs; ls -la "$OUT"
+    --warning=no-file-changed --warning=no-file-removed runs
+  # the runs still training, for the next session's RESUME: a copy of each log, kept if it reads
+  # (a copy can catch a flush half way; such a run starts again from step 0 instead)
+  rm -rf $state/partial && mkdir -p $state/partial
+  python3 -c 'import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["status"] == "running" and r["log"]: print(r["log"])' "$OUT/${name}_collect.csv" | while read -r log; do
+    rel=${log#$work/main/}; mkdir -p "$state/partial/$(dirname "$rel")"; cp "$log" "$state/partial/$rel"
+    build/zotune show "$state/partial/$rel" > /dev/null 2>&1 || { echo "not kept for RESUME (unreadable copy): $rel"; rm "$state/partial/$rel"; }
+  done
+  [ -n "$(find $state/partial -name '*.h5')" ] && tar -cJf "$OUT/${name}_partial.tar.xz" -C $state/partial .
+  ls -la "$OUT"
   ;;
 esac
