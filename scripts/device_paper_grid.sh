@@ -118,7 +118,7 @@ collect)
   build/zotune grid "$grid" status > "$OUT/${name}_status.txt" 2>&1; tail -3 "$OUT/${name}_status.txt"
   build/zotune grid "$grid" collect --csv "$OUT/${name}_collect.csv" 2>&1 | tail -2
   grep -l -i "error" $state/run_*.txt 2>/dev/null | head -3 | xargs -r tail -3
-  # the finished logs only: a running run's .pid and .lock files come and go while tar reads
+  # every log (a running run's .pid and .lock files left out: they come and go while tar reads)
   tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main --exclude='*.pid' --exclude='*.lock' \
     --warning=no-file-changed --warning=no-file-removed runs
   # the runs still training, for the next session's RESUME: a copy of each log, kept if it reads
@@ -127,6 +127,7 @@ collect)
   python3 -c 'import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
     if r["status"] == "running" and r["log"]: print(r["log"])' "$OUT/${name}_collect.csv" | while read -r log; do
+    [ -f "$log" ] || continue
     rel=${log#$work/main/}; mkdir -p "$state/partial/$(dirname "$rel")"; cp "$log" "$state/partial/$rel"
     build/zotune show "$state/partial/$rel" > /dev/null 2>&1 || { echo "not kept for RESUME (unreadable copy): $rel"; rm "$state/partial/$rel"; }
   done
