@@ -172,12 +172,18 @@ def ingest(collect_csv, into, runs=None, root=None, keep_logs=False, log=print):
             if index_of.get(r["index"], r["name"]) != r["name"]:
                 raise IngestError(f"{collect_csv}: run {r['index']} is {r['name']!r}, but {target} has "
                                   f"{index_of[r['index']]!r} at that index (runs of another grid?)")
+            old = by_name.get(r["name"])
+            if old is not None and not (r["status"] == "completed" and old["status"] != "completed"):
+                continue
             run_root = _root_of(r["log"], root)
             row = dict(r)
             row["log"] = _relative(r["log"], run_root)
             missing = [k for k in CONSTANT_KEYS if not row.get(k)]
             path = source.find(row["log"], r["log"]) if r["log"] else None
-            if missing:
+            if missing and path is None and r["status"] == "failed":
+                # a run that failed before its log was written: a result without the model's name
+                log(f"{collect_csv}: failed run {r['name']!r} has no log; its {' and '.join(missing)} left empty")
+            elif missing:
                 if path is None:
                     raise IngestError(f"{collect_csv}: run {r['name']!r}: its log ({row['log'] or 'none named'}) is not in "
                                       f"{runs or 'its recorded place'}; it names the run's {' and '.join(missing)} "
@@ -186,9 +192,6 @@ def ingest(collect_csv, into, runs=None, root=None, keep_logs=False, log=print):
                     row.update(_config_values(path, missing, run_root))
                 except (OSError, ValueError, KeyError) as e:
                     raise IngestError(f"{path}: cannot read the run's configuration ({e})") from None
-            old = by_name.get(r["name"])
-            if old is not None and not (r["status"] == "completed" and old["status"] != "completed"):
-                continue
             if old is None:
                 added += 1
             else:

@@ -328,7 +328,8 @@ def check_ingest(args, collect_csv, cells, task_labels, out):
         for i, r in enumerate(rows):
             w.writerow(dict(r, status="running" if i % 2 else r["status"]))
     into = os.path.join(out, "ingested")
-    shutil.rmtree(into, ignore_errors=True)
+    for folder in ("ingested", "ingested2", "ingested3"):
+        shutil.rmtree(os.path.join(out, folder), ignore_errors=True)
     said = ingest(args, part, "--into", into, "--logs")
     first = (len(rows) + 1) // 2
     require(f"{first} added" in said and f"{len(rows) - first} rows" in said, f"first ingest: {said}")
@@ -379,6 +380,16 @@ def check_ingest(args, collect_csv, cells, task_labels, out):
     said = ingest(args, collect_csv, "--into", os.path.join(out, "ingested2"), "--runs", empty, expect_rc=1)
     require(rows[0]["name"] in said and "--runs" in said, f"missing logs: {said}")
     require(open(merged).read() == before, "a failed ingest changed the results")
+    # A run that failed before its log was written is still a result (its model and task left empty).
+    no_log = os.path.join(out, "failed_no_log.csv")
+    with open(no_log, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        w.writeheader()
+        w.writerow(dict(rows[0], status="failed", message="the run file does not parse", log=""))
+    said = ingest(args, no_log, "--into", os.path.join(out, "ingested3"), "--runs", empty)
+    got = list(csv.DictReader(open(os.path.join(out, "ingested3", "collect.csv"))))
+    require("has no log" in said and len(got) == 1 and got[0]["status"] == "failed" and got[0]["model.path"] == "",
+            f"a failed run without a log: {said} {got}")
     print(f"ingest: ok ({first} then {len(rows)} runs merged from a tarball, slim logs, the same table; errors named)")
 
 
