@@ -238,6 +238,7 @@ struct EngineSettings {
   bool cuda_graphs = true;   // replay the forward pass as a CUDA graph per batch shape
   bool share_gpus = false;   // allow more ranks on a node than GPUs
   AutoCount probe_batch;     // probes per forward (PEFT modes): 1 = one forward per probe; auto: Trainer
+  bool shared_prompts = false;  // one-token candidates of one prompt scored from one forward of it
 };
 
 struct RunConfig {

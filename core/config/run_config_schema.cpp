@@ -450,6 +450,14 @@ const std::vector<KeySpec>& key_table() {
           "GPU's free memory would not hold that many copies of the minibatch's activations (the smallest count "
           "over the ranks, so all ranks cut alike); 1 in full and head-only training. The count chosen is printed "
           "and kept in the log's /summary probe_batch"),
+      key<&R::engine, &EngineSettings::shared_prompts>(
+          "engine.shared_prompts", {.default_yaml = "false"},
+          "decoder candidate scoring: the candidates of an example that are one token each after the same prompt "
+          "tokens (SST-2's, RTE's, CB's label words) are scored from one forward of the prompt, each candidate's "
+          "log-likelihood read at its last position, instead of one forward per candidate as the papers' code "
+          "runs them (false). The same numbers up to GEMM rounding (the batches differ in shape: "
+          "docs/PERFORMANCE.md), for 1 / (candidates) of the forward's tokens; candidates of several tokens keep "
+          "their own sequences"),
   };
   return table;
 }

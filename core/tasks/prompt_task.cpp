@@ -159,7 +159,7 @@ std::vector<std::vector<double>> PromptTask::candidate_scores(Model& model,
   for (const EncodedExample* e : selected)
     for (const auto& c : e->candidates) seqs.push_back(&c);
   const std::vector<std::vector<double>> nll =
-      option_token_nll(model, seqs, options_.pad_id, options_.max_batch_sequences);
+      option_token_nll(model, seqs, options_.pad_id, options_.max_batch_sequences, options_.shared_prompts);
   std::vector<std::vector<double>> scores;
   size_t k = 0;  // nll holds every group's sequences, group after group
   for (int g = 0; g < model.probe_groups(); ++g)
@@ -190,7 +190,8 @@ std::vector<LossSum> PromptTask::teacher_forced_loss(Model& model, const std::ve
     check(!e->candidates.empty(), "task " + name_ + ": " + e->where + ": no target sequence (candidates[0]) to train on");
     gold.push_back(&e->candidates[format_ == Format::Generation ? 0 : static_cast<size_t>(e->correct.front())]);
   }
-  const std::vector<std::vector<double>> nll = option_token_nll(model, gold, options_.pad_id, options_.max_batch_sequences);
+  const std::vector<std::vector<double>> nll =
+      option_token_nll(model, gold, options_.pad_id, options_.max_batch_sequences, options_.shared_prompts);
   std::vector<LossSum> loss(static_cast<size_t>(model.probe_groups()));
   for (size_t k = 0; k < nll.size(); ++k) {
     LossSum& l = loss[k / gold.size()];

@@ -62,6 +62,9 @@ GenerationConfig generation_config(const Tokenizer& tokenizer, int max_new_token
 struct PromptTaskOptions {
   CandidateObjective candidate_objective = CandidateObjective::Classification;
   int max_batch_sequences = 32;  // sequences per forward pass (candidates, inputs, prompts)
+  // One-token candidates after the same prompt tokens scored from one forward of the prompt
+  // (engine.shared_prompts; option_token_nll's share_prompts).
+  bool shared_prompts = false;
   int32_t pad_id = 0;            // id in padding slots (masked out; must be in the vocabulary)
   std::optional<GenerationConfig> generation;  // required when the examples are Generation
   // The metric, where it is not the format's own (accuracy for candidates and classes, F1 for

@@ -283,6 +283,7 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
 
   tasks::PromptTaskOptions options;
   options.pad_id = pad_id_of(tokenizer, model);
+  options.shared_prompts = config.engine.shared_prompts;
   const bool teacher_forced_by_default =
       spec.name == "copa" || spec.name == "record" || spec.name == "squad" || spec.name == "drop";
   options.candidate_objective = candidate_objective(t.loss, teacher_forced_by_default);
@@ -377,6 +378,7 @@ TaskSplits custom_splits(const RunConfig& config, const Tokenizer& tokenizer, co
 
   tasks::PromptTaskOptions options;
   options.pad_id = pad_id_of(tokenizer, model);
+  options.shared_prompts = config.engine.shared_prompts;
   options.candidate_objective = candidate_objective(t.loss, def.generation());
   if (t.metric == TaskMetric::Accuracy) options.metric = tasks::Metric::Accuracy;
   if (t.metric == TaskMetric::F1) options.metric = tasks::Metric::F1;

@@ -15,6 +15,7 @@
 #include "core/log/run_log_reader.h"
 #include "core/model/model.h"
 #include "core/optim/zo_optimizer.h"
+#include "core/tasks/prompt_task.h"
 #include "core/train/run_setup.h"
 #include "core/train/task.h"
 #include "core/train/trainer.h"
@@ -181,6 +182,59 @@ TEST(BatchedProbes, TaskGroupLossesEqualOneLossPerProbe) {
     EXPECT_NEAR(got[g].sum, want[g].sum, 1e-5 * std::abs(want[g].sum)) << g;
   }
   EXPECT_GT(std::abs(want[0].sum - want[1].sum), 1e-4);
+}
+
+// engine.shared_prompts with probe groups: a classification task whose candidates are one token
+// each (one prompt run per example, G copies) gives each probe its unshared one-probe loss.
+TEST(BatchedProbes, SharedPromptGroupLossesEqualOneLossPerProbe) {
+  LoadOptions load;
+  load.peft = peft_of(PeftKind::Lora);
+  std::unique_ptr<Model> m = load_model(test::fixture_path("train/tiny_lm"), load);
+  auto candidates = [](std::vector<int32_t> prompt, std::vector<int32_t> options, int gold) {
+    tasks::EncodedExample e;
+    e.format = tasks::Format::CandidateLM;
+    for (int32_t o : options) {
+      tasks::ScoredSequence s;
+      s.ids = prompt;
+      s.ids.push_back(o);
+      s.option_len = 1;
+      e.candidates.push_back(s);
+    }
+    e.correct = {gold};
+    e.where = "test";
+    return e;
+  };
+  const std::vector<tasks::EncodedExample> ex = {candidates({1, 5, 9, 2, 7}, {40, 41}, 1),
+                                                 candidates({3, 4, 8}, {40, 41, 42}, 2),
+                                                 candidates({6, 6, 1, 2, 9, 9}, {40, 41}, 0)};
+  tasks::PromptTaskOptions unshared, shared;
+  unshared.pad_id = shared.pad_id = 0;
+  shared.shared_prompts = true;
+  tasks::PromptTask one("sst2", ex, unshared), grouped("sst2", ex, shared);
+  const std::vector<int> examples{0, 2, 1};
+  const float* region = peft_region(*m);
+  const std::vector<float> base(region, region + m->peft().region_numel());
+  const int G = 3;
+  std::vector<LossSum> want;
+  for (int g = 0; g < G; ++g) {
+    const std::vector<float> point = probe_point(base, g);
+    std::copy(point.begin(), point.end(), peft_region(*m));
+    want.push_back(one.loss_sum(*m, examples));
+  }
+  m->begin_probe_groups(G);
+  for (int g = 0; g < G; ++g) {
+    const std::vector<float> point = probe_point(base, g);
+    std::copy(point.begin(), point.end(), peft_region(*m));
+    m->store_probe_group(g);
+  }
+  const std::vector<LossSum> got = grouped.group_loss_sums(*m, examples);
+  m->end_probe_groups();
+  ASSERT_EQ(got.size(), static_cast<size_t>(G));
+  for (int g = 0; g < G; ++g) {
+    EXPECT_EQ(got[g].count, want[g].count);
+    EXPECT_NEAR(got[g].sum, want[g].sum, 1e-5 * std::abs(want[g].sum)) << g;
+  }
+  EXPECT_GT(std::abs(want[0].sum - want[1].sum), 1e-6);
 }
 
 std::vector<Probe> probes_of_groups(const std::vector<int>& groups) {

@@ -157,6 +157,57 @@ TEST_F(PromptTaskLM, OptionScoresDoNotDependOnLeftPadding) {
               reference_score(model(), longer), kTol);
 }
 
+// engine.shared_prompts: one-token candidates after the same prompt run as one sequence, the
+// prompt, and score as their own sequences do (here the CPU engine's numbers agree to rounding);
+// longer candidates keep their sequences.
+TEST_F(PromptTaskLM, SharedPromptsScoreOneTokenCandidatesFromOneForward) {
+  const std::vector<EncodedExample> ex = {
+      candidates("Is the sky blue? ", {"Y", "N", "M"}, {0}, "cb.jsonl:1"),
+      candidates("The movie was ", {"g", "b"}, {1}, "sst2.jsonl:2"),
+      candidates("Q", {" a long candidate answer", " b"}, {0}, "copa.jsonl:3"),
+  };
+  std::vector<const ScoredSequence*> seqs;
+  for (const auto& e : ex)
+    for (const auto& c : e.candidates) seqs.push_back(&c);
+  for (size_t i = 0; i < 5; ++i) ASSERT_EQ(seqs[i]->option_len, 1) << "sequence " << i;
+  ASSERT_GT(seqs[6]->option_len, 1);
+
+  const OptionScoringPlan unshared = plan_option_scoring(seqs, false);
+  ASSERT_EQ(unshared.runs.size(), seqs.size());
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(unshared.run_of[i], i);
+  const OptionScoringPlan shared = plan_option_scoring(seqs, true);
+  ASSERT_EQ(shared.runs.size(), 4u);  // one prompt per one-token example, the two long candidates alone
+  EXPECT_EQ(shared.run_of, (std::vector<size_t>{0, 0, 0, 1, 1, 2, 3}));
+  EXPECT_EQ(shared.runs[0], std::vector<int32_t>(seqs[0]->ids.begin(), seqs[0]->ids.end() - 1));
+  EXPECT_EQ(shared.runs[2], seqs[5]->ids);
+
+  for (int max_batch : {8, 3, 1}) {
+    const auto a = option_token_nll(model(), seqs, 256, max_batch, false);
+    const auto b = option_token_nll(model(), seqs, 256, max_batch, true);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      ASSERT_EQ(a[i].size(), b[i].size()) << "sequence " << i;
+      for (size_t j = 0; j < a[i].size(); ++j) EXPECT_NEAR(b[i][j], a[i][j], kTol) << "sequence " << i << " token " << j;
+      EXPECT_NEAR(-std::accumulate(b[i].begin(), b[i].end(), 0.0) / seqs[i]->option_len, reference_score(model(), *seqs[i]),
+                  kTol) << "sequence " << i;
+    }
+  }
+  // The one-token options of one example differ: the shared row is read with each target.
+  const auto b = option_token_nll(model(), seqs, 256, 8, true);
+  EXPECT_NE(b[0][0], b[1][0]);
+
+  double want = 0.0;
+  for (const auto& e : ex) {
+    std::vector<double> s;
+    for (const auto& c : e.candidates) s.push_back(reference_score(model(), c));
+    want += reference_ce(s, e.correct[0]);
+  }
+  PromptTaskOptions o = options(3);
+  o.shared_prompts = true;
+  PromptTask task("shared", ex, o);
+  EXPECT_NEAR(task.loss_sum(model(), all(task.num_examples())).sum, want, kTol);
+}
+
 TEST_F(PromptTaskLM, TeacherForcedLossIsTokenCrossEntropyOfTheGoldOption) {
   const std::vector<EncodedExample> ex = candidate_examples();
   double want = 0.0, tokens = 0.0;

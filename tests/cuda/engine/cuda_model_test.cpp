@@ -11,6 +11,7 @@
 #include "core/io/safetensors.h"
 #include "core/model/model.h"
 #include "core/optim/trainable_space.h"
+#include "core/tasks/prompt_task_forward.h"
 #include "core/train/param_engine.h"
 #include "kernels/cpu/cross_entropy.h"
 #include "kernels/cuda/device.cuh"
@@ -103,6 +104,41 @@ TEST_P(CudaParity, RowLossesMatchTheCpuEngine) {
   const std::vector<double> got = gpu->row_losses(rb.batch, rb.valid_rows, targets);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i]))) << "row " << i;
+}
+
+// engine.shared_prompts on the device: one-token options read from a shared prompt's last row
+// (a batch of fewer, shorter sequences, rows repeated) give the unshared scores and the CPU
+// engine's, in exact fp32.
+TEST_P(CudaParity, SharedPromptOptionScoresMatchUnsharedAndTheCpuEngine) {
+  std::unique_ptr<Model> cpu = load_model(dir().string());
+  if (cpu->config().head != HeadKind::CausalLM) GTEST_SKIP() << "not a decoder";
+  std::unique_ptr<cuda::CudaModel> gpu = on_gpu(dir(), DType::F32, false);
+  const int V = cpu->output_width();
+  std::vector<tasks::ScoredSequence> owned;
+  const std::vector<std::vector<int32_t>> prompts = {{3, 17, 5, 9, 2, 11}, {8, 4}, {12, 6, 6, 1}};
+  for (size_t p = 0; p < prompts.size(); ++p)
+    for (int32_t option : {int32_t(7 % V), int32_t(13 % V), int32_t((20 + p) % V)}) {
+      tasks::ScoredSequence s;
+      s.ids = prompts[p];
+      s.ids.push_back(option);
+      s.option_len = 1;
+      owned.push_back(s);
+    }
+  tasks::ScoredSequence longer;  // a two-token option keeps its own sequence
+  longer.ids = {5, 5, 9, 1, 4};
+  longer.option_len = 2;
+  owned.push_back(longer);
+  std::vector<const tasks::ScoredSequence*> seqs;
+  for (const auto& s : owned) seqs.push_back(&s);
+  ASSERT_EQ(tasks::plan_option_scoring(seqs, true).runs.size(), 4u);
+  const auto want = tasks::option_token_nll(*cpu, seqs, 0, 8, false);
+  const auto unshared = tasks::option_token_nll(*gpu, seqs, 0, 8, false);
+  const auto shared = tasks::option_token_nll(*gpu, seqs, 0, 8, true);
+  for (size_t i = 0; i < seqs.size(); ++i)
+    for (size_t j = 0; j < want[i].size(); ++j) {
+      EXPECT_NEAR(shared[i][j], unshared[i][j], 1e-5 * (1.0 + std::fabs(want[i][j]))) << "sequence " << i;
+      EXPECT_NEAR(shared[i][j], want[i][j], 1e-5 * (1.0 + std::fabs(want[i][j]))) << "sequence " << i;
+    }
 }
 
 // A shape runs eagerly once, is captured the second time and replayed after: all three give
