@@ -7,9 +7,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "core/log/run_log_reader.h"
+#include "core/train/resume.h"
 
 namespace zotune {
 
@@ -39,22 +39,6 @@ bool running(const GridRun& run, std::string& message) {
   message = host + " " + std::to_string(pid);
   if (host != this_host()) return true;  // another node: its process cannot be asked from here
   return process_trains(pid, run);
-}
-
-// A logged configuration without the sources of its defaults: the resolved run file, then one
-// comment line per default in force ("#   eps: 1e-4  # bszo default: bszo.md a.4"). Two runs
-// are the same when keys and values agree; a source's wording may change between versions.
-std::string without_default_sources(const std::string& config_text) {
-  std::istringstream in(config_text);
-  std::string out, line;
-  while (std::getline(in, line)) {
-    if (line.rfind('#', 0) == 0) {
-      const size_t source = line.find("  # ");
-      if (source != std::string::npos) line.erase(source);
-    }
-    out += line + '\n';
-  }
-  return out;
 }
 
 }  // namespace
@@ -103,9 +87,9 @@ RunStatus read_run_status(const GridRun& run) {
     const std::string text = status != out.summary.end() && std::holds_alternative<std::string>(status->second)
                                  ? std::get<std::string>(status->second)
                                  : "";
-    // The log holds the resolved run file and the defaults it took: new defaults change a run too.
-    const bool same_config = without_default_sources(log.config_text()) ==
-                             without_default_sources(run.config.text + run.config.defaults_text);
+    // The log holds the resolved run file and the defaults it took: new defaults change a run too
+    // (values compared as --resume compares them: a key newer than the log, left at its default, agrees).
+    const bool same_config = first_config_difference(log.config_text(), run.config).empty();
     if (text == "completed") {
       out.state = same_config ? RunState::Completed : RunState::Changed;
     } else if (text.rfind("failed: ", 0) == 0) {

@@ -151,6 +151,7 @@ bool resume_may_change(const std::string& dotted_key) {
 std::string first_config_difference(const std::string& logged_config_text, const RunConfig& config) {
   const std::map<std::string, YAML::Node> logged = flat_config(logged_config_text, "the log's /config");
   const std::map<std::string, YAML::Node> now = flat_config(config.text + config.defaults_text, config.source);
+  const std::map<std::string, YAML::Node> set_now = flat_config(config.text, config.source);
   // Schema order first (the order a run file and docs/CONFIG.md list them), then anything else.
   std::vector<std::string> order;
   for (const run_config_schema::KeySpec& spec : run_config_schema::keys()) order.emplace_back(spec.path);
@@ -163,6 +164,9 @@ std::string first_config_difference(const std::string& logged_config_text, const
     const auto b = now.find(key);
     if (a == logged.end() && b == now.end()) continue;
     if (a != logged.end() && b != now.end() && same_value(a->second, b->second)) continue;
+    // A key newer than the log, in force only as its default: a key is added with the behaviour
+    // before it as its default (docs/RELIABILITY.md), so the logged run computed the same.
+    if (a == logged.end() && b != now.end() && set_now.count(key) == 0) continue;
     return key + ": the log has " + value_text(a == logged.end() ? nullptr : &a->second) + ", the run file gives " +
            value_text(b == now.end() ? nullptr : &b->second);
   }

@@ -32,7 +32,8 @@ bool resume_may_change(const std::string& dotted_key);
 // The first key (schema order) whose value differs between a logged /config (the resolved run
 // file, then the defaults in force as comments) and `config`'s, as "key: logged X, now Y";
 // empty when they agree. Values are compared, not spellings (1e-3 equals 0.001); the defaults'
-// sources are not compared.
+// sources are not compared; a key the log does not have (newer than the log) that the run file
+// does not set either agrees, since keys are added with the behaviour before them as default.
 std::string first_config_difference(const std::string& logged_config_text, const RunConfig& config);
 
 // One /eval row.

@@ -80,6 +80,21 @@ TEST(ResumeConfig, ADefaultThatChangedSinceTheRunIsADifference) {
   EXPECT_EQ(first_config_difference(reworded, config), "");
 }
 
+// A log written before a key existed: the key, left at its default now, is the behaviour the
+// run had (keys are added with it as their default); set explicitly, it is a difference.
+TEST(ResumeConfig, AKeyNewerThanTheLogAtItsDefaultIsNoDifference) {
+  const RunConfig config = parsed(kRun);
+  const std::string line = "#   weight_decay: 0.0  # default\n";
+  const std::string older = replaced(logged_text(config), line, "");
+  ASSERT_EQ(older.find("weight_decay"), std::string::npos);
+  EXPECT_EQ(first_config_difference(older, config), "");
+  EXPECT_EQ(first_config_difference(older, parsed(replaced(kRun, "  eps: 1e-3\n", "  eps: 1e-3\n  weight_decay: 0.5\n"))),
+            "optimizer.weight_decay: the log has (not set), the run file gives 0.5");
+  // A key the log has and the run file no longer knows is still a difference.
+  const std::string newer = logged_text(config) + "#   no_such_key: 1  # default\n";
+  EXPECT_NE(first_config_difference(newer, config), "");
+}
+
 TEST(ResumeConfig, KeysThatDoNotChangeTheRunMayDiffer) {
   const RunConfig logged = parsed(kRun);
   const RunConfig now = parsed(replaced(kRun, "  steps: 40\n", "  steps: 40\n  progress: off\n  log_every: 7\n  flush_every: 3\n"));
