@@ -69,6 +69,21 @@ std::vector<float> probe_point(const std::vector<float>& base, int g) {
   return out;
 }
 
+// Puts probe g's modules in place.
+void set_probe(Model& m, const std::vector<float>& base, int g) {
+  const std::vector<float> point = probe_point(base, g);
+  std::copy(point.begin(), point.end(), peft_region(m));
+}
+
+// Probe groups on, group g holding probe g's modules, g < G.
+void store_probe_groups(Model& m, const std::vector<float>& base, int G) {
+  m.begin_probe_groups(G);
+  for (int g = 0; g < G; ++g) {
+    set_probe(m, base, g);
+    m.store_probe_group(g);
+  }
+}
+
 struct Case {
   std::string fixture;
   PeftKind kind;
@@ -97,17 +112,11 @@ TEST_P(BatchedProbeForward, EachGroupGetsTheOutputsOfItsOwnForward) {
     const int64_t tokens = static_cast<int64_t>(rb.batch.batch) * rb.batch.seq_len;
     std::vector<std::vector<float>> one_by_one;
     for (int g = 0; g < G; ++g) {
-      const std::vector<float> point = probe_point(base, g);
-      std::copy(point.begin(), point.end(), peft_region(*m));
+      set_probe(*m, base, g);
       one_by_one.push_back(m->forward(rb.batch, rb.valid_rows));
     }
     EXPECT_GT(rel_error(one_by_one[0], one_by_one[1]), 1e-4) << name << ": the probes give the same outputs";
-    m->begin_probe_groups(G);
-    for (int g = 0; g < G; ++g) {
-      const std::vector<float> point = probe_point(base, g);
-      std::copy(point.begin(), point.end(), peft_region(*m));
-      m->store_probe_group(g);
-    }
+    store_probe_groups(*m, base, G);
     EXPECT_EQ(m->probe_groups(), G);
     const std::vector<float> all = m->forward(rb.batch.repeated(G), repeat_rows(rb.valid_rows, G, tokens));
     m->end_probe_groups();
@@ -151,37 +160,37 @@ TEST(BatchedProbes, GroupsNeedModulesAndRowsThatSplit) {
   EXPECT_EQ(m->forward(three).size(), static_cast<size_t>(6 * m->output_width()));
 }
 
+// Group g's loss from `grouped` (G probe groups in one forward) against `one`'s loss_sum with
+// probe g's modules in place: the same counts, sums to 1e-5, and the probes' losses differ by more
+// than min_spread (the check could fail).
+void expect_group_losses_equal_one_per_probe(Model& m, Task& one, Task& grouped, const std::vector<int>& examples,
+                                             int G, double min_spread) {
+  const float* region = peft_region(m);
+  const std::vector<float> base(region, region + m.peft().region_numel());
+  std::vector<LossSum> want;
+  for (int g = 0; g < G; ++g) {
+    set_probe(m, base, g);
+    want.push_back(one.loss_sum(m, examples));
+  }
+  store_probe_groups(m, base, G);
+  const std::vector<LossSum> got = grouped.group_loss_sums(m, examples);
+  EXPECT_NE(error_of([&] { grouped.loss_sum(m, examples); }).find("probe groups on"), std::string::npos);
+  m.end_probe_groups();
+  ASSERT_EQ(got.size(), static_cast<size_t>(G));
+  for (int g = 0; g < G; ++g) {
+    EXPECT_EQ(got[g].count, want[g].count);
+    EXPECT_NEAR(got[g].sum, want[g].sum, 1e-5 * std::abs(want[g].sum)) << g;
+  }
+  EXPECT_GT(std::abs(want[0].sum - want[1].sum), min_spread);
+}
+
 // The language-modeling task: group g's loss is the loss_sum of probe g's modules.
 TEST(BatchedProbes, TaskGroupLossesEqualOneLossPerProbe) {
   LoadOptions load;
   load.peft = peft_of(PeftKind::Adapter);
   std::unique_ptr<Model> m = load_model(test::fixture_path("train/tiny_lm"), load);
   LanguageModelingTask task({{1, 5, 9, 2, 7}, {3, 4, 8}, {6, 6, 1, 2}}, 0);
-  const std::vector<int> examples{0, 2, 1};
-  const float* region = peft_region(*m);
-  const std::vector<float> base(region, region + m->peft().region_numel());
-  const int G = 4;
-  std::vector<LossSum> want;
-  for (int g = 0; g < G; ++g) {
-    const std::vector<float> point = probe_point(base, g);
-    std::copy(point.begin(), point.end(), peft_region(*m));
-    want.push_back(task.loss_sum(*m, examples));
-  }
-  m->begin_probe_groups(G);
-  for (int g = 0; g < G; ++g) {
-    const std::vector<float> point = probe_point(base, g);
-    std::copy(point.begin(), point.end(), peft_region(*m));
-    m->store_probe_group(g);
-  }
-  const std::vector<LossSum> got = task.group_loss_sums(*m, examples);
-  EXPECT_NE(error_of([&] { task.loss_sum(*m, examples); }).find("probe groups on"), std::string::npos);
-  m->end_probe_groups();
-  ASSERT_EQ(got.size(), static_cast<size_t>(G));
-  for (int g = 0; g < G; ++g) {
-    EXPECT_EQ(got[g].count, want[g].count);
-    EXPECT_NEAR(got[g].sum, want[g].sum, 1e-5 * std::abs(want[g].sum)) << g;
-  }
-  EXPECT_GT(std::abs(want[0].sum - want[1].sum), 1e-4);
+  expect_group_losses_equal_one_per_probe(*m, task, task, {0, 2, 1}, 4, 1e-4);
 }
 
 // engine.shared_prompts with probe groups: a classification task whose candidates are one token
@@ -211,30 +220,7 @@ TEST(BatchedProbes, SharedPromptGroupLossesEqualOneLossPerProbe) {
   unshared.pad_id = shared.pad_id = 0;
   shared.shared_prompts = true;
   tasks::PromptTask one("sst2", ex, unshared), grouped("sst2", ex, shared);
-  const std::vector<int> examples{0, 2, 1};
-  const float* region = peft_region(*m);
-  const std::vector<float> base(region, region + m->peft().region_numel());
-  const int G = 3;
-  std::vector<LossSum> want;
-  for (int g = 0; g < G; ++g) {
-    const std::vector<float> point = probe_point(base, g);
-    std::copy(point.begin(), point.end(), peft_region(*m));
-    want.push_back(one.loss_sum(*m, examples));
-  }
-  m->begin_probe_groups(G);
-  for (int g = 0; g < G; ++g) {
-    const std::vector<float> point = probe_point(base, g);
-    std::copy(point.begin(), point.end(), peft_region(*m));
-    m->store_probe_group(g);
-  }
-  const std::vector<LossSum> got = grouped.group_loss_sums(*m, examples);
-  m->end_probe_groups();
-  ASSERT_EQ(got.size(), static_cast<size_t>(G));
-  for (int g = 0; g < G; ++g) {
-    EXPECT_EQ(got[g].count, want[g].count);
-    EXPECT_NEAR(got[g].sum, want[g].sum, 1e-5 * std::abs(want[g].sum)) << g;
-  }
-  EXPECT_GT(std::abs(want[0].sum - want[1].sum), 1e-6);
+  expect_group_losses_equal_one_per_probe(*m, one, grouped, {0, 2, 1}, 3, 1e-6);
 }
 
 std::vector<Probe> probes_of_groups(const std::vector<int>& groups) {
