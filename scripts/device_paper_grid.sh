@@ -52,6 +52,13 @@ wait_runs() {  # prints the runner's progress every 20 s until it ends or $WAIT 
   if command -v nvidia-smi > /dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; fi
 }
 
+# The FIELD (index, log, ...) of the rows of a collect CSV whose status is one of STATUS...
+rows_with_status() {  # CSV FIELD STATUS...
+  python3 -c 'import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["status"] in sys.argv[3:] and r[sys.argv[2]]: print(r[sys.argv[2]])' "$@"
+}
+
 case "${1:?start, wait or collect}" in
 start)
   resume=${RESUME:+$(realpath "$RESUME")}
@@ -84,9 +91,7 @@ start)
   # DONE: a committed collect CSV (experiments/results/NAME/collect.csv); its completed and failed
   # runs are not trained again (a failed run here is a result: e.g. fp16 Adam's NaN at step 1)
   if [ -n "${DONE:-}" ]; then
-    python3 -c 'import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    if r["status"] in ("completed", "failed"): print(r["index"])' "$DONE" > $state/done
+    rows_with_status "$DONE" index completed failed > $state/done
     grep -vxF -f $state/done $state/order.all > $state/order || true
     echo "$(wc -l < $state/done) runs done in $DONE"
   else cp $state/order.all $state/order; fi
@@ -124,9 +129,7 @@ collect)
   # the runs still training, for the next session's RESUME: a copy of each log, kept if it reads
   # (a copy can catch a flush half way; such a run starts again from step 0 instead)
   rm -rf $state/partial && mkdir -p $state/partial
-  python3 -c 'import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    if r["status"] == "running" and r["log"]: print(r["log"])' "$OUT/${name}_collect.csv" | while read -r log; do
+  rows_with_status "$OUT/${name}_collect.csv" log running | while read -r log; do
     [ -f "$log" ] || continue
     rel=${log#$work/main/}; mkdir -p "$state/partial/$(dirname "$rel")"; cp "$log" "$state/partial/$rel"
     build/zotune show "$state/partial/$rel" > /dev/null 2>&1 || { echo "not kept for RESUME (unreadable copy): $rel"; rm "$state/partial/$rel"; }

@@ -135,13 +135,14 @@ class LogSource:
 def _config_values(log_path, keys, root):
     """{key: value} from the log's resolved configuration; paths relative to root (None: the
     folder the log's own run.output names before /runs/)."""
-    from .zotune_log import load
-    config = load(log_path).config["value"]
-    root = root or _root_of(str(config.get("run.output", "")), None)
+    from . import zotune_log as zl
+    # the configuration alone: the per-step series are not read
+    values = zl.config_frame(zl.resolved_config(log_path) or zl.config(log_path))["value"]
+    root = root or _root_of(str(values.get("run.output", "")), None)
     out = {}
     for k in keys:
-        if k in config:
-            v = str(config[k])
+        if k in values:
+            v = str(values[k])
             out[k] = _relative(v, root) if k.endswith(".path") else v
     return out
 
