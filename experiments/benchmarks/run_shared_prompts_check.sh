@@ -54,8 +54,12 @@ runs = {s: h5py.File(f"{out}/shared_{s}.h5", "r") for s in ("false", "true")}
 ms = {s: float(np.median(f["steps/ms"][1:])) for s, f in runs.items()}  # the first step warms up
 a, b = (runs[s]["steps/probe_losses.values"][:] for s in ("false", "true"))
 engine = runs["true"]["summary"].attrs.get("engine", device)
-print(f"| engine | task | steps | step ms, shared_prompts false | true | speedup | max rel. probe-loss difference |")
-print(f"| --- | --- | --- | --- | --- | --- | --- |")
+rel = np.abs(a - b) / np.abs(a)  # one row per probe, a step's two probes in turn
+# step 1 is rounding alone (both runs start from the same weights); later steps add the drift of
+# two trajectories whose updates differ by that rounding
+print(f"| engine | task | steps | step ms, shared_prompts false | true | speedup | "
+      f"max rel. probe-loss difference, step 1 | all steps |")
+print(f"| --- | --- | --- | --- | --- | --- | --- | --- |")
 print(f"| {engine} | {task} | {len(a) // 2} | {ms['false']:.2f} | {ms['true']:.2f} | {ms['false'] / ms['true']:.2f}x | "
-      f"{float(np.max(np.abs(a - b) / np.abs(a))):.2e} |")
+      f"{float(np.max(rel[:2])):.2e} | {float(np.max(rel)):.2e} |")
 EOF
