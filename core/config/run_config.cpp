@@ -410,15 +410,22 @@ class RunResolver {
  public:
   RunResolver(const std::vector<RunEntry>& entries, const std::string& source, std::vector<std::string>* problems)
       : source_(source), problems_(problems) {
-    // Later entries win; the merged list keeps each key at its first position.
-    std::map<std::string, size_t> index;
-    for (const RunEntry& e : entries) {
-      auto [it, inserted] = index.emplace(e.key, merged_.size());
+    // Later entries win; the merged list keeps each key at its first position. The winners are
+    // copied in only once chosen: assigning one YAML::Node over another writes into the node
+    // the first one shares with its source (yaml-cpp's nodes are references), so overwriting an
+    // earlier entry in place would change the grid rule or file layer it came from, and with it
+    // every run resolved after this one (a rule's value leaking into runs it does not match).
+    std::map<std::string, size_t> position;  // key -> its slot in `winner`
+    std::vector<size_t> winner;              // per key, in first-seen order: the last entry giving it
+    for (size_t i = 0; i < entries.size(); ++i) {
+      auto [it, inserted] = position.emplace(entries[i].key, winner.size());
       if (inserted)
-        merged_.push_back(e);
+        winner.push_back(i);
       else
-        merged_[it->second] = e;
+        winner[it->second] = i;
     }
+    merged_.reserve(winner.size());
+    for (size_t i : winner) merged_.push_back(entries[i]);
   }
 
   RunConfig resolve() {

@@ -142,6 +142,25 @@ TEST_F(GridTest, WhenRulesSetKeysAndReplaceAxes) {
   EXPECT_EQ(gr.runs[0].config.optimizer.k, 0) << "not set for mezo (a BSZO key)";
 }
 
+// A rule overriding a `set` key must not change that key for the runs after it: yaml-cpp's
+// nodes are shared references, and resolving a run once overwrote the `set` layer's node with
+// the rule's value (every later run then had patience 5). The key is one the base run file does
+// not give, so no earlier layer hides the change.
+TEST_F(GridTest, ARuleOverridingASetKeyLeavesTheOtherRunsTheirValue) {
+  const Grid gr = grid(
+      "base: runs/base.yaml\n"
+      "set: {eval.patience: 3}\n"
+      "axes:\n  optimizer.lr: [1e-3, 1e-4, 1e-5]\n"
+      "when:\n"
+      "  - match: {optimizer.lr: 1e-4}\n"
+      "    set: {eval.patience: 5}\n"
+      "name: \"{optimizer.lr}\"\n");
+  ASSERT_EQ(gr.runs.size(), 3u);
+  EXPECT_EQ(gr.runs[0].config.eval.patience, 3);
+  EXPECT_EQ(gr.runs[1].config.eval.patience, 5) << "the rule's value";
+  EXPECT_EQ(gr.runs[2].config.eval.patience, 3) << "the set layer's value, after a run the rule matched";
+}
+
 TEST_F(GridTest, ExcludedCombinationsCompareNumbersByValue) {
   const Grid gr = grid(
       "base: runs/base.yaml\n"
@@ -203,6 +222,27 @@ TEST_F(GridTest, ExampleGridsExpand) {
   EXPECT_GE(n, 1);
   const Grid tiny = load_grid((grids / "tiny.yaml").string());
   EXPECT_EQ(tiny.runs.size(), 8u) << "2 methods x 2 learning rates x 2 seeds";
+}
+
+// The at-our-scale paper grids give WiC FewGLUE's splits (sampling sizes) by a rule written last
+// and MeZO BSZO's sampling by another: each run must get its own task's rule and no other's.
+TEST_F(GridTest, PaperGridRulesApplyToTheirRunsOnly) {
+  const fs::path papers = fs::path(ZOTUNE_SOURCE_DIR) / "experiments" / "grids" / "papers";
+  for (const char* file : {"bszo-3-smollm2.yaml", "bszo-1-minilm.yaml"}) {
+    SCOPED_TRACE(file);
+    const Grid gr = load_grid((papers / file).string());
+    for (const GridRun& run : gr.runs) {
+      SCOPED_TRACE(run.name);
+      const TaskSettings& task = run.config.task;
+      if (task.name == "wic") {
+        EXPECT_EQ(task.sampling, TaskSampling::Sizes);
+        EXPECT_EQ(task.num_train, 32);
+      } else {
+        EXPECT_EQ(task.sampling, TaskSampling::BSZO) << "every other run: BSZO's Table 6 splits";
+        EXPECT_TRUE(task.train.empty());
+      }
+    }
+  }
 }
 
 // ---- Run files: base, overrides, paths, the resolved text.
