@@ -39,6 +39,7 @@ src_grid=$grid
 case "$grid" in /*) grid=experiments/grids/$name.yaml ;; esac
 jobs=${JOBS:-16}
 state=$work/state
+source scripts/mps_clients.sh
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
 
 wait_runs() {  # prints the runner's progress every 20 s until it ends or $WAIT s pass
@@ -50,6 +51,7 @@ wait_runs() {  # prints the runner's progress every 20 s until it ends or $WAIT 
       $state/runs.log 2>/dev/null) of $(wc -l < $state/order)"
   done
   if command -v nvidia-smi > /dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; fi
+  if pgrep -f nvidia-cuda-mps-control > /dev/null; then echo "MPS clients now: $(CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe mps_client_count)"; fi
 }
 
 # The FIELD (index, log, ...) of the rows of a collect CSV whose status is one of STATUS...

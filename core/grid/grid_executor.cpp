@@ -109,9 +109,10 @@ class Executor {
             changed.push_back(run.name);
             break;
           }
-          [[fallthrough]];
+          queue_.push_back(&run);
+          break;
         case RunState::Interrupted:
-          // Resumed from its log (zotune train --resume) when it has this configuration.
+          // Resumed from its log (zotune train --resume); an unreadable log starts over.
           if (status.resumable) resume_.push_back(&run);
           queue_.push_back(&run);
           break;
@@ -136,8 +137,9 @@ class Executor {
       for (size_t i = 0; i < changed.size() && i < 5; ++i) names += (i ? ", " : "") + changed[i];
       if (changed.size() > 5) names += ", ...";
       throw Error(grid_.path + ": " + std::to_string(changed.size()) +
-                  " completed run(s) were trained with another configuration than the grid gives now (" + names +
-                  "); pass --rerun-changed to train them again, or give the grid another output folder");
+                  " run(s) were trained, completed or in part, with another configuration than the grid gives now (" +
+                  names + "; zotune grid ... status says what differs); pass --rerun-changed to train them again "
+                  "from step 0, or give the grid another output folder");
     }
   }
 

@@ -89,19 +89,27 @@ RunStatus read_run_status(const GridRun& run) {
                                  : "";
     // The log holds the resolved run file and the defaults it took: new defaults change a run too
     // (values compared as --resume compares them: a key newer than the log, left at its default, agrees).
-    const bool same_config = first_config_difference(log.config_text(), run.config).empty();
+    const std::string difference = first_config_difference(log.config_text(), run.config);
+    const bool same_config = difference.empty();
     if (text == "completed") {
       out.state = same_config ? RunState::Completed : RunState::Changed;
+      if (!same_config) out.message = "completed with another configuration (" + difference + ")";
     } else if (text.rfind("failed: ", 0) == 0) {
       out.state = RunState::Failed;
       out.message = text.substr(8);
     } else if (is_running) {
       out.state = RunState::Running;
       out.message = live;
-    } else {
+    } else if (same_config) {
       out.state = RunState::Interrupted;
-      out.message = "the log says '" + text + "' and no process trains the run";
-      out.resumable = same_config;
+      out.message = "the log says '" + text + "' and no process trains the run; grid run resumes it from step " +
+                    std::to_string(out.steps);
+      out.resumable = true;
+    } else {
+      // Its logged steps belong to another configuration: like a completed run's, they are not
+      // overwritten unless asked (grid run --rerun-changed).
+      out.state = RunState::Changed;
+      out.message = "interrupted at step " + std::to_string(out.steps) + " with another configuration (" + difference + ")";
     }
   } catch (const std::exception& e) {
     out.state = is_running ? RunState::Running : RunState::Interrupted;

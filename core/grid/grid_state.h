@@ -16,7 +16,7 @@ enum class RunState {
   Pending,      // no log
   Running,      // a live process trains it (its pid file names it)
   Completed,    // the log says completed, with this configuration
-  Changed,      // the log says completed, with another configuration
+  Changed,      // the log says completed, or running with no process (interrupted), with another configuration
   Failed,       // the log says failed: <message>
   Interrupted,  // the log says running but no process trains it, or the log is unreadable
 };
@@ -24,7 +24,7 @@ const char* run_state_name(RunState state);
 
 struct RunStatus {
   RunState state = RunState::Pending;
-  std::string message;  // failed: the logged message; running: "host pid"; interrupted: why
+  std::string message;  // failed: the logged message; running: "host pid"; interrupted, changed: why
   int64_t steps = 0;    // logged steps
   double forward_passes = 0;  // the sum of /steps/queries
   // Interrupted with a readable log of this configuration: `zotune train --resume` continues it.

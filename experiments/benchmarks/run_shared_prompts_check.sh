@@ -2,46 +2,21 @@
 # engine.shared_prompts measured on real training: the same short MeZO run (SmolLM2 on SST-2 or
 # another task with one-token label words) with the option off and on, one after the other on
 # one engine. Prints each run's median step time, the ratio, and the largest relative
-# difference between the two runs' probe losses (GEMM rounding only).
+# difference between the two runs' probe losses at step 1 (GEMM rounding only) and over the run.
 #   bash experiments/benchmarks/run_shared_prompts_check.sh ZOTUNE MODEL DATA_DIR [DEVICE] [STEPS] [TASK]
 # e.g. bash experiments/benchmarks/run_shared_prompts_check.sh build/zotune \
 #        models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf ../shared/data cuda 200 sst2
-# Batch 16 (the papers' grids' batch), 200 training examples (CB has 250); OUT (default /tmp/shared_prompts)
+# The run: short_mezo_run.sh's (batch 16, 200 training examples, no evaluation); OUT (default /tmp/shared_prompts)
 # holds the run files and logs. Needs python3 (or $PYTHON) with h5py and numpy.
 set -euo pipefail
 zotune=${1:?zotune binary}; model=$(realpath "${2:?model file or folder}"); data=$(realpath "${3:?data folder}")
 device=${4:-cpu}; steps=${5:-6}; task=${6:-sst2}
 out=${OUT:-/tmp/shared_prompts}
+source "$(dirname "$0")/short_mezo_run.sh"
 mkdir -p "$out"
 for shared in false true; do
-  cat > "$out/run_$shared.yaml" <<EOF
-run:
-  name: shared_prompts_$shared
-  seed: 1
-  steps: $steps
-  output: $out/shared_$shared.h5
-  progress: off
-model:
-  path: $model
-task:
-  name: $task
-  data_dir: $data
-  sampling: sizes
-  num_train: 200
-  num_dev: 0
-  num_test: 0
-optimizer:
-  name: mezo
-  lr: 1e-6
-  eps: 1e-3
-data:
-  batch_size: 16
-eval:
-  every: 0
-engine:
-  device: $device
-  shared_prompts: $shared
-EOF
+  short_mezo_run_file "shared_prompts_$shared" "$steps" "$model" "$task" "$data" "$device" \
+    "$out/shared_$shared.h5" 1 "  shared_prompts: $shared" > "$out/run_$shared.yaml"
   "$zotune" train "$out/run_$shared.yaml" --overwrite > "$out/train_$shared.txt" 2>&1 ||
     { tail -5 "$out/train_$shared.txt"; exit 1; }
 done

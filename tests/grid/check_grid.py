@@ -139,11 +139,18 @@ def check_executor(args):
         require(after[r["name"]] == before[r["name"]], f"{r['name']} was trained again")
     require(set(status_lines(args, grid).values()) == {"completed"}, "the grid is not completed")
 
-    # Another configuration under the same names: refused, then trained with --rerun-changed.
+    # Another configuration under the same names: refused, then trained with --rerun-changed. One
+    # run was interrupted (its log left 'running'): its logged steps are not overwritten either.
+    set_status(runs[2]["log"], "running")
     write_grid(args, "executor", 31)
+    before = mtimes(runs)
     refused = zotune(args, "grid", grid, "run", check=False)
     require(refused.returncode == 1 and "another configuration" in refused.stderr, "a changed grid was not refused")
+    require(mtimes(runs) == before, "a refused run touched a log")
     require(set(status_lines(args, grid).values()) == {"changed"}, "status does not say changed")
+    status = zotune(args, "grid", grid, "status").stdout
+    require("interrupted at step 30 with another configuration (run.steps: the log has 30, the run file gives 31)"
+            in status, f"status does not say what differs for the interrupted run:\n{status}")
     zotune(args, "grid", grid, "run", "--jobs", "2", "--rerun-changed")
     require(set(status_lines(args, grid).values()) == {"completed"}, "--rerun-changed left runs unfinished")
     print("executor: skip, rerun of pending/failed/interrupted runs, changed configurations: ok")
