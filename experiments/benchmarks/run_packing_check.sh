@@ -17,6 +17,7 @@ out=${OUT:-/tmp/packing}; device=${DEVICE:-cuda}
 source "$(dirname "$0")/short_mezo_run.sh"
 source "$(dirname "$0")/../../scripts/mps_clients.sh"
 rm -rf "$out" && mkdir -p "$out"
+any_alive() { local p; for p in "$@"; do kill -0 "$p" 2> /dev/null && return 0; done; return 1; }
 for mode in ${MODES:-plain mps}; do
   if [ "$mode" = mps ]; then
     command -v nvidia-cuda-mps-control > /dev/null || { echo "no nvidia-cuda-mps-control: mode mps left out"; continue; }
@@ -33,7 +34,7 @@ for mode in ${MODES:-plain mps}; do
       "$zotune" train "$dir/run_$seed.yaml" --overwrite > "$dir/train_$seed.txt" 2>&1 & pids+=($!)
     done
     clients=0   # under MPS: the most clients the daemon's servers listed, sampled every second
-    while kill -0 "${pids[@]}" 2> /dev/null; do
+    while any_alive "${pids[@]}"; do
       if [ "$mode" = mps ]; then c=$(mps_client_count); [ "$c" -gt "$clients" ] && clients=$c; fi
       sleep 1
     done
