@@ -24,10 +24,10 @@
 # RESUME: the NAME_partial.tar.xz an earlier session's collect wrote (the logs of the runs the end
 # of its GPU time cut off): those runs continue where they stopped instead of starting again.
 # MPS=1: start the CUDA MPS daemon first, so the runs' kernels share the GPU instead of taking
-# turns; dropped if a short bench fails under it. Measured on an H100 (2026-12-06, bszo-5c-smollm2,
-# 16 runs): no throughput gain for SmolLM2 at batch 16, whose runs each keep the GPU busy (100%
-# utilization, 16 runs at once about as fast in total as one after another); it can help models
-# too small to fill the GPU (MiniLM).
+# turns; dropped if a short bench fails under it. Seen on an H100 (2026-12-06, bszo-5c-smollm2,
+# 16 runs): no throughput gain for SmolLM2 at batch 16 (16 runs at once about as fast in total as
+# one after another); whether those runs reached the daemon was not checked then (`wait` now
+# prints the MPS clients; experiments/benchmarks/run_packing_check.sh measures the gain).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}
