@@ -16,6 +16,7 @@
 
 #include "core/grid/grid_state.h"
 #include "core/train/run_check.h"
+#include "core/train/task_setup.h"
 #include "core/util/error.h"
 
 namespace zotune {
@@ -131,6 +132,32 @@ class Executor {
       std::string all;
       for (const std::string& p : problems) all += "\n  " + p;
       throw Error(grid_.path + ": the runs to train name what does not exist:" + all);
+    }
+    // Their data as each run samples it (a split larger than its file, an unlabeled example):
+    // refused here, not minutes into a GPU session. Once per distinct task setting.
+    std::map<std::string, std::string> sampled;  // task setting -> its error, "" when it samples
+    for (const GridRun* run : queue_) {
+      const TaskSettings& t = run->config.task;
+      const std::string key = t.name + "|" + t.train + "|" + t.dev + "|" + t.test + "|" + t.data_dir + "|" +
+                              std::to_string(static_cast<int>(t.sampling)) + "|" + std::to_string(t.num_train) + "|" +
+                              std::to_string(t.num_dev) + "|" + std::to_string(t.num_test) + "|" +
+                              std::to_string(t.k) + "|" + std::to_string(t.data_seed);
+      auto [it, inserted] = sampled.emplace(key, "");
+      if (inserted) {
+        try {
+          sampled_task_summary(run->config);
+        } catch (const Error& e) {
+          it->second = std::string(e.what()) + " (run " + std::to_string(run->index) + " " + run->name +
+                       " and the runs sharing its task settings)";
+        }
+      }
+      if (!it->second.empty() && std::find(problems.begin(), problems.end(), it->second) == problems.end())
+        problems.push_back(it->second);
+    }
+    if (!problems.empty()) {
+      std::string all;
+      for (const std::string& p : problems) all += "\n  " + p;
+      throw Error(grid_.path + ": the data of the runs to train does not fit their task settings:" + all);
     }
     if (!changed.empty()) {
       std::string names;

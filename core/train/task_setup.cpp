@@ -261,15 +261,10 @@ int prompt_max_length(const RunConfig& config, tasks::TemplateFamily family, con
   return max_length;
 }
 
-TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+// A registered task's examples read from its files and sampled into the run's three splits.
+SampledExamples registered_examples(const RunConfig& config, const tasks::TaskSpec& spec) {
   const TaskSettings& t = config.task;
-  const tasks::TaskSpec& spec = tasks::find_task(t.name);
-  const tasks::TemplateFamily family = family_for(config, model.head);
-  check_head(config, family, model.head);
-  check(tasks::has_template(spec, family), config.source + ": task.template: the " + tasks::family_name(family) +
-                                               " family has no template for " + spec.name);
   check(t.texts.empty(), config.source + ": task.texts: only the lm task takes inline texts");
-
   const std::string train_file = task_file(t.train, t, spec.default_train);
   const std::string eval_file = task_file(t.test, t, spec.default_eval);
   check(!train_file.empty(), config.source + ": task.train: " + spec.name + " needs a training file" +
@@ -278,8 +273,18 @@ TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer
   const std::vector<tasks::Example> train_all = tasks::load_examples(spec, train_file);
   const std::vector<tasks::Example> eval_all = eval_file.empty() ? std::vector<tasks::Example>{}
                                                                  : tasks::load_examples(spec, eval_file);
-  SampledExamples sampled = sample_examples(config, spec.name, train_all, eval_all, train_file, eval_file,
-                                            [&](const std::string& path) { return tasks::load_examples(spec, path); });
+  return sample_examples(config, spec.name, train_all, eval_all, train_file, eval_file,
+                         [&](const std::string& path) { return tasks::load_examples(spec, path); });
+}
+
+TaskSplits registered_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {
+  const TaskSettings& t = config.task;
+  const tasks::TaskSpec& spec = tasks::find_task(t.name);
+  const tasks::TemplateFamily family = family_for(config, model.head);
+  check_head(config, family, model.head);
+  check(tasks::has_template(spec, family), config.source + ": task.template: the " + tasks::family_name(family) +
+                                               " family has no template for " + spec.name);
+  SampledExamples sampled = registered_examples(config, spec);
 
   tasks::PromptTaskOptions options;
   options.pad_id = pad_id_of(tokenizer, model);
@@ -420,6 +425,16 @@ LoadOptions task_load_options(const RunConfig& config) {
   load.num_labels = classes;
   load.init_seed = config.run.seed;
   return load;
+}
+
+std::string sampled_task_summary(const RunConfig& config) {
+  const std::string& name = config.task.name;
+  if (name == "lm" || name == tasks::kCustomTaskName) return "";
+  require_task_inputs(config);
+  const tasks::TaskSpec& spec = tasks::find_task(name);
+  const SampledExamples s = registered_examples(config, spec);
+  return spec.name + ": " + std::to_string(s.train.size()) + " train / " + std::to_string(s.dev.size()) + " dev / " +
+         std::to_string(s.test.size()) + " test examples";
 }
 
 TaskSplits make_task_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model) {

@@ -40,6 +40,13 @@ struct TaskSplits {
 // none (a sentence-embedding model such as all-MiniLM-L6-v2). Reads only the model's config.
 LoadOptions task_load_options(const RunConfig& config);
 
+// A registered task's splits as the run samples them (its files read, the split sizes applied),
+// without the model or its tokenizer: "copa: 300 train / 100 dev / 100 test examples". What
+// training would refuse about the data (a split larger than its file, an unlabeled example) is
+// the same Error here, before any GPU time is spent. "" for the lm and custom tasks, whose
+// examples need the tokenizer to load.
+std::string sampled_task_summary(const RunConfig& config);
+
 // Errors name the run file and key, or the data file and line.
 TaskSplits make_task_splits(const RunConfig& config, const Tokenizer& tokenizer, const ModelConfig& model);
 

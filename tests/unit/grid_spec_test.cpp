@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/config/run_config.h"
+#include "core/grid/grid_executor.h"
 #include "core/grid/grid_spec.h"
 #include "core/grid/slurm_script.h"
 #include "core/util/error.h"
@@ -243,6 +244,31 @@ TEST_F(GridTest, PaperGridRulesApplyToTheirRunsOnly) {
       }
     }
   }
+}
+
+// The executor samples each distinct task setting's data before it starts any run: a split larger
+// than its file is refused with the file and the run named, and nothing is trained.
+TEST_F(GridTest, RunRefusesDataThatDoesNotFitItsSplitsBeforeTraining) {
+  const std::string reviews = std::string(ZOTUNE_SOURCE_DIR) + "/experiments/data/movie_reviews";
+  const Grid gr = grid("set:\n  model.path: " + std::string(ZOTUNE_FIXTURES_DIR) + "/train/tiny_lm\n" +
+                       "  task: {name: sst2, train: " + reviews + "/train.tsv, test: " + reviews +
+                       "/test.tsv, num_dev: 24, num_test: 40}\n"
+                       "  optimizer: {name: mezo, lr: 1e-3, eps: 1e-3}\n"
+                       "axes:\n  task.num_train: [48, 450]\n"
+                       "name: \"n{task.num_train}\"\noutput: out\n");
+  GridRunOptions options;
+  options.zotune = "/nonexistent/zotune";  // never started: the refusal comes first
+  std::string error;
+  try {
+    run_grid(gr, options);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  EXPECT_NE(error.find("the data of the runs to train does not fit their task settings"), std::string::npos) << error;
+  EXPECT_NE(error.find("train.tsv"), std::string::npos) << error;
+  EXPECT_NE(error.find("(run 1 n450 and the runs sharing its task settings)"), std::string::npos) << error;
+  EXPECT_EQ(error.find("n48"), std::string::npos) << "the run whose data fits is not named: " << error;
+  EXPECT_FALSE(fs::exists(gr.runs[0].log_path)) << "nothing trained";
 }
 
 // ---- Run files: base, overrides, paths, the resolved text.

@@ -93,6 +93,23 @@ TEST(TaskSetup, ErrorsNameTheKeyOrTheFile) {
       << "400 rows cannot hold 450 + 500";
 }
 
+// The grid executor's data check before any run starts: the splits as training samples them,
+// without a model; the same refusal as training for a split larger than its file.
+TEST(TaskSetup, SampledSummaryNeedsNoModelAndRefusesWhatTrainingRefuses) {
+  TempDir dir;
+  const RunConfig config = parse_run_config(reviews_yaml((dir.path() / "r.h5").string(), ""), "r.yaml");
+  EXPECT_EQ(sampled_task_summary(config), "sst2: 48 train / 24 dev / 40 test examples");
+  RunConfig too_many = config;
+  too_many.task.num_train = 450;  // train.tsv has 400 rows for 450 + 24
+  const Pretrained p = load_pretrained(kTinyLm);
+  const std::string training = error_of([&] { make_task_splits(too_many, p.tokenizer, p.model->config()); });
+  EXPECT_NE(training.find("train.tsv"), std::string::npos) << training;
+  EXPECT_EQ(error_of([&] { sampled_task_summary(too_many); }), training);
+  RunConfig lm = config;
+  lm.task.name = "lm";
+  EXPECT_EQ(sampled_task_summary(lm), "") << "the lm task needs the tokenizer to read its texts";
+}
+
 // score_split wanting both the loss and the metric of a prompt task whose loss and metric
 // read the same scores (candidate classification) runs one scoring pass: the same loss, to the
 // bit, as chunked_loss and the same metric as evaluate over the split; teacher forcing (its
