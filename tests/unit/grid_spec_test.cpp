@@ -5,10 +5,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/config/run_config.h"
 #include "core/grid/grid_executor.h"
 #include "core/grid/grid_spec.h"
+#include "core/train/task_setup.h"
 #include "core/grid/slurm_script.h"
 #include "core/util/error.h"
 
@@ -227,14 +229,20 @@ TEST_F(GridTest, ExampleGridsExpand) {
 
 // The at-our-scale paper grids give WiC FewGLUE's splits (sampling sizes) by a rule written last
 // and MeZO BSZO's sampling by another: each run must get its own task's rule and no other's.
+// Where the shared data folder is present, every distinct task setting also samples as
+// training will (the sizes fit the files) before any GPU time goes to the grid.
 TEST_F(GridTest, PaperGridRulesApplyToTheirRunsOnly) {
   const fs::path papers = fs::path(ZOTUNE_SOURCE_DIR) / "experiments" / "grids" / "papers";
   for (const char* file : {"bszo-3-smollm2.yaml", "bszo-1-minilm.yaml"}) {
     SCOPED_TRACE(file);
     const Grid gr = load_grid((papers / file).string());
+    std::set<std::string> sampled;
     for (const GridRun& run : gr.runs) {
       SCOPED_TRACE(run.name);
       const TaskSettings& task = run.config.task;
+      if (fs::is_directory(task.data_dir) &&
+          sampled.insert(task.name + "|" + std::to_string(static_cast<int>(task.sampling)) + "|" + task.train).second)
+        EXPECT_NO_THROW(sampled_task_summary(run.config));
       if (task.name == "wic") {
         EXPECT_EQ(task.sampling, TaskSampling::Sizes);
         EXPECT_EQ(task.num_train, 32);
