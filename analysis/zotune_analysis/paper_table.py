@@ -43,6 +43,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -905,7 +906,8 @@ def plot(table, out_path, window=None):
             ax.grid(alpha=0.3)
             if names:
                 ax.legend(fontsize=7)
-    fig.suptitle(table.spec.title, fontsize=10)
+    # wrapped to the figure's width (about 11 characters an inch at this size): one panel is narrow
+    fig.suptitle(textwrap.fill(table.spec.title, width=int(11 * 4.2 * ncols)), fontsize=10)
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
