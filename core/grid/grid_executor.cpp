@@ -120,19 +120,22 @@ class Executor {
         default: queue_.push_back(&run);
       }
     }
-    // What the runs to train name must exist: every problem at once, before any run starts.
+    // Every problem at once, before any run starts.
     std::vector<std::string> problems;
+    const auto refuse_if_any = [&](const std::string& what) {
+      if (problems.empty()) return;
+      std::string all;
+      for (const std::string& p : problems) all += "\n  " + p;
+      throw Error(grid_.path + ": " + what + ":" + all);
+    };
+    // What the runs to train name must exist.
     for (const GridRun* run : queue_) {
       std::vector<std::string> mine;
       check_run_inputs(run->config, mine);
       for (const std::string& p : mine)
         if (std::find(problems.begin(), problems.end(), p) == problems.end()) problems.push_back(p);
     }
-    if (!problems.empty()) {
-      std::string all;
-      for (const std::string& p : problems) all += "\n  " + p;
-      throw Error(grid_.path + ": the runs to train name what does not exist:" + all);
-    }
+    refuse_if_any("the runs to train name what does not exist");
     // Their data as each run samples it (a split larger than its file, an unlabeled example):
     // refused here, not minutes into a GPU session. Once per distinct task setting.
     std::map<std::string, std::string> sampled;  // task setting -> its error, "" when it samples
@@ -154,11 +157,7 @@ class Executor {
       if (!it->second.empty() && std::find(problems.begin(), problems.end(), it->second) == problems.end())
         problems.push_back(it->second);
     }
-    if (!problems.empty()) {
-      std::string all;
-      for (const std::string& p : problems) all += "\n  " + p;
-      throw Error(grid_.path + ": the data of the runs to train does not fit their task settings:" + all);
-    }
+    refuse_if_any("the data of the runs to train does not fit their task settings");
     if (!changed.empty()) {
       std::string names;
       for (size_t i = 0; i < changed.size() && i < 5; ++i) names += (i ? ", " : "") + changed[i];

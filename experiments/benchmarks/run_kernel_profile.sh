@@ -29,11 +29,7 @@ for steps in "$steps_a" "$steps_b"; do
     "$zotune" train "$(run_file "profiled_$steps" "$steps" false)" --overwrite > "$out/profiled_$steps.txt" 2>&1 ||
     { tail -5 "$out/profiled_$steps.txt" "$out/profile_$steps.csv"; exit 1; }
 done
-median_ms() {
-  HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} -c 'import sys, h5py, numpy as np
-f = h5py.File(sys.argv[1], "r")
-print("%.3f" % float(np.median(f["steps/ms"][1:])))  # the first step warms up' "$1"
-}
+median_ms() { HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} "$here/median_step_ms.py" "$1"; }
 off=$(median_ms "$out/plain_graphs_false.h5"); on=$(median_ms "$out/plain_graphs_true.h5")
 echo "MeZO on $task, batch 16, $(basename "$model"): median step $off ms with kernels launched one by one, $on ms replaying CUDA graphs ($plain_steps steps each, no profiler)"
 echo

@@ -43,11 +43,11 @@ for mode in ${MODES:-plain mps}; do
   done
   if [ "$mode" = mps ]; then echo quit | nvidia-cuda-mps-control; unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY; fi
 done
-HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$task" "$steps" <<'EOF'
+HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$task" "$steps" "$(dirname "$0")" <<'EOF'
 import sys
-import h5py
-import numpy as np
-out, task, steps = sys.argv[1:4]
+out, task, steps, here = sys.argv[1:5]
+sys.path.insert(0, here)
+from median_step_ms import median_step_ms
 print(f"MeZO on {task}, {steps} steps a run, batch 16; throughput = the sum over the runs of 1000 / median step ms")
 print("| mode | runs at once | median step ms of each run | steps/s, all runs | vs 1 run | batch wall s | MPS clients seen |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -55,10 +55,7 @@ base = {}
 for line in open(f"{out}/batches.txt"):
     mode, n, wall_ms, clients = line.split()
     n = int(n)
-    ms = []
-    for seed in range(1, n + 1):
-        with h5py.File(f"{out}/{mode}_{n}/run_{seed}.h5", "r") as f:
-            ms.append(float(np.median(f["steps/ms"][1:])))  # the first step warms up
+    ms = [median_step_ms(f"{out}/{mode}_{n}/run_{seed}.h5") for seed in range(1, n + 1)]
     rate = sum(1000.0 / m for m in ms)
     if n == 1:
         base[mode] = rate

@@ -20,13 +20,15 @@ for shared in false true; do
   "$zotune" train "$out/run_$shared.yaml" --overwrite > "$out/train_$shared.txt" 2>&1 ||
     { tail -5 "$out/train_$shared.txt"; exit 1; }
 done
-HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$device" "$task" <<'EOF'
+HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$device" "$task" "$(dirname "$0")" <<'EOF'
 import sys
 import h5py
 import numpy as np
-out, device, task = sys.argv[1:4]
+out, device, task, here = sys.argv[1:5]
+sys.path.insert(0, here)
+from median_step_ms import median_step_ms
 runs = {s: h5py.File(f"{out}/shared_{s}.h5", "r") for s in ("false", "true")}
-ms = {s: float(np.median(f["steps/ms"][1:])) for s, f in runs.items()}  # the first step warms up
+ms = {s: median_step_ms(f"{out}/shared_{s}.h5") for s in runs}
 a, b = (runs[s]["steps/probe_losses.values"][:] for s in ("false", "true"))
 engine = runs["true"]["summary"].attrs.get("engine", device)
 rel = np.abs(a - b) / np.abs(a)  # one row per probe, a step's two probes in turn
