@@ -23,11 +23,11 @@
 # goes to the runs still missing (analysis/update_results.py ingest merges the new ones in).
 # RESUME: the NAME_partial.tar.xz an earlier session's collect wrote (the logs of the runs the end
 # of its GPU time cut off): those runs continue where they stopped instead of starting again.
-# MPS=1: start the CUDA MPS daemon first, so the runs' kernels share the GPU instead of taking
-# turns; dropped if a short bench fails under it. Seen on an H100 (2026-12-06, bszo-5c-smollm2,
-# 16 runs): no throughput gain for SmolLM2 at batch 16 (16 runs at once about as fast in total as
-# one after another); whether those runs reached the daemon was not checked then (`wait` now
-# prints the MPS clients; experiments/benchmarks/run_packing_check.sh measures the gain).
+# MPS (default 1; MPS=0 turns it off): start the CUDA MPS daemon first, so the runs' kernels
+# share the GPU instead of taking turns; dropped if a short bench fails under it. Measured on an
+# H100 (docs/PERFORMANCE.md, experiments/benchmarks/run_packing_check.sh): 4 SmolLM2 MeZO runs
+# at batch 16 at once give 1.09x the steps per second of one run under MPS, 0.89x without it (one
+# such run nearly fills the GPU; taking turns costs the switches). `wait` prints the MPS clients.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}
@@ -42,13 +42,16 @@ state=$work/state
 source scripts/mps_clients.sh
 export LD_LIBRARY_PATH=/tmp/ob/usr/lib/x86_64-linux-gnu:/tmp/ob/usr/lib/x86_64-linux-gnu/openblas-pthread:${LD_LIBRARY_PATH:-}
 
+count_lines() {  # the lines of the runner's log matching PATTERN; 0 before the first run ends
+  if [ -f $state/runs.log ]; then grep -c "$1" $state/runs.log; else echo 0; fi
+}
+
 wait_runs() {  # prints the runner's progress every 20 s until it ends or $WAIT s pass
   local until=$(( $(date +%s) + ${WAIT:-540} ))
   while [ "$(date +%s)" -lt $until ]; do
     if ! kill -0 "$(cat $state/pid)" 2>/dev/null; then echo "runs ended"; break; fi
     local left=$(( until - $(date +%s) )); sleep $(( left < 20 ? (left > 0 ? left : 1) : 20 ))
-    echo "$(date +%T) done $(grep -c ' rc=0$' $state/runs.log 2>/dev/null) failed $(grep -c ' rc=[1-9]' \
-      $state/runs.log 2>/dev/null) of $(wc -l < $state/order)"
+    echo "$(date +%T) done $(count_lines ' rc=0$') failed $(count_lines ' rc=[1-9]') of $(wc -l < $state/order)"
   done
   if command -v nvidia-smi > /dev/null; then nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader; fi
   if pgrep -f nvidia-cuda-mps-control > /dev/null; then echo "MPS clients now: $(CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe mps_client_count)"; fi
@@ -78,7 +81,7 @@ start)
   [ -d $work/shared/data ] || mv $work/shared/* $work/shared/data 2>/dev/null
   ls $work/shared/data | head -3
   cd $work/main
-  if [ -n "${MPS:-}" ] && command -v nvidia-cuda-mps-control > /dev/null; then
+  if [ "${MPS:-1}" = 1 ] && command -v nvidia-cuda-mps-control > /dev/null; then
     export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
     mkdir -p $CUDA_MPS_PIPE_DIRECTORY $CUDA_MPS_LOG_DIRECTORY
     nvidia-cuda-mps-control -d && sleep 1

@@ -563,15 +563,23 @@ def _threshold_cells(table, groups, cols, threshold, window):
             raise TableError("no completed run with a training loss: give --threshold")
         threshold = max(finals)
     table.threshold, table.window = float(threshold), w
-    table.cols = [c + (m,) for c in cols for m in ("steps", "forward passes", "seconds")]
+    # Beside the cost to the threshold, where each run ended up: the test value of its
+    # dev-selected checkpoint (a method can reach a training loss sooner and still generalize worse).
+    metrics = ("steps", "forward passes", "seconds", "test")
+    table.cols = [c + (m,) for c in cols for m in metrics]
+    test_names = set()
     for (row, col), members in groups.items():
-        hits = {"steps": [], "forward passes": [], "seconds": []}
+        hits = {m: [] for m in metrics}
         reached, total = 0, 0
         used = []
         for r in sorted(members, key=lambda r: r.config.get("run.seed", 0)):
             if id(r) not in curves:
                 continue
             total += 1
+            name, test = _test_value(r.summary) if _is_completed(r) else (None, None)
+            if test is not None:
+                hits["test"].append(test)
+                test_names.add(name)
             step, loss, curve, queries, ms = curves[id(r)]
             hit = first_at_or_below(curve, threshold)
             used.append(r)
@@ -589,9 +597,11 @@ def _threshold_cells(table, groups, cols, threshold, window):
             if not values:
                 cell.collapsed = True
             table.cells[(row, col + (metric,))] = cell
-            table.higher_is_better[col + (metric,)] = False
+            table.higher_is_better[col + (metric,)] = metric == "test" and test_names != {"test_loss"}
+    test_what = " or ".join(sorted(test_names)) or "test value"
     table.metric_name = (f"first step at or below training loss {threshold:.4g} (trailing mean over {w} steps), "
-                         "forward passes and seconds of step time until then")
+                         f"forward passes and seconds of step time until then; test: {test_what} "
+                         "(% for accuracy and F1) of each completed run's dev-selected checkpoint")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -265,7 +265,7 @@ def check_live(args):
                     f"table 4 {method} {task}: {got_mem}, {got_ms}; expected {want_mem}, {want_ms}")
     print("memory table: ok")
 
-    # The threshold table: steps, forward passes, seconds to a smoothed loss, per seed.
+    # The threshold table: steps, forward passes, seconds to a smoothed loss, per seed, and each run's test value.
     window = 3
     finals = [trailing_mean(r["loss"], window)[-1] for r in logs]
     threshold = float(np.median(finals))
@@ -286,6 +286,11 @@ def check_live(args):
                 got = th[(th["row"] == row_label) & (th["column"] == f"{task_labels[task]} steps")]
                 require(len(got) == 1, f"threshold table: no row {row_label!r}, {task}:\n{th}")
                 got_f = th[(th["row"] == row_label) & (th["column"] == f"{task_labels[task]} forward passes")]
+                # the test column: every completed run's test accuracy, reached or not
+                tests = [r["test"] for r in runs if r["status"].startswith("completed")]
+                got_t = th[(th["row"] == row_label) & (th["column"] == f"{task_labels[task]} test")]
+                require(len(got_t) == 1 and tests and close(float(got_t["mean"].iloc[0]), float(np.mean(tests))),
+                        f"threshold {row_label} {task}: test column {got_t.to_dict('records')}; expected mean of {tests}")
                 if steps:
                     require(close(float(got["mean"].iloc[0]), float(np.mean(steps))) and
                             close(float(got_f["mean"].iloc[0]), float(np.mean(fwd))),
