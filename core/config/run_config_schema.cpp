@@ -181,7 +181,8 @@ const std::vector<KeySpec>& key_table() {
                                     "LM-BFF's task.k examples per class for train and for dev (seeds 13, 21, 42, 87, "
                                     "100 as task.data_seed); all with MeZO's seeded permutation of the train file. "
                                     "Not given: `sizes` when the run gives task.num_train, num_dev or num_test, else "
-                                    "the method's default"),
+                                    "the method's default. Beside mezo, bszo or k-shot, a task.num_* other than its "
+                                    "default and the size the sampling takes is refused (it would be ignored)"),
       key<&R::task, &Tsk::k>("task.k", {.default_yaml = "16", .bounds = at_least(1)},
                              "k-shot: examples per class in train and in dev (LM-BFF: 16 or 512)"),
       key<&R::task, &Tsk::template_family>("task.template", {.default_yaml = "auto"},

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 
+#include "core/config/run_config_schema.h"
 #include "core/data/sampling.h"
 #include "core/train/sequence_length.h"
 #include "core/tasks/custom_task.h"
@@ -149,6 +150,37 @@ data::SplitSizes split_sizes(const RunConfig& config, const std::string& task) {
   return {t.num_train, t.num_dev, t.num_test};
 }
 
+// A split size set beside a sampling that does not read it (task.sampling mezo, bszo or k-shot
+// take their sizes from the protocol) would be dropped without a word: refuse it, naming what
+// the sampling uses instead. A value equal to the key's default passes (a complete
+// configuration, /config_resolved, writes every default), as does the size the sampling uses
+// anyway. Prompt tasks only: a language-modeling task reads task.num_* whatever the sampling.
+void check_sizes_are_used(const RunConfig& config, const std::string& task, const data::SplitSizes& sizes) {
+  const TaskSettings& t = config.task;
+  if (t.sampling == TaskSampling::Sizes) return;
+  const std::string sampling(kTaskSamplingNames[static_cast<size_t>(t.sampling)]);
+  struct Size {
+    const char* key;
+    int64_t value, used;
+  };
+  const bool k_shot = t.sampling == TaskSampling::KShot;
+  for (const Size& size : {Size{"task.num_train", t.num_train, sizes.num_train}, Size{"task.num_dev", t.num_dev, sizes.num_dev},
+                           Size{"task.num_test", t.num_test, sizes.num_test}}) {
+    const auto spec = std::find_if(run_config_schema::keys().begin(), run_config_schema::keys().end(),
+                                   [&](const run_config_schema::KeySpec& k) { return k.path == size.key; });
+    check(spec != run_config_schema::keys().end(), std::string("internal: no schema key ") + size.key);
+    if (size.value == std::stoll(std::string(spec->default_yaml)) || (!k_shot && size.value == size.used)) continue;
+    const std::string uses =
+        k_shot ? "task.k (" + std::to_string(t.k) + ") examples per class for train and dev, and up to " +
+                     std::to_string(data::kLmbffMaxTest) + " eval rows for test"
+               : "task " + task + "'s " + sampling + " sizes, " + std::to_string(sizes.num_train) + " train / " +
+                     std::to_string(sizes.num_dev) + " dev / " + std::to_string(sizes.num_test) + " test";
+    throw Error(config.source + ": " + size.key + ": " + std::to_string(size.value) + " would be ignored: task.sampling " +
+                sampling + " samples " + uses + "; give task.sampling: sizes to sample " + std::to_string(size.value) +
+                ", or leave " + size.key + " out");
+  }
+}
+
 bool labeled(const tasks::Example& e) { return e.label >= 0 || !e.correct.empty() || !e.answers.empty(); }
 
 std::vector<tasks::Example> pick(const std::vector<tasks::Example>& all, const std::vector<int64_t>& indices,
@@ -180,6 +212,7 @@ SampledExamples sample_examples(const RunConfig& config, const std::string& task
             " does not fit numpy's 32-bit seed, which the samplers reproduce");
   const uint32_t seed = static_cast<uint32_t>(t.data_seed);
   const data::SplitSizes sizes = split_sizes(config, task_name);
+  check_sizes_are_used(config, task_name, sizes);
   const std::string what = config.source + ": task " + task_name + " (" + train_file + ")";
 
   data::Splits idx;

@@ -110,6 +110,41 @@ TEST(TaskSetup, SampledSummaryNeedsNoModelAndRefusesWhatTrainingRefuses) {
   EXPECT_EQ(sampled_task_summary(lm), "") << "the lm task needs the tokenizer to read its texts";
 }
 
+// task.num_* beside a sampling that takes its sizes from a protocol would be ignored: refused,
+// naming the key, the sampling and what it samples instead; the key's default (every complete
+// configuration writes it) passes.
+TEST(TaskSetup, SplitSizesASamplingWouldIgnoreAreRefused) {
+  TempDir dir;
+  const std::string output = (dir.path() / "r.h5").string();
+  const std::string mezo = error_of([&] { sampled_task_summary(parse_run_config(reviews_yaml(output, ""), "r.yaml")); });
+  EXPECT_EQ(mezo, "") << "task.num_* without a sampling imply task.sampling: sizes";
+  std::string yaml = reviews_yaml(output, "");
+  yaml.replace(yaml.find("  num_train:"), 0, "  sampling: mezo\n");
+  const RunConfig explicit_mezo = parse_run_config(yaml, "r.yaml");
+  ASSERT_EQ(explicit_mezo.task.sampling, TaskSampling::MeZO);
+  const std::string refused = error_of([&] { sampled_task_summary(explicit_mezo); });
+  EXPECT_NE(refused.find("r.yaml: task.num_train: 48 would be ignored: task.sampling mezo samples task sst2's mezo "
+                         "sizes, 1000 train / 500 dev / 1000 test; give task.sampling: sizes to sample 48"),
+            std::string::npos)
+      << refused;
+  // The defaults beside mezo: no refusal (train.tsv's 400 rows then cannot hold MeZO's 1000 + 500).
+  RunConfig defaults = explicit_mezo;
+  defaults.task.num_train = 1000, defaults.task.num_dev = 500, defaults.task.num_test = 1000;
+  const std::string too_small = error_of([&] { sampled_task_summary(defaults); });
+  EXPECT_EQ(too_small.find("would be ignored"), std::string::npos) << too_small;
+  EXPECT_NE(too_small.find("train.tsv"), std::string::npos) << too_small;
+  // k-shot reads none of them.
+  RunConfig k_shot = defaults;
+  k_shot.task.sampling = TaskSampling::KShot;
+  EXPECT_EQ(error_of([&] { sampled_task_summary(k_shot); }), "");
+  k_shot.task.num_dev = 24;
+  const std::string k_refused = error_of([&] { sampled_task_summary(k_shot); });
+  EXPECT_NE(k_refused.find("task.num_dev: 24 would be ignored: task.sampling k-shot samples task.k (16) examples per "
+                           "class"),
+            std::string::npos)
+      << k_refused;
+}
+
 // score_split wanting both the loss and the metric of a prompt task whose loss and metric
 // read the same scores (candidate classification) runs one scoring pass: the same loss, to the
 // bit, as chunked_loss and the same metric as evaluate over the split; teacher forcing (its
