@@ -14,6 +14,7 @@
 #include "core/train/engine_setup.h"
 #include "core/train/evaluation.h"
 #include "core/train/divergence_guard.h"
+#include "core/train/profile_steps.h"
 #include "core/train/progress.h"
 #include "core/train/resume.h"
 #include "core/train/run_check.h"
@@ -50,6 +51,13 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
   const auto t0 = std::chrono::steady_clock::now();
   const bool root = comm.rank() == 0;
   install_stop_signal_handlers(root);
+  // ZOTUNE_PROFILE_STEPS: the steps a GPU profiler started with its capture off records. Read
+  // first, so a malformed value stops the run before anything is loaded.
+  ProfileSteps profiled = profile_steps_from_environment();
+  if (profiled.count > 0 && config.engine.device != EngineDevice::CUDA) {
+    if (root) std::fprintf(invocation.progress, "  %s: ignored, the run trains on the CPU engine\n", kProfileStepsVariable);
+    profiled = {};
+  }
 
   // The log comes first so that every later failure (a missing model, a NaN loss) is
   // recorded in it; hostnames are gathered collectively before any rank can fail alone.
@@ -292,7 +300,9 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       for (; s < config.run.steps && !stopped_early; ++s) {
         StepRecord record;
         try {
+          if (profiled.starts_at(s)) profiler_start();
           record = trainer.step(static_cast<uint32_t>(s));
+          if (profiled.ends_at(s)) profiler_stop();
         } catch (const Error&) {
           // A non-finite loss before any update: the weights as loaded may be what holds NaN
           // (every rank holds the same replica and finds the same tensor).

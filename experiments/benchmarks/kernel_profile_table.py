@@ -1,11 +1,11 @@
-"""Per-kernel GPU time of one training step, from two Nsight Compute (ncu) CSV files of the same
-run file trained for STEPS_A and STEPS_B steps (run_kernel_profile.sh): the difference between
-the two runs, divided by STEPS_B - STEPS_A, is what one step launches, with everything the two
-runs share (model loading, the dequantization, the start and the end) cancelled.
+"""Per-kernel GPU time of one training step, from an Nsight Compute (ncu) CSV that holds exactly
+STEPS training steps (run_kernel_profile.sh: ncu --profile-from-start off, with zotune's
+ZOTUNE_PROFILE_STEPS starting the capture before the first of those steps and stopping it after
+the last, so model loading, evaluation and the warm-up steps are not in it).
 
-  python3 kernel_profile_table.py A.csv STEPS_A B.csv STEPS_B [--top N] [--step-ms MS]
+  python3 kernel_profile_table.py PROFILE.csv STEPS [--top N] [--step-ms MS]
 
-The CSVs are `ncu --csv --metrics gpu__time_duration.sum` output (one row per kernel launch and
+The CSV is `ncu --csv --metrics gpu__time_duration.sum` output (one row per kernel launch and
 metric; the columns "Kernel Name", "Metric Name", "Metric Unit", "Metric Value"). Kernels are
 grouped by their function name (the demangled name up to its parameter list, without template
 arguments). Prints a Markdown table: kernel, launches a step, microseconds a step, share, mean
@@ -66,18 +66,17 @@ def kernel_times(path):
     return out
 
 
-def per_step(a, steps_a, b, steps_b):
-    """[(name, launches a step, us a step)] from the two runs' totals, largest time first."""
-    if steps_b <= steps_a:
-        raise ProfileError(f"STEPS_B ({steps_b}) must exceed STEPS_A ({steps_a})")
-    span = steps_b - steps_a
-    rows = []
-    for name in set(a) | set(b):
-        na, ta = a.get(name, (0, 0.0))
-        nb, tb = b.get(name, (0, 0.0))
-        if nb - na == 0 and abs(tb - ta) < 1e-9:
-            continue  # launched as often in both runs: not part of a step
-        rows.append((name, (nb - na) / span, (tb - ta) / span))
+def per_step(totals, steps):
+    """[(name, launches a step, us a step)] of a profile holding `steps` steps, largest time first.
+    A kernel whose launch count is not a multiple of `steps` is launched unevenly across the
+    steps (or the capture held a part of a step): an error, since a per-step share would mislead."""
+    if steps < 1:
+        raise ProfileError(f"STEPS must be at least 1, got {steps}")
+    uneven = [f"{name} ({n} launches)" for name, (n, _) in totals.items() if n % steps]
+    if uneven:
+        raise ProfileError(f"launch counts not a multiple of {steps} steps: {', '.join(sorted(uneven)[:5])}; "
+                           "does the profile hold exactly those steps?")
+    rows = [(name, n / steps, us / steps) for name, (n, us) in totals.items()]
     rows.sort(key=lambda r: -r[2])
     return rows
 
@@ -104,15 +103,13 @@ def markdown(rows, top, step_ms=None):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("a")
-    p.add_argument("steps_a", type=int)
-    p.add_argument("b")
-    p.add_argument("steps_b", type=int)
+    p.add_argument("profile", help="ncu --csv output holding exactly STEPS steps")
+    p.add_argument("steps", type=int)
     p.add_argument("--top", type=int, default=25, help="kernels listed (the rest summed in one row; 0 = all)")
     p.add_argument("--step-ms", type=float, help="the step time of the same run without the profiler")
     args = p.parse_args(argv)
     try:
-        rows = per_step(kernel_times(args.a), args.steps_a, kernel_times(args.b), args.steps_b)
+        rows = per_step(kernel_times(args.profile), args.steps)
     except (ProfileError, OSError) as e:
         print(f"kernel_profile_table: {e}", file=sys.stderr)
         return 1

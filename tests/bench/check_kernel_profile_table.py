@@ -1,7 +1,7 @@
-"""experiments/benchmarks/kernel_profile_table.py on two synthetic Nsight Compute CSVs: the
-per-step rows are the difference of the two runs over the difference of their steps (setup
-kernels cancel), names lose their template arguments and parameters, units and thousands
-separators are read, and a file that is not ncu output, or STEPS_B <= STEPS_A, is an error."""
+"""experiments/benchmarks/kernel_profile_table.py on synthetic Nsight Compute CSVs: the per-step
+rows are a profile's totals over its steps, names lose their template arguments and parameters,
+units and thousands separators are read, and a file that is not ncu output, STEPS < 1, or a
+profile whose launch counts do not divide into its steps (not exactly those steps) is an error."""
 
 import csv
 import io
@@ -39,12 +39,10 @@ def require(ok, what):
 
 def main():
     work = tempfile.mkdtemp(prefix="kernel_profile_")
-    a, b = os.path.join(work, "a.csv"), os.path.join(work, "b.csv")
-    setup = [(DEQ, "msecond", "1.5")] * 3                       # model loading: in both runs
+    profile = os.path.join(work, "steps.csv")
     step = [(GEMM, "usecond", "12.5"), (GEMM, "usecond", "7.5"), (NORM, "nsecond", "2,400")]  # one step
-    write_profile(a, setup + step * 2)
-    write_profile(b, setup + step * 5)
-    rows = kpt.per_step(kpt.kernel_times(a), 2, kpt.kernel_times(b), 5)
+    write_profile(profile, step * 3)
+    rows = kpt.per_step(kpt.kernel_times(profile), 3)
     require([r[0] for r in rows] == [GEMM, "zotune::cuda::rmsnorm_kernel"], f"kernels of a step: {rows}")
     require(abs(rows[0][1] - 2) < 1e-12 and abs(rows[0][2] - 20.0) < 1e-9, f"the GEMM: {rows[0]}")
     require(abs(rows[1][1] - 1) < 1e-12 and abs(rows[1][2] - 2.4) < 1e-9, f"the norm (2,400 ns): {rows[1]}")
@@ -53,15 +51,22 @@ def main():
     require("0.022 ms of a 0.050 ms step" in text and "0.028 ms with no kernel running" in text, text)
     require("| (1 more kernels) | 1 | 2.4 | 10.7% | |" in kpt.markdown(rows, 1), "the --top summary row")
 
+    # A capture that also held model loading (3 dequantizations over 3 steps would divide; 2 do not).
+    with_setup = os.path.join(work, "with_setup.csv")
+    write_profile(with_setup, [(DEQ, "msecond", "1.5")] * 2 + step * 3)
     bad = os.path.join(work, "bad.csv")
     with open(bad, "w") as f:
         f.write('"name","value"\n"x","1"\n')
     err = io.StringIO()
     with redirect_stderr(err), redirect_stdout(io.StringIO()):
-        require(kpt.main([bad, "1", b, "2"]) == 1, "a non-ncu CSV was accepted")
-        require(kpt.main([a, "5", b, "5"]) == 1, "STEPS_B <= STEPS_A was accepted")
-    require("not ncu --csv output" in err.getvalue() and "must exceed" in err.getvalue(), err.getvalue())
-    print("kernel_profile_table: per-step differences, names, units and errors: ok")
+        require(kpt.main([bad, "1"]) == 1, "a non-ncu CSV was accepted")
+        require(kpt.main([profile, "0"]) == 1, "STEPS 0 was accepted")
+        require(kpt.main([with_setup, "3"]) == 1, "launch counts that do not divide into the steps were accepted")
+        require(kpt.main([profile, "3"]) == 0, "the profile of 3 steps was refused")
+    for want in ("not ncu --csv output", "STEPS must be at least 1",
+                 "launch counts not a multiple of 3 steps: zotune::cuda::dequantize_q4_1 (2 launches)"):
+        require(want in err.getvalue(), f"{want!r} not in: {err.getvalue()}")
+    print("kernel_profile_table: per-step totals, names, units and errors: ok")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -162,6 +163,22 @@ TEST(CudaTraining, NcclNeedsTheCudaEngine) {
                            "distributed:\n  backend: nccl\n";
   const std::string err = test::error_of([&] { test::train_quietly(yaml, dir.path()); });
   EXPECT_NE(err.find("distributed.backend: nccl exchanges on the GPU; it needs engine.device: cuda"), std::string::npos) << err;
+}
+
+// ZOTUNE_PROFILE_STEPS brackets steps with cudaProfilerStart/Stop (no profiler attached: they
+// do nothing): the run trains as without it, to the bit.
+TEST(CudaTraining, ProfiledStepsTrainAsWithoutTheProfilerHook) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  TempDir dir;
+  const std::string mezo = "optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n";
+  const TrainOutcome plain = test::train_quietly(run_yaml((dir.path() / "plain.h5").string(), mezo, "cuda"), dir.path());
+  ::setenv("ZOTUNE_PROFILE_STEPS", "2:3", 1);
+  const std::string error = test::error_of([&] {
+    const TrainOutcome hooked = test::train_quietly(run_yaml((dir.path() / "hooked.h5").string(), mezo, "cuda"), dir.path());
+    EXPECT_EQ(hooked.checksum, plain.checksum);
+  });
+  ::unsetenv("ZOTUNE_PROFILE_STEPS");
+  EXPECT_EQ(error, "");
 }
 
 }  // namespace
