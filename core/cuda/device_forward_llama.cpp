@@ -66,10 +66,13 @@ float* device_forward_llama(const DeviceForward& f) {
   shape.scale = 1.0f / std::sqrt(static_cast<float>(D));
   const AttentionStrides strides{qkv_dim, qkv_dim, q_dim};
 
+  // h: the normalized stream each sublayer reads. A sublayer's residual add and the RMSNorm after
+  // it run as one kernel (residual_add_rmsnorm); the first layer's input norm stands alone.
+  auto input_norm = [&](int l) { return f.weight("model.layers." + std::to_string(l) + ".input_layernorm.weight"); };
+  if (c.num_layers > 0) rmsnorm(h, t, x, input_norm(0), t, N, C, c.rms_norm_eps, s);
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     const std::string sa = p + "self_attn.";
-    rmsnorm(h, t, x, f.weight(p + "input_layernorm.weight"), t, N, C, c.rms_norm_eps, s);
     const void* w_qkv = fused(f, sa + "q_proj.weight", sa + "k_proj.weight", q_dim, C);
     fused(f, sa + "k_proj.weight", sa + "v_proj.weight", kv_dim, C);
     matmul(*f.blas, qkv, t, h, w_qkv, t, N, C, qkv_dim);
@@ -82,8 +85,8 @@ float* device_forward_llama(const DeviceForward& f) {
     peft_lora(f, l, LoraTarget::Q, q, qkv_dim, h, t, N);
     peft_lora(f, l, LoraTarget::K, k, qkv_dim, h, t, N);
     peft_lora(f, l, LoraTarget::V, v, qkv_dim, h, t, N);
-    rope(q, t, f.positions, N, c.num_heads, D, qkv_dim, f.inv_freq, 1.0f, s);
-    rope(k, t, f.positions, N, c.num_kv_heads, D, qkv_dim, f.inv_freq, 1.0f, s);
+    // k's heads follow q's in each fused row: one launch rotates both.
+    rope(q, t, f.positions, N, c.num_heads + c.num_kv_heads, D, qkv_dim, f.inv_freq, 1.0f, s);
     shape.sliding_window = c.sliding_window[l];
     device_decoder_attention(f, l, att, static_cast<size_t>(N) * q_dim, qkv, static_cast<size_t>(N) * qkv_dim, q, k, v, shape,
                              strides);
@@ -91,9 +94,9 @@ float* device_forward_llama(const DeviceForward& f) {
     peft_lora(f, l, LoraTarget::O, h, C, att, t, N);
     // An output adapter reads W h + b: it adds the bias itself and leaves residual_add none.
     const void* o_bias = f.weight_or_null(sa + "o_proj.bias");
-    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::AttentionOutput, h, o_bias, N), N, C, s);
+    residual_add_rmsnorm(x, h, h, peft_adapt_output(f, l, AdapterPoint::AttentionOutput, h, o_bias, N),
+                         f.weight(p + "post_attention_layernorm.weight"), t, N, C, c.rms_norm_eps, s);
 
-    rmsnorm(h, t, x, f.weight(p + "post_attention_layernorm.weight"), t, N, C, c.rms_norm_eps, s);
     const void* w_gate_up = fused(f, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight", I, C);
     if (peft_has_adapter(f, l, AdapterPoint::GateInput) || peft_has_adapter(f, l, AdapterPoint::UpInput)) {
       // AdaZeta's pre-adapters: gate_proj and up_proj each read their own a(h), so two GEMMs
@@ -115,8 +118,12 @@ float* device_forward_llama(const DeviceForward& f) {
                       Activation::Identity, s);
     silu_mul(ff, gate_up, static_cast<char*>(gate_up) + static_cast<size_t>(I) * ts, t, N, I, 2 * I, s);
     matmul(*f.blas, h, t, ff, f.weight(p + "mlp.down_proj.weight"), t, N, I, C);
-    const void* down_bias = f.weight_or_null(p + "mlp.down_proj.bias");
-    residual_add(x, h, t, peft_adapt_output(f, l, AdapterPoint::MlpOutput, h, down_bias, N), N, C, s);
+    const void* down_bias =
+        peft_adapt_output(f, l, AdapterPoint::MlpOutput, h, f.weight_or_null(p + "mlp.down_proj.bias"), N);
+    if (l + 1 < c.num_layers)
+      residual_add_rmsnorm(x, h, h, down_bias, input_norm(l + 1), t, N, C, c.rms_norm_eps, s);
+    else
+      residual_add(x, h, t, down_bias, N, C, s);  // the final norm reads x (all rows, or the selected ones)
   }
 
   if (c.head == HeadKind::Base) {

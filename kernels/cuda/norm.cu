@@ -1,10 +1,11 @@
-// LayerNorm and RMSNorm: one warp per row for short rows (C <= 1024 on the 16-byte path: four
-// rows per block, shuffles only, no barriers), one block per row above that. Either way the
-// row is read once into registers (16-byte loads where C and the pointers allow), the
-// statistics are reduced in fp32 with warp shuffles (plus one shared-memory exchange per
-// reduction in block mode), and the normalized row is written in the output dtype. HBM traffic
-// is one read of x and one write of out per element; weights and bias are re-read by every
-// row but stay in L2.
+// LayerNorm and RMSNorm (and RMSNorm fused with the residual add before it): one warp per row
+// for short rows (C <= 1024 on the 16-byte path: four rows per block, shuffles only, no
+// barriers), one block per row above that. Either way the row is read once into registers
+// (16-byte loads where C and the pointers allow), the statistics are reduced in fp32 with warp
+// shuffles (plus one shared-memory exchange per reduction in block mode), and the normalized row
+// is written in the output dtype. HBM traffic is one read of x and one write of out per element
+// (fused: also one read of y and one write of x); weights and bias are re-read by every row but
+// stay in L2.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -60,11 +61,14 @@ __device__ __forceinline__ float row_sum(float v, float* partial) {
 // 32 * kWarpRowsPerBlock, warp w of block b owns row b * kWarpRowsPerBlock + w.
 // kLayerNorm: (x - mean) * rstd * w (+ b), two-pass variance over the cached row; else
 // RMSNorm: x * rstd * w with rstd = 1 / sqrt(mean(x^2) + eps).
-// out may alias x (TOut = float): every element is read into registers and written back by
-// the thread that read it, and no thread reads an element another one writes.
-template <typename TOut, typename TW, int VEC, bool kLayerNorm, bool kWarpPerRow>
+// kResidual (RMSNorm only): first x += res_y + res_bias (res_bias may be null), written back to
+// x_out (= x), with residual_add's arithmetic, then the norm of the sum.
+// out may alias x (TOut = float) or res_y: every element is read into registers and written back
+// by the thread that read it, and no thread reads an element another one writes.
+template <typename TOut, typename TW, int VEC, bool kLayerNorm, bool kWarpPerRow, bool kResidual = false>
 __global__ void __launch_bounds__(1024)
-    norm_kernel(TOut* out, const float* x, const TW* weight, const TW* bias, int rows, int C, float eps) {
+    norm_kernel(TOut* out, const float* x, const TW* weight, const TW* bias, int rows, int C, float eps,
+                float* x_out = nullptr, const TOut* res_y = nullptr, const TOut* res_bias = nullptr) {
   constexpr int K = kMaxPacks<VEC>;
   __shared__ float partial[32];
   int64_t row;
@@ -89,7 +93,16 @@ __global__ void __launch_bounds__(1024)
   for (int k = 0; k < K; ++k) {
     const int p = lane + k * width;
     if (p < n_packs) {
-      const Pack<float, VEC> in = *reinterpret_cast<const Pack<float, VEC>*>(xr + static_cast<int64_t>(p) * VEC);
+      Pack<float, VEC> in = *reinterpret_cast<const Pack<float, VEC>*>(xr + static_cast<int64_t>(p) * VEC);
+      if constexpr (kResidual) {
+        const int64_t c0 = static_cast<int64_t>(p) * VEC;
+        const Pack<TOut, VEC> y = *reinterpret_cast<const Pack<TOut, VEC>*>(res_y + row * C + c0);
+        Pack<TOut, VEC> b;
+        if (res_bias != nullptr) b = *reinterpret_cast<const Pack<TOut, VEC>*>(res_bias + c0);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) in.v[j] += to_f32(y.v[j]) + (res_bias != nullptr ? to_f32(b.v[j]) : 0.0f);
+        *reinterpret_cast<Pack<float, VEC>*>(x_out + row * C + c0) = in;
+      }
 #pragma unroll
       for (int j = 0; j < VEC; ++j) {
         v[k][j] = in.v[j];
@@ -146,27 +159,39 @@ __global__ void __launch_bounds__(1024)
   }
 }
 
-template <typename TOut, typename TW, bool kLayerNorm>
+// Residual: (x_out, res_y, res_bias) of norm_kernel's kResidual, all null without it.
+struct Residual {
+  float* x = nullptr;
+  const void *y = nullptr, *bias = nullptr;
+};
+
+template <typename TOut, typename TW, bool kLayerNorm, bool kResidual = false>
 void launch_norm(void* out, const float* x, const void* weight, const void* bias, int rows, int C, float eps,
-                 cudaStream_t stream, const char* what) {
+                 cudaStream_t stream, const char* what, Residual res = {}) {
   // The 4-wide path needs every row start aligned: C % 4 == 0 and aligned base pointers.
   const bool vec = C % 4 == 0 && aligned(x, 16) && aligned(out, 4 * sizeof(TOut)) &&
-                   aligned(weight, 4 * sizeof(TW)) && (bias == nullptr || aligned(bias, 4 * sizeof(TW)));
+                   aligned(weight, 4 * sizeof(TW)) && (bias == nullptr || aligned(bias, 4 * sizeof(TW))) &&
+                   (!kResidual || (aligned(res.y, 4 * sizeof(TOut)) &&
+                                   (res.bias == nullptr || aligned(res.bias, 4 * sizeof(TOut)))));
   const int pack_width = vec ? 4 : 1;
   const int max_packs = vec ? kMaxPacks<4> : kMaxPacks<1>;
   const int packs = C / pack_width;
   auto* o = static_cast<TOut*>(out);
   auto* w = static_cast<const TW*>(weight);
   auto* b = static_cast<const TW*>(bias);
+  auto* ry = static_cast<const TOut*>(res.y);
+  auto* rb = static_cast<const TOut*>(res.bias);
   if (packs <= 32 * max_packs) {
     // Short rows: a warp caches the row; a block per row would idle on its barriers.
     const unsigned blocks =
         static_cast<unsigned>((static_cast<int64_t>(rows) + kWarpRowsPerBlock - 1) / kWarpRowsPerBlock);
     const int threads = 32 * kWarpRowsPerBlock;
     if (vec)
-      norm_kernel<TOut, TW, 4, kLayerNorm, true><<<blocks, threads, 0, stream>>>(o, x, w, b, rows, C, eps);
+      norm_kernel<TOut, TW, 4, kLayerNorm, true, kResidual>
+          <<<blocks, threads, 0, stream>>>(o, x, w, b, rows, C, eps, res.x, ry, rb);
     else
-      norm_kernel<TOut, TW, 1, kLayerNorm, true><<<blocks, threads, 0, stream>>>(o, x, w, b, rows, C, eps);
+      norm_kernel<TOut, TW, 1, kLayerNorm, true, kResidual>
+          <<<blocks, threads, 0, stream>>>(o, x, w, b, rows, C, eps, res.x, ry, rb);
   } else {
     // Enough threads to cache the row, and at least 256 to keep loads in flight.
     const int needed = (packs + max_packs - 1) / max_packs;
@@ -174,9 +199,11 @@ void launch_norm(void* out, const float* x, const void* weight, const void* bias
     check(threads <= 1024, std::string(what) + ": C = " + std::to_string(C) + " exceeds the per-row register cache (" +
                                std::to_string(1024 * max_packs * pack_width) + " for this alignment)");
     if (vec)
-      norm_kernel<TOut, TW, 4, kLayerNorm, false><<<rows, threads, 0, stream>>>(o, x, w, b, rows, C, eps);
+      norm_kernel<TOut, TW, 4, kLayerNorm, false, kResidual><<<rows, threads, 0, stream>>>(o, x, w, b, rows, C, eps,
+                                                                                          res.x, ry, rb);
     else
-      norm_kernel<TOut, TW, 1, kLayerNorm, false><<<rows, threads, 0, stream>>>(o, x, w, b, rows, C, eps);
+      norm_kernel<TOut, TW, 1, kLayerNorm, false, kResidual><<<rows, threads, 0, stream>>>(o, x, w, b, rows, C, eps,
+                                                                                          res.x, ry, rb);
   }
   check_status(cudaGetLastError(), what);
 }
@@ -206,6 +233,18 @@ void layernorm(void* out, DType out_type, const float* x, const void* weight, co
 void rmsnorm(void* out, DType out_type, const float* x, const void* weight, DType weight_type, int rows, int C,
              float eps, void* stream) {
   norm<false>(out, out_type, x, weight, nullptr, weight_type, rows, C, eps, stream, "cuda::rmsnorm");
+}
+
+void residual_add_rmsnorm(float* x, void* out, const void* y, const void* bias, const void* weight, DType type, int rows,
+                          int C, float eps, void* stream) {
+  const char* what = "cuda::residual_add_rmsnorm";
+  check(rows >= 0 && C > 0, std::string(what) + ": bad shape rows " + std::to_string(rows) + ", C " + std::to_string(C));
+  if (rows == 0) return;
+  with_dtype(type, what, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch_norm<T, T, false, true>(out, x, weight, nullptr, rows, C, eps, static_cast<cudaStream_t>(stream), what,
+                                   Residual{x, y, bias});
+  });
 }
 
 }  // namespace zotune::cuda

@@ -15,4 +15,11 @@ void layernorm(void* out, DType out_type, const float* x, const void* weight, co
 void rmsnorm(void* out, DType out_type, const float* x, const void* weight, DType weight_type, int rows, int C, float eps,
              void* stream = nullptr);
 
+// x[r, :] += y[r, :] + bias, then out[r, :] = rmsnorm(x[r, :]) * weight: a residual connection
+// and the RMSNorm after it (Llama's block boundaries) in one pass over the row, saving a launch
+// and a re-read of x. x stays fp32; y, bias (may be null), weight and out are of `type`; out may
+// alias y. The arithmetic is residual_add's and rmsnorm's, in their order.
+void residual_add_rmsnorm(float* x, void* out, const void* y, const void* bias, const void* weight, DType type, int rows,
+                          int C, float eps, void* stream = nullptr);
+
 }  // namespace zotune::cuda

@@ -12,10 +12,13 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/tensor/dtype.h"
+#include "kernels/cpu/activation.h"
 #include "kernels/cpu/norm.h"
+#include "kernels/cuda/activation.cuh"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/norm.cuh"
 #include "tests/cuda/cuda_test_util.h"
@@ -137,12 +140,65 @@ TEST(CudaNorm, InPlaceOnTheFp32Stream) {
   }
 }
 
+// residual_add_rmsnorm (Llama's block boundary in one kernel): the same bits as residual_add then
+// rmsnorm on the GPU, for the stream and the normalized output, on both paths and modes, with and
+// without the bias, out in y's buffer or its own; and the CPU ops' result to the dtype's tolerance.
+TEST(CudaNorm, ResidualAddRmsNormIsTheTwoOpsInOne) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  for (const Case& c : {Case{4, 576, 0}, Case{9, 100, 0}, Case{3, 1023, 0}, Case{6, 2048, 0}, Case{5, 768, 1},
+                        Case{1001, 256, 0}}) {
+    const Inputs in = make_inputs(c);
+    const size_t n = in.x.size();
+    Inputs other = make_inputs(Case{c.rows + 1, c.C, 0});
+    const std::vector<float> y(other.x.begin(), other.x.begin() + static_cast<ptrdiff_t>(n));
+    for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+      const std::vector<uint8_t> yb = to_dtype(y, t), bb = to_dtype(in.bias, t), wb = to_dtype(in.weight, t);
+      const std::vector<float> yr = to_f32(yb, t), br = to_f32(bb, t);
+      for (bool with_bias : {false, true})
+        for (bool out_in_y : {false, true}) {
+          const size_t off = c.offset_elems;
+          DeviceBuffer dw(wb.data(), wb.size(), off * dtype_size(t)), db(bb.data(), bb.size(), off * dtype_size(t));
+          const void* bias = with_bias ? db.get() : nullptr;
+          // The two ops.
+          DeviceBuffer x1(in.x.data(), n * sizeof(float), off * sizeof(float));
+          DeviceBuffer y1(yb.data(), yb.size(), off * dtype_size(t));
+          DeviceBuffer out1(nullptr, n * dtype_size(t), off * dtype_size(t));
+          cuda::residual_add(static_cast<float*>(x1.get()), y1.get(), t, bias, c.rows, c.C);
+          cuda::rmsnorm(out1.get(), t, static_cast<const float*>(x1.get()), dw.get(), t, c.rows, c.C, 1e-5f);
+          // Fused.
+          DeviceBuffer x2(in.x.data(), n * sizeof(float), off * sizeof(float));
+          DeviceBuffer y2(yb.data(), yb.size(), off * dtype_size(t));
+          DeviceBuffer out2(nullptr, n * dtype_size(t), off * dtype_size(t));
+          void* out = out_in_y ? y2.get() : out2.get();
+          cuda::residual_add_rmsnorm(static_cast<float*>(x2.get()), out, y2.get(), bias, dw.get(), t, c.rows, c.C, 1e-5f);
+          const std::string what = std::string(dtype_name(t)) + (with_bias ? " +bias" : "") +
+                                   (out_in_y ? " out in y" : "") + " rows " + std::to_string(c.rows) + " C " +
+                                   std::to_string(c.C) + " offset " + std::to_string(off);
+          EXPECT_EQ(x2.download(), x1.download()) << "the stream, " << what;
+          const std::vector<uint8_t> fused = out_in_y ? y2.download() : out2.download();
+          EXPECT_EQ(fused, out1.download()) << "the normalized rows, " << what;
+          // The CPU ops: x + (y + bias), then RMSNorm.
+          std::vector<float> add = yr;
+          if (with_bias)
+            for (size_t i = 0; i < n; ++i) add[i] += br[i % c.C];
+          std::vector<float> stream = in.x, want(n);
+          cpu::add_inplace(stream.data(), add.data(), n);
+          cpu::rmsnorm(want.data(), stream.data(), wb.data(), t, c.rows, c.C, 1e-5f);
+          EXPECT_LE(normalized_error(to_f32(fused, t), want), tolerance(t)) << what;
+          EXPECT_LE(normalized_error(to_f32(x2.download(), DType::F32), stream), 1e-6) << what;
+        }
+    }
+  }
+}
+
 TEST(CudaNorm, RejectsBadShapes) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   EXPECT_THROW(cuda::rmsnorm(nullptr, DType::F32, nullptr, nullptr, DType::F32, 4, 0, 1e-5f), std::exception);
   EXPECT_THROW(cuda::layernorm(nullptr, DType::F32, nullptr, nullptr, nullptr, DType::F32, -1, 8, 1e-5f),
                std::exception);
   EXPECT_NO_THROW(cuda::rmsnorm(nullptr, DType::F32, nullptr, nullptr, DType::F32, 0, 64, 1e-5f));
+  EXPECT_THROW(cuda::residual_add_rmsnorm(nullptr, nullptr, nullptr, nullptr, nullptr, DType::F32, 4, 0, 1e-5f),
+               std::exception);
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 }
 

@@ -94,6 +94,34 @@ TEST(CudaRope, MatchesCpuPerDtype) {
   }
 }
 
+// The Llama forward rotates q's and k's heads of a fused QKV row in one launch (k's heads follow
+// q's): the same bits as one launch per slice, v untouched.
+TEST(CudaRope, AdjacentQAndKSlicesInOneLaunchEqualTwoLaunches) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const int tokens = 37, q_heads = 9, kv_heads = 3, D = 64;
+  const int64_t stride = static_cast<int64_t>(q_heads + 2 * kv_heads) * D;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(tokens) * stride), inv_freq(D / 2);
+  for (float& v : x) v = nd(rng);
+  for (int i = 0; i < D / 2; ++i) inv_freq[i] = std::pow(10000.0f, -2.0f * static_cast<float>(i) / D);
+  std::vector<int32_t> pos(tokens);
+  for (int i = 0; i < tokens; ++i) pos[i] = 3 * i + 1;
+  DeviceBuffer dpos(pos.data(), pos.size() * sizeof(int32_t), 0, kNoPoison);
+  DeviceBuffer dfreq(inv_freq.data(), inv_freq.size() * sizeof(float), 0, kNoPoison);
+  const auto* p = static_cast<const int32_t*>(dpos.get());
+  const auto* f = static_cast<const float*>(dfreq.get());
+  for (DType t : {DType::F32, DType::F16, DType::BF16}) {
+    const std::vector<uint8_t> xb = to_dtype(x, t);
+    DeviceBuffer two(xb.data(), xb.size(), 0, kNoPoison), one(xb.data(), xb.size(), 0, kNoPoison);
+    char* q2 = static_cast<char*>(two.get());
+    cuda::rope(q2, t, p, tokens, q_heads, D, stride, f, 1.0f);
+    cuda::rope(q2 + static_cast<size_t>(q_heads) * D * dtype_size(t), t, p, tokens, kv_heads, D, stride, f, 1.0f);
+    cuda::rope(one.get(), t, p, tokens, q_heads + kv_heads, D, stride, f, 1.0f);
+    EXPECT_EQ(one.download(), two.download()) << dtype_name(t);
+  }
+}
+
 TEST(CudaRope, RejectsOddHeadDimAndShortStride) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   EXPECT_THROW(cuda::rope(nullptr, DType::F16, nullptr, 4, 2, 63, 126, nullptr, 1.0f), std::exception);
