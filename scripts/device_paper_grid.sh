@@ -27,7 +27,7 @@
 # share the GPU instead of taking turns; dropped if a short bench fails under it. Measured on an
 # H100 (docs/PERFORMANCE.md, experiments/benchmarks/run_packing_check.sh): 4 SmolLM2 MeZO runs
 # at batch 16 at once give 1.09x the steps per second of one run under MPS, 0.89x without it (one
-# such run nearly fills the GPU; taking turns costs the switches). `wait` prints the MPS clients.
+# such run nearly fills the GPU). `wait` prints the MPS clients.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 grid=${GRID:?GRID: a grid file (experiments/grids/papers/...)}
