@@ -334,13 +334,6 @@ const std::vector<std::optional<Value>>& schema_defaults() {
   return defaults;
 }
 
-// The index of a key in schema::keys(); the key must exist.
-size_t spec_index(std::string_view path) {
-  for (size_t i = 0; i < schema::keys().size(); ++i)
-    if (schema::keys()[i].path == path) return i;
-  throw Error("run_config_schema.cpp: no key '" + std::string(path) + "'");
-}
-
 // The per-method defaults as Values, parsed once like schema_defaults; a row that names an
 // unknown key, a key that does not apply to its methods, or a bad value is a schema bug and
 // throws on first use (every run file then fails with this message; a unit test parses one).
@@ -357,7 +350,7 @@ const std::vector<ParsedMethodDefault>& parsed_method_defaults() {
     for (bool restricted : {false, true}) {
       for (const schema::MethodDefault& row : schema::method_defaults()) {
         if ((row.modes != schema::kEveryTrainableMode) != restricted) continue;
-        const size_t spec = spec_index(row.key);
+        const size_t spec = schema::key_index(row.key);
         const KeySpec& key = schema::keys()[spec];
         if ((row.methods & key.applies_to) != row.methods)
           throw Error("run_config_schema.cpp: the per-method default of " + std::string(row.key) + " for " +
@@ -481,7 +474,7 @@ class RunResolver {
   // Mode-specific per-method defaults need the trainable mode before the other keys: the
   // run's value, else the method's default (AdaZeta: adapter), else the global one.
   TrainableMode chosen_trainable_mode(OptimizerKind optimizer) {
-    const size_t spec = spec_index("trainable.mode");
+    const size_t spec = schema::key_index("trainable.mode");
     Value value = *schema_defaults()[spec];
     for (const ParsedMethodDefault& d : parsed_method_defaults())
       if (d.spec == spec && schema::contains(d.row->methods, optimizer)) value = d.value;
@@ -515,7 +508,7 @@ class RunResolver {
     for (const char* key : {"task.num_train", "task.num_dev", "task.num_test"}) {
       if (!given_.count(key)) continue;
       config.task.sampling = TaskSampling::Sizes;
-      default_in_force_[spec_index("task.sampling")] = {"sizes", std::string("implied: the run gives ") + key};
+      default_in_force_[schema::key_index("task.sampling")] = {"sizes", std::string("implied: the run gives ") + key};
       return;
     }
   }

@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/util/error.h"
+
 namespace zotune::run_config_schema {
 namespace {
 
@@ -627,6 +629,12 @@ constexpr CrossKeyRule kCrossKeyRules[] = {
 
 std::span<const SectionSpec> sections() { return kSections; }
 std::span<const KeySpec> keys() { return key_table(); }
+
+size_t key_index(std::string_view path) {
+  for (size_t i = 0; i < keys().size(); ++i)
+    if (keys()[i].path == path) return i;
+  throw Error("run_config_schema.cpp: no key '" + std::string(path) + "'");
+}
 std::span<const CrossKeyRule> cross_key_rules() { return kCrossKeyRules; }
 std::span<const MethodDefault> method_defaults() { return kMethodDefaults; }
 

@@ -106,6 +106,9 @@ struct CrossKeyRule {
 
 std::span<const SectionSpec> sections();
 std::span<const KeySpec> keys();  // in section order, the order docs/CONFIG.md lists them
+// The index in keys() of the key at `path` ("task.num_train"); throws zotune::Error for a path
+// the schema does not have (a bug in the caller).
+size_t key_index(std::string_view path);
 std::span<const CrossKeyRule> cross_key_rules();
 std::span<const MethodDefault> method_defaults();
 // "bszo, bszo-b" or "mezo (trainable.mode lora)": who a MethodDefault row is for.

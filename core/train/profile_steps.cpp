@@ -21,6 +21,13 @@ int64_t whole_number(const std::string& part) {
   return value;
 }
 
+#ifdef ZOTUNE_HAVE_CUDA
+void check_profiler_call(cudaError_t status, const char* call) {
+  check(status == cudaSuccess,
+        std::string(kProfileStepsVariable) + ": " + call + " failed: " + cudaGetErrorString(status));
+}
+#endif
+
 }  // namespace
 
 ProfileSteps parse_profile_steps(const std::string& text) {
@@ -41,15 +48,13 @@ ProfileSteps profile_steps_from_environment() {
 
 void profiler_start() {
 #ifdef ZOTUNE_HAVE_CUDA
-  const cudaError_t status = cudaProfilerStart();
-  check(status == cudaSuccess, std::string(kProfileStepsVariable) + ": cudaProfilerStart failed: " + cudaGetErrorString(status));
+  check_profiler_call(cudaProfilerStart(), "cudaProfilerStart");
 #endif
 }
 
 void profiler_stop() {
 #ifdef ZOTUNE_HAVE_CUDA
-  const cudaError_t status = cudaProfilerStop();
-  check(status == cudaSuccess, std::string(kProfileStepsVariable) + ": cudaProfilerStop failed: " + cudaGetErrorString(status));
+  check_profiler_call(cudaProfilerStop(), "cudaProfilerStop");
 #endif
 }
 

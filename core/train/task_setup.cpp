@@ -166,10 +166,8 @@ void check_sizes_are_used(const RunConfig& config, const std::string& task, cons
   const bool k_shot = t.sampling == TaskSampling::KShot;
   for (const Size& size : {Size{"task.num_train", t.num_train, sizes.num_train}, Size{"task.num_dev", t.num_dev, sizes.num_dev},
                            Size{"task.num_test", t.num_test, sizes.num_test}}) {
-    const auto spec = std::find_if(run_config_schema::keys().begin(), run_config_schema::keys().end(),
-                                   [&](const run_config_schema::KeySpec& k) { return k.path == size.key; });
-    check(spec != run_config_schema::keys().end(), std::string("internal: no schema key ") + size.key);
-    if (size.value == std::stoll(std::string(spec->default_yaml)) || (!k_shot && size.value == size.used)) continue;
+    const std::string_view default_yaml = run_config_schema::keys()[run_config_schema::key_index(size.key)].default_yaml;
+    if (size.value == std::stoll(std::string(default_yaml)) || (!k_shot && size.value == size.used)) continue;
     const std::string uses =
         k_shot ? "task.k (" + std::to_string(t.k) + ") examples per class for train and dev, and up to " +
                      std::to_string(data::kLmbffMaxTest) + " eval rows for test"

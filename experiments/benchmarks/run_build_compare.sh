@@ -26,14 +26,16 @@ for task in $tasks; do
   done
 done
 HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$rounds" "$steps" "$here" "$a" "$b" $tasks <<'EOF'
-import re, statistics, sys
+import statistics, sys
+import h5py
 out, rounds, steps, here, a, b = sys.argv[1:7]
 tasks = sys.argv[7:]
 sys.path.insert(0, here)
 from median_step_ms import median_step_ms
-def checksum(name):
-    m = re.search(r"parameter checksum ([0-9a-f]+)", open(f"{out}/{name}.txt").read())
-    return m.group(1) if m else "?"
+def checksum(name):  # the log's summary: the final weights' checksum, as zotune train printed it
+    with h5py.File(f"{out}/{name}.h5", "r") as f:
+        value = f["summary"].attrs["final_checksum"]
+    return value.decode() if isinstance(value, bytes) else str(value)
 print(f"A = {a}\nB = {b}\nMeZO, batch 16, {steps} steps a run, builds alternating A B A B ... ({rounds} rounds)\n")
 print("| task | A median step ms (each run) | B median step ms (each run) | B speedup | final parameters |")
 print("| --- | --- | --- | --- | --- |")
