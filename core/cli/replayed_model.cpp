@@ -25,6 +25,7 @@ ReplayedModel replay_model(const std::string& log_path, const std::string& base,
 #ifdef ZOTUNE_HAVE_CUDA
     cuda::CudaOptions cuda_options;
     cuda_options.tf32 = out.config.engine.tf32;
+    cuda_options.unpadded = out.config.engine.unpadded;
     out.model = cuda::CudaModel::from_host(std::move(out.model), cuda_options);
 #else
     throw Error(log.path() + ": the run trained on engine.device: cuda; this zotune was built without CUDA");

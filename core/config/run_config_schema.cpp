@@ -461,6 +461,13 @@ const std::vector<KeySpec>& key_table() {
           "runs them (false). The same numbers up to GEMM rounding (the batches differ in shape: "
           "docs/PERFORMANCE.md), for 1 / (candidates) of the forward's tokens; candidates of several tokens keep "
           "their own sequences"),
+      key<&R::engine, &EngineSettings::unpadded>(
+          "engine.unpadded", {.default_yaml = "false"},
+          "CUDA, decoders (OPT, Llama): the loss forwards run their GEMMs and row-wise ops on the batch's real "
+          "tokens only, attention alone on the padded layout, instead of on every slot of the batch padded to its "
+          "longest sequence as the papers' code runs them (false). The same numbers up to GEMM rounding (the "
+          "GEMMs have fewer rows: docs/PERFORMANCE.md); generation and prefix-tuning keep the padded layout; the "
+          "CPU engine ignores it"),
   };
   return table;
 }

@@ -12,6 +12,7 @@
 #include "core/cuda/device_memory.h"
 #include "core/cuda/device_prefix.h"
 #include "core/model/forward_util.h"
+#include "core/model/packed_tokens.h"
 #include "core/optim/trainable_space.h"
 #include "core/util/error.h"
 #include "kernels/cuda/convert.cuh"
@@ -66,7 +67,10 @@ float* select_rows(const DeviceForward& f, float* x, int C, int* n) {
   return sel;
 }
 
-void device_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
+namespace {
+
+// device_attention on the padded layout: the block's rows are the batch's slots.
+void padded_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
                       const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
                       const AttentionStrides& strides) {
   if (f.type != DType::F32 || !f.blas->allow_tf32()) {
@@ -81,6 +85,45 @@ void device_attention(const DeviceForward& f, void* out, size_t out_elems, const
   convert(block, DType::F32, half, DType::F16, block_elems, f.stream);
   attention(half_out, half + 2 * at(q), half + 2 * at(k), half + 2 * at(v), DType::F16, f.mask, shape, strides, f.stream);
   convert(half_out, DType::F16, out, DType::F32, out_elems, f.stream);
+  f.arena->rewind(mark);
+}
+
+}  // namespace
+
+void device_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
+                      const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
+                      const AttentionStrides& strides) {
+  if (f.packed_of == nullptr) {
+    padded_attention(f, out, out_elems, block, block_elems, q, k, v, shape, strides);
+    return;
+  }
+  // The block is `mats` matrices of [tokens, width] (Llama: one, its rows q | k | v; OPT: q, k
+  // and v one after another), out one [tokens, out_row]. Both move to the padded slots and back.
+  const size_t N = static_cast<size_t>(f.tokens()), P = static_cast<size_t>(f.batch) * f.seq_len;
+  const size_t width = static_cast<size_t>(strides.q_row), ts = dtype_size(f.type);
+  check(strides.kv_row == strides.q_row && N > 0 && block_elems % (N * width) == 0 &&
+            out_elems == N * static_cast<size_t>(strides.out_row),
+        "CUDA engine: unpadded attention needs q, k and v rows of one width in whole [tokens, width] matrices");
+  const int mats = static_cast<int>(block_elems / (N * width));
+  const char* base = static_cast<const char*>(block);
+  const size_t mark = f.arena->mark();
+  char* padded = static_cast<char*>(f.arena->take(mats * P * width * ts));
+  void* padded_out = f.arena->take(P * strides.out_row * ts);
+  gather_rows_or_zero(padded, block, f.packed_of, static_cast<int>(P), static_cast<int64_t>(N), width * ts, mats,
+                      f.stream);
+  // q, k and v at the same matrix and column in the padded block.
+  auto moved = [&](const void* p) {
+    const size_t at = static_cast<size_t>(static_cast<const char*>(p) - base) / ts;
+    const size_t mat = at / (N * width), column = at % (N * width);
+    check(column < width, "CUDA engine: unpadded attention: q, k or v does not start in its matrix's first row");
+    return padded + (mat * P * width + column) * ts;
+  };
+  DeviceForward on_slots = f;
+  on_slots.packed_of = nullptr;
+  padded_attention(on_slots, padded_out, P * strides.out_row, padded, mats * P * width, moved(q), moved(k), moved(v),
+                   shape, strides);
+  gather_rows_or_zero(out, padded_out, f.padded_of, static_cast<int>(N), static_cast<int64_t>(P),
+                      static_cast<size_t>(strides.out_row) * ts, 1, f.stream);
   f.arena->rewind(mark);
 }
 
@@ -137,8 +180,8 @@ namespace {
 
 // What a captured graph depends on: the batch shape, the head rows and whether it ends in
 // the cross-entropy. Input values change between replays; shapes and addresses do not.
-// batch, seq_len, n_rows (-1 = every token), losses, probe groups
-using GraphKey = std::tuple<int, int, int, bool, int>;
+// batch, seq_len, n_rows (-1 = every token), losses, probe groups, packed tokens (-1 = padded)
+using GraphKey = std::tuple<int, int, int, bool, int, int>;
 
 struct CapturedGraph {
   cudaGraphExec_t exec = nullptr;
@@ -146,10 +189,12 @@ struct CapturedGraph {
   const void* output = nullptr;
 };
 
-// Byte offsets of the staged inputs inside one block (one host-to-device copy per forward).
+// Byte offsets of the staged inputs inside one block (one host-to-device copy per forward):
+// per-token inputs for the `tokens` the forward runs on (packed, or every slot), the mask and
+// packed_of per slot, padded_of per packed token (both empty without packing).
 struct InputLayout {
-  size_t ids, positions, types, mask, rows, targets, bytes;
-  InputLayout(int tokens, int n_rows, int n_targets) {
+  size_t ids, positions, types, mask, rows, targets, packed_of, padded_of, bytes;
+  InputLayout(int tokens, int slots, bool packed, int n_rows, int n_targets) {
     size_t at = 0;
     auto place = [&](size_t bytes) {
       const size_t offset = at;
@@ -159,9 +204,11 @@ struct InputLayout {
     ids = place(sizeof(int32_t) * tokens);
     positions = place(sizeof(int32_t) * tokens);
     types = place(sizeof(int32_t) * tokens);
-    mask = place(tokens);
+    mask = place(slots);
     rows = place(sizeof(int64_t) * n_rows);
     targets = place(sizeof(int32_t) * n_targets);
+    packed_of = place(packed ? sizeof(int32_t) * slots : 0);
+    padded_of = place(packed ? sizeof(int32_t) * tokens : 0);
     bytes = at;
   }
 };
@@ -406,15 +453,6 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   *out_rows = c.head == HeadKind::Base ? N : every_token ? N : n_rows;
 
   // Host-side inputs; position ids as each architecture defines them (core/model/forward_util).
-  const InputLayout layout(N, n_rows, n_targets);
-  char* staged = static_cast<char*>(s_->staging_in.reserve(layout.bytes));
-  auto* ids = reinterpret_cast<int32_t*>(staged + layout.ids);
-  auto* pos = reinterpret_cast<int32_t*>(staged + layout.positions);
-  auto* types = reinterpret_cast<int32_t*>(staged + layout.types);
-  auto* mask = reinterpret_cast<uint8_t*>(staged + layout.mask);
-  std::memcpy(ids, batch.ids.data(), sizeof(int32_t) * N);
-  std::memcpy(mask, batch.mask.data(), N);
-  for (int i = 0; i < N; ++i) types[i] = batch.token_types.empty() ? 0 : batch.token_types[i];
   // With a cache, positions continue each sequence's count of real tokens (decoder_positions
   // also checks the batch against the cache and marks the new slots in cache->valid).
   const int cached_length = cache ? cache->length : 0;
@@ -425,11 +463,42 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   } else {
     positions = batch_positions(c, batch);
   }
-  std::memcpy(pos, positions.data(), sizeof(int32_t) * N);
+  std::vector<int32_t> types(batch.token_types.empty() ? std::vector<int32_t>(N, 0) : batch.token_types);
+  std::vector<int32_t> ids = batch.ids;
+  // engine.unpadded: a decoder's LM-head forward over its real tokens only (the training and
+  // evaluation losses); generation (a cache), prefix-tuning and whole-sequence outputs keep
+  // the padded layout. Packed rows rounded to 64 per probe group and the padded layout to 16
+  // slots a sequence (core/model/packed_tokens.h): few shapes, so captured graphs are replayed.
+  constexpr int kPackedRowMultiple = 64, kSlotMultiple = 16;
+  PackedTokens packing;
+  const bool packed = s_->options.unpadded && cache == nullptr && c.head == HeadKind::CausalLM && !every_token &&
+                      (c.arch == Architecture::Llama || c.arch == Architecture::OPT) && peft_.prefix_tokens() == 0 &&
+                      std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return batch.mask[r] != 0; });
+  if (packed) {
+    packing = pack_tokens(batch, rows, peft_.probe_groups(), kPackedRowMultiple, kSlotMultiple);
+    ids = packed_values(packing, ids);
+    positions = packed_values(packing, positions);
+    types = packed_values(packing, types);
+    rows = packing.rows;
+  }
+  // The layout attention runs on: the batch's, or its widening (T_att slots a sequence).
+  const int T_att = packed ? packing.padded_seq_len : T, slots = B * T_att;
+  const uint8_t* mask = packed ? packing.mask.data() : batch.mask.data();
+  const int tokens = packed ? packing.tokens() : N;
+  const InputLayout layout(tokens, slots, packed, n_rows, n_targets);
+  char* staged = static_cast<char*>(s_->staging_in.reserve(layout.bytes));
+  std::memcpy(staged + layout.ids, ids.data(), sizeof(int32_t) * tokens);
+  std::memcpy(staged + layout.positions, positions.data(), sizeof(int32_t) * tokens);
+  std::memcpy(staged + layout.types, types.data(), sizeof(int32_t) * tokens);
+  std::memcpy(staged + layout.mask, mask, slots);
   if (n_rows) std::memcpy(staged + layout.rows, rows.data(), sizeof(int64_t) * n_rows);
   if (n_targets) std::memcpy(staged + layout.targets, targets->data(), sizeof(int32_t) * n_targets);
+  if (packed) {
+    std::memcpy(staged + layout.packed_of, packing.packed_of.data(), sizeof(int32_t) * slots);
+    std::memcpy(staged + layout.padded_of, packing.padded_of.data(), sizeof(int32_t) * tokens);
+  }
 
-  const GraphKey key{B, T, every_token ? -1 : n_rows, targets != nullptr, peft_.probe_groups()};
+  const GraphKey key{B, T_att, every_token ? -1 : n_rows, targets != nullptr, peft_.probe_groups(), packed ? tokens : -1};
   // A forward with a KV cache runs eagerly: its cache offsets (length) change every step, and
   // a graph keyed by the batch shape alone would replay an uncached pass of the same shape.
   if (s_->options.graphs && cache == nullptr) {
@@ -462,7 +531,12 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
     return v ? device_data(*v) : nullptr;
   };
   f.batch = B;
-  f.seq_len = T;
+  f.seq_len = T_att;
+  if (packed) {
+    f.packed_tokens = tokens;
+    f.packed_of = reinterpret_cast<const int32_t*>(inputs + layout.packed_of);
+    f.padded_of = reinterpret_cast<const int32_t*>(inputs + layout.padded_of);
+  }
   f.ids = reinterpret_cast<const int32_t*>(inputs + layout.ids);
   f.positions = reinterpret_cast<const int32_t*>(inputs + layout.positions);
   f.types = reinterpret_cast<const int32_t*>(inputs + layout.types);

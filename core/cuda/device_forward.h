@@ -81,11 +81,21 @@ struct DeviceForward {
   // weight_or_null returns null instead (optional biases).
   std::function<const void*(const std::string&)> weight, weight_or_null;
 
-  int batch = 0, seq_len = 0;  // tokens = batch * seq_len
+  // The padded layout attention runs on: batch * seq_len slots (the batch's own, or with
+  // engine.unpadded its widening to a multiple of 16 slots a sequence: core/model/packed_tokens.h).
+  int batch = 0, seq_len = 0;
+  // Unpadded forward (engine.unpadded): only the real tokens run (and dummy rows rounding
+  // their count), packed_tokens rows, and the per-token inputs below (ids, positions, types,
+  // rows) are packed; attention moves its input rows to the padded layout (packed_of: [slots],
+  // the packed row of each slot, -1 for padding) and its output rows back (padded_of: [tokens],
+  // the slot of each packed row, -1 for a dummy). Null packed_of: every slot runs.
+  int packed_tokens = 0;
+  const int32_t* packed_of = nullptr;
+  const int32_t* padded_of = nullptr;
   const int32_t* ids = nullptr;        // [tokens]
   const int32_t* positions = nullptr;  // [tokens], the architecture's position ids
   const int32_t* types = nullptr;      // [tokens] token types (BERT), zeros when the batch has none
-  const uint8_t* mask = nullptr;       // [tokens] 1 = real token
+  const uint8_t* mask = nullptr;       // [batch * seq_len] 1 = real token (the padded layout)
   const int64_t* rows = nullptr;       // [n_rows] flat token indices for the LM head; null = every token
   int n_rows = 0;
   const float* inv_freq = nullptr;     // [head_dim / 2] RoPE frequencies (Llama)
@@ -99,7 +109,8 @@ struct DeviceForward {
   const PeftModules* peft = nullptr;
   std::function<const float*(size_t view, int group)> peft_tensor;
 
-  int tokens() const { return batch * seq_len; }
+  // The rows every row-wise op and GEMM runs on: the packed tokens, or every slot.
+  int tokens() const { return packed_of != nullptr ? packed_tokens : batch * seq_len; }
 };
 
 // Each returns its fp32 output in the arena: [rows or tokens, vocab] logits (LM heads),
@@ -112,6 +123,8 @@ float* device_forward_bert(const DeviceForward& f);
 // (a fused QKV GEMM output, or three [tokens, C] buffers back to back), into out
 // (`out_elems` elements). fp32 models with TF32 allowed run it on the fp16 tensor-core
 // kernel (fp16 keeps TF32's 10 mantissa bits); everything else in the storage dtype.
+// Unpadded (f.packed_of): the block's rows go to the padded layout (zeros at padding), the
+// attention runs there as without packing, and out gets the packed tokens' rows back.
 void device_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
                       const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
                       const AttentionStrides& strides);

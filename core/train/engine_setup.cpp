@@ -57,6 +57,7 @@ Pretrained load_on_engine(const std::string& model_path, const LoadOptions& opti
   cuda_options.device = assign_gpu(local_rank(), local_size(), cuda::device_count(), settings.share_gpus);
   cuda_options.tf32 = settings.tf32;
   cuda_options.graphs = settings.cuda_graphs;
+  cuda_options.unpadded = settings.unpadded;
   if (backend == CommBackend::MPI || comm.size() == 1) {
     if (backend == CommBackend::NCCL) comm.use_nccl(cuda_options.device);
     if (comm.size() == 1) return load_pretrained_on_device(model_path, options, cuda_options);

@@ -27,6 +27,33 @@ __global__ void gather_rows_kernel(float* out, const float* x, const int64_t* ro
     reinterpret_cast<Pack<float, N>*>(dst)[p] = reinterpret_cast<const Pack<float, N>*>(src)[p];
 }
 
+// grid (out_rows, mats), one block per output row; U: the copy unit (uint4, uint32_t or
+// uint16_t), `units` of them a row.
+template <typename U>
+__global__ void gather_rows_or_zero_kernel(U* out, const U* x, const int32_t* index, int out_rows, int64_t x_rows,
+                                           int units) {
+  const int64_t r = blockIdx.x, m = blockIdx.y;
+  U* dst = out + (m * out_rows + r) * units;
+  const int32_t from = index[r];
+  if (from < 0) {
+    U zero;
+    memset(&zero, 0, sizeof(U));
+    for (int u = threadIdx.x; u < units; u += blockDim.x) dst[u] = zero;
+    return;
+  }
+  const U* src = x + (m * x_rows + from) * units;
+  for (int u = threadIdx.x; u < units; u += blockDim.x) dst[u] = src[u];
+}
+
+template <typename U>
+void launch_gather_rows_or_zero(void* out, const void* x, const int32_t* index, int out_rows, int64_t x_rows,
+                                size_t row_bytes, int mats, cudaStream_t stream) {
+  const int units = static_cast<int>(row_bytes / sizeof(U));
+  const int threads = std::min(256, (units + 31) / 32 * 32);
+  gather_rows_or_zero_kernel<U><<<dim3(out_rows, mats), threads, 0, stream>>>(
+      static_cast<U*>(out), static_cast<const U*>(x), index, out_rows, x_rows, units);
+}
+
 // Grid-stride over n / N packs of N values (N * sizeof(T) = 16 bytes, or N = 1).
 template <typename T, int N>
 __global__ void fill_kernel(T* x, size_t packs, float value) {
@@ -73,6 +100,23 @@ void gather_rows(float* out, const float* x, const int64_t* rows, int n_rows, in
   else
     gather_rows_kernel<1><<<n_rows, threads, 0, s>>>(out, x, rows, width);
   check_status(cudaGetLastError(), "gather_rows kernel launch");
+}
+
+void gather_rows_or_zero(void* out, const void* x, const int32_t* index, int out_rows, int64_t x_rows,
+                         size_t row_bytes, int mats, void* stream) {
+  check(out_rows >= 0 && x_rows >= 0 && mats >= 1, "cuda::gather_rows_or_zero: negative shape");
+  check(row_bytes % 2 == 0, "cuda::gather_rows_or_zero: rows of " + std::to_string(row_bytes) + " bytes (odd)");
+  check(out_rows <= 2147483647 && mats <= 65535, "cuda::gather_rows_or_zero: grid too large");
+  if (out_rows == 0 || row_bytes == 0) return;
+  const auto s = static_cast<cudaStream_t>(stream);
+  auto fits = [&](size_t unit) { return row_bytes % unit == 0 && aligned(x, unit) && aligned(out, unit); };
+  if (fits(16))
+    launch_gather_rows_or_zero<uint4>(out, x, index, out_rows, x_rows, row_bytes, mats, s);
+  else if (fits(4))
+    launch_gather_rows_or_zero<uint32_t>(out, x, index, out_rows, x_rows, row_bytes, mats, s);
+  else
+    launch_gather_rows_or_zero<uint16_t>(out, x, index, out_rows, x_rows, row_bytes, mats, s);
+  check_status(cudaGetLastError(), "gather_rows_or_zero kernel launch");
 }
 
 void fill(void* x, DType type, size_t n, float value, void* stream) {

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -55,6 +56,53 @@ TEST(CudaGather, GatherRowsCopiesTheRequestedRows) {
     cudaFree(dout - c.offset_elems);
     EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0)
         << "x_rows " << c.x_rows << " n_rows " << c.n_rows << " width " << c.width << " offset " << c.offset_elems;
+  }
+}
+
+// gather_rows_or_zero against a host memcpy reference, bit for bit: the packed <-> padded moves
+// of the unpadded forward. Rows of every dtype's widths (2-, 4- and 16-byte copy units), one
+// and three matrices (Llama's fused qkv rows, OPT's q, k, v buffers back to back), index -1
+// rows zeroed over a buffer that starts full of 0x5A bytes (a NaN pattern in no dtype, but
+// nonzero in all), a byte offset forcing the 2-byte path, and 0x5A guard bytes after out.
+TEST(CudaGather, GatherRowsOrZeroMovesRowsAndZeroesPadding) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  struct Case {
+    int x_rows, out_rows, mats;
+    size_t row_bytes, offset_bytes;
+  };
+  const std::vector<Case> cases = {{5, 8, 1, 2, 0},      {9, 12, 1, 6, 0},     {9, 12, 3, 12, 0},
+                                   {40, 64, 1, 1152, 0}, {64, 40, 3, 2304, 0}, {17, 30, 1, 2304, 2},
+                                   {300, 512, 1, 3456, 0}};
+  const size_t guard = 16;
+  for (const Case& c : cases) {
+    std::mt19937 rng(static_cast<uint32_t>(c.x_rows * 131 + c.row_bytes));
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::vector<uint8_t> x(static_cast<size_t>(c.mats) * c.x_rows * c.row_bytes);
+    for (uint8_t& v : x) v = static_cast<uint8_t>(byte(rng));
+    // Each out row: a random x row, or -1 (about a third), the first and last x rows included.
+    std::uniform_int_distribution<int> pick(-c.x_rows / 2, c.x_rows - 1);
+    std::vector<int32_t> index(c.out_rows);
+    for (int r = 0; r < c.out_rows; ++r) index[r] = r == 0 ? c.x_rows - 1 : r == 1 ? 0 : std::max(-1, pick(rng));
+    const size_t out_bytes = static_cast<size_t>(c.mats) * c.out_rows * c.row_bytes;
+    std::vector<uint8_t> want(c.offset_bytes + out_bytes + guard, 0x5A);
+    for (int m = 0; m < c.mats; ++m)
+      for (int r = 0; r < c.out_rows; ++r) {
+        uint8_t* dst = want.data() + c.offset_bytes + (static_cast<size_t>(m) * c.out_rows + r) * c.row_bytes;
+        if (index[r] < 0)
+          std::memset(dst, 0, c.row_bytes);
+        else
+          std::memcpy(dst, x.data() + (static_cast<size_t>(m) * c.x_rows + index[r]) * c.row_bytes, c.row_bytes);
+      }
+    uint8_t* dx = device_copy(x, c.offset_bytes);
+    int32_t* dindex = device_copy(index);
+    uint8_t* dout = device_copy(std::vector<uint8_t>(want.size(), 0x5A));
+    cuda::gather_rows_or_zero(dout + c.offset_bytes, dx, dindex, c.out_rows, c.x_rows, c.row_bytes, c.mats);
+    const std::vector<uint8_t> got = host_copy(dout, want.size(), Sync::Device);
+    cudaFree(dx - c.offset_bytes);
+    cudaFree(dindex);
+    cudaFree(dout);
+    EXPECT_EQ(got, want) << "x_rows " << c.x_rows << " out_rows " << c.out_rows << " mats " << c.mats << " row_bytes "
+                         << c.row_bytes << " offset " << c.offset_bytes;
   }
 }
 

@@ -342,7 +342,7 @@ TEST(RunConfig, ReferenceListsEveryKey) {
       "optimizer.adam_eps", "optimizer.hessian_smoothing", "optimizer.rank", "optimizer.refresh_every",
       "optimizer.sparsity", "optimizer.mask", "data.batch_size", "data.sampler", "eval.every", "eval.patience", "eval.select",
       "distributed.data_parallel", "distributed.backend", "distributed.timeout_s", "engine.device", "engine.tf32", "engine.cuda_graphs",
-      "engine.share_gpus", "engine.probe_batch", "engine.shared_prompts"};
+      "engine.share_gpus", "engine.probe_batch", "engine.shared_prompts", "engine.unpadded"};
   for (const char* key : expected) EXPECT_NE(md.find("| `" + std::string(key) + "` |"), std::string::npos) << key;
   const std::vector<RunConfigKey> keys = run_config_keys();
   EXPECT_EQ(keys.size(), std::size(expected));

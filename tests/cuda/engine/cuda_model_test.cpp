@@ -33,10 +33,11 @@ const fs::path kParityDir = test::parity_dir();
 
 bool is_lm(const Model& m) { return m.config().head == HeadKind::CausalLM || m.config().head == HeadKind::MaskedLM; }
 
-std::unique_ptr<cuda::CudaModel> on_gpu(const fs::path& weights, DType dtype, bool tf32, bool graphs = true) {
+std::unique_ptr<cuda::CudaModel> on_gpu(const fs::path& weights, DType dtype, bool tf32, bool graphs = true,
+                                        bool unpadded = false) {
   LoadOptions opt;
   opt.dtype = dtype;
-  return test::to_gpu(load_model(weights.string(), opt), tf32, graphs);
+  return test::to_gpu(load_model(weights.string(), opt), tf32, graphs, unpadded);
 }
 
 class CudaParity : public ::testing::TestWithParam<std::string> {
@@ -159,6 +160,51 @@ TEST_P(CudaParity, GraphReplayEqualsEagerLaunches) {
   EXPECT_EQ(graphs->forward(rb.batch, rb.valid_rows), eager->forward(rb.batch, rb.valid_rows));
   EXPECT_EQ(graphs->graphs_captured(), 1);
   EXPECT_EQ(eager->graphs_captured(), 0);
+}
+
+// engine.unpadded: the decoders' LM-head forward on the real tokens alone gives the padded
+// forward's logits and losses (exact fp32: the same sums, GEMMs of fewer rows; TF32 and 16-bit:
+// within the CPU-parity tolerances), on right- and left-padded batches, eagerly, captured and
+// replayed; a head row on padding falls back to the padded forward instead of failing.
+TEST_P(CudaParity, UnpaddedForwardMatchesThePaddedOne) {
+  const SafetensorsArchive ref = SafetensorsArchive::open((dir() / "reference.safetensors").string());
+  {
+    std::unique_ptr<Model> cpu = load_model(dir().string());
+    if (cpu->config().head != HeadKind::CausalLM) GTEST_SKIP() << "not a decoder";
+  }
+  for (const test::DevicePrecision& p : test::kDevicePrecisions) {
+    std::unique_ptr<cuda::CudaModel> padded = on_gpu(dir() / p.weights, p.dtype, p.tf32);
+    std::unique_ptr<cuda::CudaModel> unpadded = on_gpu(dir() / p.weights, p.dtype, p.tf32, true, true);
+    const double tolerance = p.tolerance;
+    for (const char* name : {"right", "left"}) {
+      if (!ref.find(std::string(name) + ".input_ids")) continue;
+      const RefBatch rb = read_batch(ref, name);
+      const std::string what = GetParam() + " batch " + name + ", " + test::precision_name(p);
+      const std::vector<float> want = padded->forward(rb.batch, rb.valid_rows);
+      const std::vector<float> eager = unpadded->forward(rb.batch, rb.valid_rows);
+      const std::vector<float> captured = unpadded->forward(rb.batch, rb.valid_rows);
+      const std::vector<float> replayed = unpadded->forward(rb.batch, rb.valid_rows);
+      ASSERT_EQ(eager.size(), want.size()) << what;
+      EXPECT_LE(rel_error(eager, want), tolerance) << what;
+      EXPECT_EQ(captured, eager) << what << ": captured";
+      EXPECT_EQ(replayed, eager) << what << ": replayed";
+      std::vector<int32_t> targets;
+      for (size_t i = 0; i < rb.valid_rows.size(); ++i)
+        targets.push_back(static_cast<int32_t>((i * 7919) % padded->output_width()));
+      const std::vector<double> loss_want = padded->row_losses(rb.batch, rb.valid_rows, targets);
+      const std::vector<double> loss_got = unpadded->row_losses(rb.batch, rb.valid_rows, targets);
+      ASSERT_EQ(loss_got.size(), loss_want.size());
+      for (size_t i = 0; i < loss_got.size(); ++i)
+        EXPECT_NEAR(loss_got[i], loss_want[i], 10 * tolerance * (1.0 + std::fabs(loss_want[i]))) << what << " row " << i;
+      // A head row on a padding slot: the padded forward, the same values as without the option.
+      for (int64_t j = 0; j < rb.batch.batch * rb.batch.seq_len; ++j) {
+        if (rb.batch.mask[j]) continue;
+        const std::vector<int64_t> rows = {rb.valid_rows.front(), j};
+        EXPECT_EQ(unpadded->forward(rb.batch, rows), padded->forward(rb.batch, rows)) << what << ": row on padding";
+        break;
+      }
+    }
+  }
 }
 
 // The device parameter engine against the host one: the same terms with weight decay move

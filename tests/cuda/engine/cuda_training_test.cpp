@@ -30,25 +30,27 @@ const std::string kReviews = std::string(ZOTUNE_SOURCE_DIR) + "/experiments/data
 
 // `peft`: extra top-level sections (trainable.mode and peft:) for the PEFT runs.
 // `perturbation`: model.perturbation (exact, or reference for the papers' arithmetic).
+// `engine`: more engine: lines, each indented two spaces (the CPU engine ignores CUDA-only keys).
 std::string run_yaml(const std::string& output, const std::string& optimizer, const std::string& device,
                      const std::string& peft = "", const std::string& perturbation = "exact",
-                     const std::string& probe_batch = "1") {
+                     const std::string& probe_batch = "1", const std::string& engine = "") {
   return "run:\n  seed: 3\n  steps: 24\n  progress: off\n  checksum_every: 0\n  output: " + output + "\n" +
          "model:\n  path: " + kTinyLm + "\n  perturbation: " + perturbation + "\n" +
          "task:\n  name: sst2\n  train: " + kReviews + "/train.tsv\n  test: " + kReviews + "/test.tsv\n" +
          "  num_train: 48\n  num_dev: 24\n  num_test: 40\n  max_length: 48\n" + optimizer +
          "data:\n  batch_size: 8\neval:\n  every: 8\n  patience: 0\n" + "engine:\n  device: " + device +
-         "\n  tf32: false\n  probe_batch: " + probe_batch + "\n" + peft;
+         "\n  tf32: false\n  probe_batch: " + probe_batch + "\n" + engine + peft;
 }
 
 void expect_runs_agree(const std::string& optimizer, const std::string& peft = "",
-                       const std::string& perturbation = "exact", const std::string& probe_batch = "1") {
+                       const std::string& perturbation = "exact", const std::string& probe_batch = "1",
+                       const std::string& engine = "") {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   TempDir dir;
   const std::string cpu_log = (dir.path() / "cpu.h5").string(), gpu_log = (dir.path() / "gpu.h5").string();
-  const std::string gpu_yaml = run_yaml(gpu_log, optimizer, "cuda", peft, perturbation, probe_batch);
+  const std::string gpu_yaml = run_yaml(gpu_log, optimizer, "cuda", peft, perturbation, probe_batch, engine);
   const TrainOutcome cpu =
-      test::train_quietly(run_yaml(cpu_log, optimizer, "cpu", peft, perturbation, probe_batch), dir.path());
+      test::train_quietly(run_yaml(cpu_log, optimizer, "cpu", peft, perturbation, probe_batch, engine), dir.path());
   const TrainOutcome gpu = test::train_quietly(gpu_yaml, dir.path());
   const std::vector<double> cpu_loss = RunLogReader::open(cpu_log).series("loss");
   const std::vector<double> gpu_loss = RunLogReader::open(gpu_log).series("loss");
@@ -109,6 +111,23 @@ TEST(CudaTraining, AdazetaAdapterBatchedProbesMatchesTheCpuEngine) {
 TEST(CudaTraining, MezoLoraBatchedProbesMatchesTheCpuEngine) {
   expect_runs_agree("optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n  weight_decay: 0.01\n",
                     "trainable:\n  mode: lora\npeft:\n  lora_rank: 4\n  lora_alpha: 8\n  seed: 5\n", "exact", "2");
+}
+
+// engine.unpadded (the loss forwards on the real tokens only) trains as the padded CPU engine
+// does: full-parameter MeZO and BSZO, and LoRA with two probes a forward (probe groups of
+// packed rows).
+TEST(CudaTraining, UnpaddedMezoMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n", "", "exact", "1", "  unpadded: true\n");
+}
+
+TEST(CudaTraining, UnpaddedBszoMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: bszo\n  lr: 1e-2\n  eps: 1e-3\n", "", "exact", "1", "  unpadded: true\n");
+}
+
+TEST(CudaTraining, UnpaddedMezoLoraBatchedProbesMatchesTheCpuEngine) {
+  expect_runs_agree("optimizer:\n  name: mezo\n  lr: 3e-2\n  eps: 1e-3\n  weight_decay: 0.01\n",
+                    "trainable:\n  mode: lora\npeft:\n  lora_rank: 4\n  lora_alpha: 8\n  seed: 5\n", "exact", "2",
+                    "  unpadded: true\n");
 }
 
 // MeZO over a prefix alone (MeZO-prefix: 5 tokens a layer initialized from the backbone's

@@ -11,10 +11,12 @@
 
 namespace zotune::test {
 
-inline std::unique_ptr<cuda::CudaModel> to_gpu(std::unique_ptr<Model> host, bool tf32, bool graphs = true) {
+inline std::unique_ptr<cuda::CudaModel> to_gpu(std::unique_ptr<Model> host, bool tf32, bool graphs = true,
+                                               bool unpadded = false) {
   cuda::CudaOptions o;
   o.tf32 = tf32;
   o.graphs = graphs;
+  o.unpadded = unpadded;
   return cuda::CudaModel::from_host(std::move(host), o);
 }
 
