@@ -7,8 +7,9 @@
 #   start:    join the model parts, unpack the data, copy zotune and the grid to /tmp/pg_GRIDNAME, start
 #             the runs, then wait as `wait` does
 #   wait:     print progress every 20 s until the runs end or $WAIT seconds pass
-#   collect:  the grid's status table, its collect CSV, the run logs (tar.xz) and the logs of the
-#             runs still training (NAME_partial.tar.xz, for RESUME) into $OUT, each named after the grid
+#   collect:  the grid's status table, its collect CSV, the run logs (tar.xz, in 15 MB parts
+#             when larger) and the logs of the runs still training (NAME_partial.tar.xz, for
+#             RESUME) into $OUT, each named after the grid
 # Usage (after scripts/device_build.sh built build-dev/zotune):
 #   GRID=experiments/grids/papers/bszo-5c-smollm2.yaml PARTS="/tmp/part1 .carry/p2/part2" \
 #     DATA_TAR=.carry/data.tar.xz JOBS=16 WAIT=540 bash scripts/device_paper_grid.sh start
@@ -131,6 +132,12 @@ collect)
   # every log (a running run's .pid and .lock files left out: they come and go while tar reads)
   tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main --exclude='*.pid' --exclude='*.lock' \
     --warning=no-file-changed --warning=no-file-removed runs
+  # the device tool returns files of at most 16 MiB: a larger archive comes back in parts of
+  # PART_BYTES (default 15 MB; NAME_runs.tar.xz.00, .01, ...; `cat NAME_runs.tar.xz.* > NAME_runs.tar.xz`)
+  part_bytes=${PART_BYTES:-15000000}
+  if [ "$(stat -c %s "$OUT/${name}_runs.tar.xz")" -gt "$part_bytes" ]; then
+    split -b "$part_bytes" -d "$OUT/${name}_runs.tar.xz" "$OUT/${name}_runs.tar.xz." && rm "$OUT/${name}_runs.tar.xz"
+  fi
   # the runs still training, for the next session's RESUME: a copy of each log, kept if it reads
   # (a copy can catch a flush half way; such a run starts again from step 0 instead)
   rm -rf $state/partial && mkdir -p $state/partial
