@@ -239,7 +239,7 @@ struct EngineSettings {
   bool share_gpus = false;   // allow more ranks on a node than GPUs
   AutoCount probe_batch;     // probes per forward (PEFT modes): 1 = one forward per probe; auto: Trainer
   bool shared_prompts = false;  // one-token candidates of one prompt scored from one forward of it
-  bool unpadded = false;     // decoder LM-head forwards over the real tokens only (CUDA)
+  bool unpadded = false;     // loss forwards over the batch's real tokens only (CUDA)
 };
 
 struct RunConfig {

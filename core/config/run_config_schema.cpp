@@ -463,11 +463,11 @@ const std::vector<KeySpec>& key_table() {
           "their own sequences"),
       key<&R::engine, &EngineSettings::unpadded>(
           "engine.unpadded", {.default_yaml = "false"},
-          "CUDA, decoders (OPT, Llama): the loss forwards run their GEMMs and row-wise ops on the batch's real "
-          "tokens only, attention alone on the padded layout, instead of on every slot of the batch padded to its "
-          "longest sequence as the papers' code runs them (false). The same numbers up to GEMM rounding (the "
-          "GEMMs have fewer rows: docs/PERFORMANCE.md); generation and prefix-tuning keep the padded layout; the "
-          "CPU engine ignores it"),
+          "CUDA: the loss forwards (LM heads' scored rows, the classification head's first tokens) run their GEMMs "
+          "and row-wise ops on the batch's real tokens only, attention alone on the padded layout, instead of on "
+          "every slot of the batch padded to its longest sequence as the papers' code runs them (false). The same "
+          "numbers up to GEMM rounding (the GEMMs have fewer rows: docs/PERFORMANCE.md); generation and "
+          "prefix-tuning keep the padded layout; the CPU engine ignores it"),
   };
   return table;
 }

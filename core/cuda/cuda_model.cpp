@@ -465,14 +465,15 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   }
   std::vector<int32_t> types(batch.token_types.empty() ? std::vector<int32_t>(N, 0) : batch.token_types);
   std::vector<int32_t> ids = batch.ids;
-  // engine.unpadded: a decoder's LM-head forward over its real tokens only (the training and
-  // evaluation losses); generation (a cache), prefix-tuning and whole-sequence outputs keep
-  // the padded layout. Packed rows rounded to 64 per probe group and the padded layout to 16
-  // slots a sequence (core/model/packed_tokens.h): few shapes, so captured graphs are replayed.
+  // engine.unpadded: a forward whose head reads some rows (the LM heads' requested rows, the
+  // classification head's first tokens: the training and evaluation losses) runs on the real
+  // tokens only; generation (a cache), prefix-tuning, whole-sequence outputs and a head row on
+  // padding keep the padded layout. Packed rows rounded to 64 per probe group and the padded
+  // layout to 16 slots a sequence (core/model/packed_tokens.h): few shapes, so captured graphs
+  // are replayed.
   constexpr int kPackedRowMultiple = 64, kSlotMultiple = 16;
   PackedTokens packing;
-  const bool packed = s_->options.unpadded && cache == nullptr && c.head == HeadKind::CausalLM && !every_token &&
-                      (c.arch == Architecture::Llama || c.arch == Architecture::OPT) && peft_.prefix_tokens() == 0 &&
+  const bool packed = s_->options.unpadded && cache == nullptr && !rows.empty() && peft_.prefix_tokens() == 0 &&
                       std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return batch.mask[r] != 0; });
   if (packed) {
     packing = pack_tokens(batch, rows, peft_.probe_groups(), kPackedRowMultiple, kSlotMultiple);

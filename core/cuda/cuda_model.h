@@ -23,8 +23,9 @@ struct CudaOptions {
   int device = 0;           // CUDA device index
   bool tf32 = true;         // fp32 GEMMs on TF32 tensor cores
   bool graphs = true;       // capture and replay the forward pass per batch shape
-  // Decoder LM-head forwards over the real tokens only (engine.unpadded; core/model/packed_tokens.h):
-  // GEMMs and row-wise ops skip the padding, attention runs on the padded layout.
+  // Forwards whose head reads some rows run on the real tokens only (engine.unpadded;
+  // core/model/packed_tokens.h): GEMMs and row-wise ops skip the padding, attention runs on the
+  // padded layout.
   bool unpadded = false;
 };
 
