@@ -96,7 +96,7 @@ struct DeviceForward {
   const int32_t* positions = nullptr;  // [tokens], the architecture's position ids
   const int32_t* types = nullptr;      // [tokens] token types (BERT), zeros when the batch has none
   const uint8_t* mask = nullptr;       // [batch * seq_len] 1 = real token (the padded layout)
-  const int64_t* rows = nullptr;       // [n_rows] flat token indices for the LM head; null = every token
+  const int64_t* rows = nullptr;       // [n_rows] the head's token rows (packed rows when unpadded); null = every token
   int n_rows = 0;
   const float* inv_freq = nullptr;     // [head_dim / 2] RoPE frequencies (Llama)
   // Decoders with a KV cache: the batch's tokens follow kv->length cached ones per sequence
