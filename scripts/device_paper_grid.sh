@@ -133,7 +133,7 @@ collect)
   tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main --exclude='*.pid' --exclude='*.lock' \
     --warning=no-file-changed --warning=no-file-removed runs
   # the device tool returns files of at most 16 MiB: a larger archive comes back in parts of
-  # PART_BYTES (default 15 MB; NAME_runs.tar.xz.00, .01, ...; `cat NAME_runs.tar.xz.* > NAME_runs.tar.xz`)
+  # PART_BYTES (default 15 MB; NAME_runs.tar.xz.00, .01, ..., which update_results.py ingest joins)
   part_bytes=${PART_BYTES:-15000000}
   if [ "$(stat -c %s "$OUT/${name}_runs.tar.xz")" -gt "$part_bytes" ]; then
     split -b "$part_bytes" -d "$OUT/${name}_runs.tar.xz" "$OUT/${name}_runs.tar.xz." && rm "$OUT/${name}_runs.tar.xz"

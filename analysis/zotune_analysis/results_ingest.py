@@ -25,6 +25,7 @@ made from, and which the next session's `DONE=` skips:
 """
 
 import csv
+import glob
 import os
 import shutil
 import sys
@@ -105,8 +106,16 @@ class LogSource:
     def __init__(self, runs):
         self.tmp = None
         self.base = None
-        if runs and os.path.isfile(runs):
+        parts = sorted(glob.glob(glob.escape(runs) + ".[0-9][0-9]")) if runs and not os.path.exists(runs) else []
+        if runs and (os.path.isfile(runs) or parts):
             self.tmp = tempfile.mkdtemp(prefix="zotune_ingest_")
+            if parts:  # collect's split of a large archive: NAME_runs.tar.xz.00, .01, ... in order
+                joined = os.path.join(self.tmp, "runs.tar.xz")
+                with open(joined, "wb") as out:
+                    for part in parts:
+                        with open(part, "rb") as f:
+                            shutil.copyfileobj(f, out)
+                runs = joined
             try:
                 with tarfile.open(runs) as t:
                     members = [m for m in t.getmembers() if m.isfile() and m.name.endswith(".h5")
@@ -225,8 +234,9 @@ def main(argv):
     p = argparse.ArgumentParser(prog="update_results ingest", description=__doc__.splitlines()[0])
     p.add_argument("collect", help="a `zotune grid GRID collect --csv` file (device_paper_grid.sh: NAME_collect.csv)")
     p.add_argument("--into", required=True, help="the grid's results folder (experiments/results/NAME)")
-    p.add_argument("--runs", help="the grid's run logs: NAME_runs.tar.xz or a folder standing for the grid's root "
-                                  "(default: the paths the collect rows name)")
+    p.add_argument("--runs", help="the grid's run logs: NAME_runs.tar.xz (or, where it is absent, its parts "
+                                  "NAME_runs.tar.xz.00, .01, ... joined in order) or a folder standing for the grid's "
+                                  "root (default: the paths the collect rows name)")
     p.add_argument("--root", help="the folder the grid ran in (default: the part of each log path before /runs/)")
     p.add_argument("--logs", action="store_true", help="also keep a slim copy of each new run's log beside collect.csv")
     a = p.parse_args(argv)

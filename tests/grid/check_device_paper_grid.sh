@@ -72,11 +72,10 @@ grep -q ',completed,' "$results/collect.csv" && [ "$(grep -c ',completed,' "$res
 rm -rf "$pg"
 mkdir -p "$work/out2" && OUT=$work/out2 WAIT=120 DONE=$results/collect.csv RESUME=$work/out1/${name}_partial.tar.xz \
   bash "$repo/scripts/device_paper_grid.sh" start > "$work/start2.txt" 2>&1
-# parts of 4 KB: the split a large archive comes back in, joined as docs/GRIDS.md says
+# parts of 4 KB: the split a large archive comes back in; ingest below joins them itself
 OUT=$work/out2 PART_BYTES=4096 bash "$repo/scripts/device_paper_grid.sh" collect > "$work/collect2.txt" 2>&1
 [ -f "$work/out2/${name}_runs.tar.xz.01" ] && [ ! -f "$work/out2/${name}_runs.tar.xz" ] ||
   fail "collect with PART_BYTES=4096 did not split the runs archive: $(ls "$work/out2")"
-cat "$work/out2/${name}_runs.tar.xz".* > "$work/out2/${name}_runs.tar.xz"
 grep -q "1 runs done in" "$work/start2.txt" || fail "DONE was not read: $(cat "$work/start2.txt")"
 grep -q "resuming 1 runs" "$work/start2.txt" || fail "RESUME was not read: $(cat "$work/start2.txt")"
 ls "$pg/state"/run_*.txt > /dev/null 2>&1 || fail "session 2 trained nothing"
