@@ -11,7 +11,7 @@ namespace zotune::cuda {
 void gather_rows(float* out, const float* x, const int64_t* rows, int n_rows, int width, void* stream = nullptr);
 
 // Row moves between a packed and a padded layout (the unpadded forward, core/model/packed_tokens.h),
-// in any dtype: `mats` matrices of `row_bytes`-byte rows lie back to back in x (x_rows rows
+// in any dtype (host reference: kernels/cpu/gather.h): `mats` matrices of `row_bytes`-byte rows lie back to back in x (x_rows rows
 // each) and in out (out_rows rows each); out row r of matrix m = x row index[r] of matrix m,
 // or zeros where index[r] < 0 (padding slots: attention must read zeros there, never stale
 // values, whose NaNs would survive a zero weight). row_bytes even (2-byte dtypes or wider).

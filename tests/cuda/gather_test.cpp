@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tensor/dtype.h"
+#include "kernels/cpu/gather.h"
 #include "kernels/cuda/device.cuh"
 #include "kernels/cuda/gather.cuh"
 #include "tests/cuda/cuda_test_util.h"
@@ -59,7 +60,7 @@ TEST(CudaGather, GatherRowsCopiesTheRequestedRows) {
   }
 }
 
-// gather_rows_or_zero against a host memcpy reference, bit for bit: the packed <-> padded moves
+// gather_rows_or_zero against the CPU reference (kernels/cpu/gather.h), bit for bit: the packed <-> padded moves
 // of the unpadded forward. Rows of every dtype's widths (2-, 4- and 16-byte copy units), one
 // and three matrices (Llama's fused qkv rows, OPT's q, k, v buffers back to back), index -1
 // rows zeroed over a buffer that starts full of 0x5A bytes (a NaN pattern in no dtype, but
@@ -85,14 +86,8 @@ TEST(CudaGather, GatherRowsOrZeroMovesRowsAndZeroesPadding) {
     for (int r = 0; r < c.out_rows; ++r) index[r] = r == 0 ? c.x_rows - 1 : r == 1 ? 0 : std::max(-1, pick(rng));
     const size_t out_bytes = static_cast<size_t>(c.mats) * c.out_rows * c.row_bytes;
     std::vector<uint8_t> want(c.offset_bytes + out_bytes + guard, 0x5A);
-    for (int m = 0; m < c.mats; ++m)
-      for (int r = 0; r < c.out_rows; ++r) {
-        uint8_t* dst = want.data() + c.offset_bytes + (static_cast<size_t>(m) * c.out_rows + r) * c.row_bytes;
-        if (index[r] < 0)
-          std::memset(dst, 0, c.row_bytes);
-        else
-          std::memcpy(dst, x.data() + (static_cast<size_t>(m) * c.x_rows + index[r]) * c.row_bytes, c.row_bytes);
-      }
+    cpu::gather_rows_or_zero(want.data() + c.offset_bytes, x.data(), index.data(), c.out_rows, c.x_rows, c.row_bytes,
+                             c.mats);
     uint8_t* dx = device_copy(x, c.offset_bytes);
     int32_t* dindex = device_copy(index);
     uint8_t* dout = device_copy(std::vector<uint8_t>(want.size(), 0x5A));

@@ -11,6 +11,7 @@
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/cross_entropy.h"
 #include "kernels/cpu/embedding.h"
+#include "kernels/cpu/gather.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/rope.h"
@@ -97,6 +98,23 @@ TEST_P(PerDtype, EmbeddingGathersAndAdds) {
   cpu::embedding_add(out.data(), ids.data(), tbytes.data(), GetParam(), 4, C);
   for (size_t i = 0; i < ids.size(); ++i)
     for (int c = 0; c < C; ++c) EXPECT_FLOAT_EQ(out[i * C + c], 2 * tr[ids[i] * C + c]);
+}
+
+// Packed -> padded and back on fp16-sized values, two matrices: each out row is its source row
+// or zeros, for the rows an index names and the -1 rows alike.
+TEST(CpuKernels, GatherRowsOrZeroMovesRowsAndZeroesTheRest) {
+  const int x_rows = 3, out_rows = 5, mats = 2, width = 3;  // width values of 2 bytes a row
+  std::vector<uint16_t> x(mats * x_rows * width);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<uint16_t>(1000 + i);
+  const std::vector<int32_t> index = {2, -1, 0, 0, -1};
+  std::vector<uint16_t> out(mats * out_rows * width, 0xFFFF);
+  cpu::gather_rows_or_zero(out.data(), x.data(), index.data(), out_rows, x_rows, width * sizeof(uint16_t), mats);
+  for (int m = 0; m < mats; ++m)
+    for (int r = 0; r < out_rows; ++r)
+      for (int c = 0; c < width; ++c) {
+        const uint16_t want = index[r] < 0 ? 0 : x[(m * x_rows + index[r]) * width + c];
+        EXPECT_EQ(out[(m * out_rows + r) * width + c], want) << "matrix " << m << " row " << r << " column " << c;
+      }
 }
 
 TEST(CpuKernels, ActivationsMatchDefinitions) {
