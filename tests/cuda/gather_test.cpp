@@ -60,8 +60,9 @@ TEST(CudaGather, GatherRowsCopiesTheRequestedRows) {
   }
 }
 
-// gather_rows_or_zero against the CPU reference (kernels/cpu/gather.h), bit for bit: the packed <-> padded moves
-// of the unpadded forward. Rows of every dtype's widths (2-, 4- and 16-byte copy units), one
+// gather_rows_or_zero against the CPU reference (kernels/cpu/gather.h), bit for bit: the
+// packed <-> padded moves of the unpadded forward. Rows of every dtype's widths (2-, 4- and
+// 16-byte copy units), one
 // and three matrices (Llama's fused qkv rows, OPT's q, k, v buffers back to back), index -1
 // rows zeroed over a buffer that starts full of 0x5A bytes (a NaN pattern in no dtype, but
 // nonzero in all), a byte offset forcing the 2-byte path, and 0x5A guard bytes after out.
