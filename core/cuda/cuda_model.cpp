@@ -463,8 +463,6 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   } else {
     positions = batch_positions(c, batch);
   }
-  std::vector<int32_t> types(batch.token_types.empty() ? std::vector<int32_t>(N, 0) : batch.token_types);
-  std::vector<int32_t> ids = batch.ids;
   // engine.unpadded: a forward whose head reads some rows (the LM heads' requested rows, the
   // classification head's first tokens: the training and evaluation losses) runs on the real
   // tokens only; generation (a cache), prefix-tuning, whole-sequence outputs and a head row on
@@ -473,13 +471,14 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   // are replayed.
   constexpr int kPackedRowMultiple = 64, kSlotMultiple = 16;
   PackedTokens packing;
+  std::vector<int32_t> packed_ids, packed_types;  // packed copies (the padded forward stages the batch's own)
   const bool packed = s_->options.unpadded && cache == nullptr && !rows.empty() && peft_.prefix_tokens() == 0 &&
                       std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return batch.mask[r] != 0; });
   if (packed) {
     packing = pack_tokens(batch, rows, peft_.probe_groups(), kPackedRowMultiple, kSlotMultiple);
-    ids = packed_values(packing, ids);
+    packed_ids = packed_values(packing, batch.ids);
     positions = packed_values(packing, positions);
-    types = packed_values(packing, types);
+    if (!batch.token_types.empty()) packed_types = packed_values(packing, batch.token_types);
     rows = packing.rows;
   }
   // The layout attention runs on: the batch's, or its widening (T_att slots a sequence).
@@ -488,9 +487,13 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   const int tokens = packed ? packing.tokens() : N;
   const InputLayout layout(tokens, slots, packed, n_rows, n_targets);
   char* staged = static_cast<char*>(s_->staging_in.reserve(layout.bytes));
-  std::memcpy(staged + layout.ids, ids.data(), sizeof(int32_t) * tokens);
+  std::memcpy(staged + layout.ids, packed ? packed_ids.data() : batch.ids.data(), sizeof(int32_t) * tokens);
   std::memcpy(staged + layout.positions, positions.data(), sizeof(int32_t) * tokens);
-  std::memcpy(staged + layout.types, types.data(), sizeof(int32_t) * tokens);
+  if (batch.token_types.empty())  // no segments: type 0 everywhere
+    std::memset(staged + layout.types, 0, sizeof(int32_t) * tokens);
+  else
+    std::memcpy(staged + layout.types, packed ? packed_types.data() : batch.token_types.data(),
+                sizeof(int32_t) * tokens);
   std::memcpy(staged + layout.mask, mask, slots);
   if (n_rows) std::memcpy(staged + layout.rows, rows.data(), sizeof(int64_t) * n_rows);
   if (n_targets) std::memcpy(staged + layout.targets, targets->data(), sizeof(int32_t) * n_targets);
