@@ -51,6 +51,7 @@ void register_train(CLI::App& app, const std::string& command_line) {
       return;
     }
     std::printf("%lld steps in %.1f s; task %s\n", static_cast<long long>(out.steps), out.seconds, out.task.c_str());
+    if (!out.engine_report.empty()) std::printf("%s\n", out.engine_report.c_str());
     if (out.initial_loss && out.final_loss)
       std::printf("loss before %.6f, after %.6f (mean token loss over the %s training split)\n", *out.initial_loss,
                   *out.final_loss, config.task.name.c_str());

@@ -242,6 +242,10 @@ struct CudaModel::State {
   std::set<GraphKey> seen;  // keys run eagerly once in the arena's current generation
   uint64_t graph_generation = 0;
   int captured = 0;
+  // How the forwards ran (engine_report): replayed graphs, eager first runs of a shape, with a
+  // KV cache; graph sets dropped because the arena grew; with engine.unpadded, the head-row
+  // forwards that ran packed and those that kept the padded layout.
+  int64_t replayed = 0, eager = 0, cached = 0, graph_drops = 0, packed = 0, unpacked = 0;
 
   ~State() {
     for (auto& [key, g] : graphs) cudaGraphExecDestroy(g.exec);
@@ -337,6 +341,19 @@ void* CudaModel::device_data(const ParamView& v) const {
 void* CudaModel::stream() const { return s_->stream; }
 int CudaModel::device() const { return s_->options.device; }
 int CudaModel::graphs_captured() const { return s_->captured; }
+
+std::string CudaModel::engine_report() const {
+  const State& st = *s_;
+  std::string r = "CUDA forwards: " + std::to_string(st.replayed) + " replayed from a captured graph, " +
+                  std::to_string(st.captured) + " captured, " + std::to_string(st.eager) +
+                  " eager (a shape's first run" + (st.options.graphs ? "" : ", or graphs off") + ")";
+  if (st.cached > 0) r += ", " + std::to_string(st.cached) + " with a KV cache";
+  if (st.graph_drops > 0) r += "; graphs dropped " + std::to_string(st.graph_drops) + " times (the arena grew)";
+  if (st.options.unpadded)
+    r += "; engine.unpadded: " + std::to_string(st.packed) + " of " + std::to_string(st.packed + st.unpacked) +
+         " forwards with head rows ran on the real tokens";
+  return r;
+}
 
 void CudaModel::synchronize() const { check_status(cudaStreamSynchronize(s_->stream), "CUDA engine stream"); }
 
@@ -474,6 +491,7 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   std::vector<int32_t> packed_ids, packed_types;  // packed copies (the padded forward stages the batch's own)
   const bool packed = s_->options.unpadded && cache == nullptr && !rows.empty() && peft_.prefix_tokens() == 0 &&
                       std::all_of(rows.begin(), rows.end(), [&](int64_t r) { return batch.mask[r] != 0; });
+  if (s_->options.unpadded && !rows.empty()) ++(packed ? s_->packed : s_->unpacked);
   if (packed) {
     packing = pack_tokens(batch, rows, peft_.probe_groups(), kPackedRowMultiple, kSlotMultiple);
     packed_ids = packed_values(packing, batch.ids);
@@ -511,12 +529,14 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
       check_status(cudaMemcpyAsync(it->second.inputs, staged, layout.bytes, cudaMemcpyHostToDevice, s_->stream),
                    "input upload");
       check_status(cudaGraphLaunch(it->second.exec, s_->stream), "cudaGraphLaunch (forward)");
+      ++s_->replayed;
       return it->second.output;
     }
   }
 
   s_->arena.begin();
   if (s_->arena.generation() != s_->graph_generation) {
+    if (!s_->graphs.empty() || !s_->seen.empty()) ++s_->graph_drops;
     s_->clear_graphs();  // the arena moved: captured addresses are stale
     s_->graph_generation = s_->arena.generation();
   }
@@ -588,6 +608,7 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
 
   if (cache != nullptr) {
     const void* out = body();
+    ++s_->cached;
     cache->length += T;  // the pass appended its T tokens to every layer
     return out;
   }
@@ -596,6 +617,7 @@ const void* CudaModel::run(const Batch& batch, const std::vector<int64_t>& rows_
   if (!s_->options.graphs || !s_->seen.count(key)) {
     const void* out = body();
     s_->seen.insert(key);
+    ++s_->eager;
     return out;
   }
   check_status(cudaStreamBeginCapture(s_->stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");

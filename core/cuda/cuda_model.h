@@ -76,6 +76,9 @@ class CudaModel final : public Model {
   void synchronize() const;
   // Graphs captured so far (tests: a shape seen twice is replayed, not captured again).
   int graphs_captured() const;
+  // One line on how the forwards ran so far: replayed, captured, eager, cached; graph drops;
+  // with engine.unpadded, how many head-row forwards ran packed.
+  std::string engine_report() const override;
 
  private:
   CudaModel(const ModelConfig& config, DType dtype, ParamStore layout, const CudaOptions& options);

@@ -101,6 +101,9 @@ class Model {
   // sync_params_to_host() (saving, host checksums).
   virtual bool on_device() const { return false; }
   virtual void sync_params_to_host() {}
+  // A line on how this engine ran its forwards (zotune train prints it at the end); empty
+  // where there is nothing to say (the CPU engine).
+  virtual std::string engine_report() const { return {}; }
 
   // ---- Batched probes (engine.probe_batch, the PEFT modes): every probe of a step differs only
   // in the PEFT modules, so G probes can share one forward over G copies of the minibatch.

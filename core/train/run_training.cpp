@@ -391,6 +391,7 @@ TrainOutcome run_training(const RunConfig& config, Communicator& comm, const Tra
       out.test = test_by_metric ? score.metric : score.loss;
     }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.engine_report = pretrained->model->engine_report();
     if (root) {
       if (out.final_loss) {
         log->log_eval(out.steps, {{"train_loss", *out.final_loss}});

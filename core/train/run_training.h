@@ -41,6 +41,7 @@ struct TrainOutcome {
   std::string test_metric;
   std::optional<double> test;
   double seconds = 0.0;
+  std::string engine_report;  // Model::engine_report after the test split (empty on the CPU engine)
   // --resume of a log whose status is completed: nothing was trained (steps and checksum are
   // the log's).
   bool already_completed = false;

@@ -3,7 +3,8 @@
 # another task) with engine.$OPTION false and true, one after the other on one engine. Options
 # meant to change only rounding: engine.shared_prompts (tasks with one-token label words),
 # engine.unpadded (CUDA). Prints each run's median step time, the ratio, and the largest
-# relative difference between the two runs' probe losses at step 1 (rounding only) and over the run.
+# relative difference between the two runs' probe losses at step 1 (rounding only) and over the run,
+# then the CUDA engine's report of how each run's forwards ran.
 #   OPTION=shared_prompts bash experiments/benchmarks/run_engine_option_check.sh ZOTUNE MODEL DATA_DIR [DEVICE] [STEPS] [TASK]
 # e.g. OPTION=unpadded bash experiments/benchmarks/run_engine_option_check.sh build/zotune \
 #        models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf ../shared/data cuda 200 rte
@@ -42,3 +43,8 @@ print(f"| --- | --- | --- | --- | --- | --- | --- | --- |")
 print(f"| {engine} | {task} | {len(a) // 2} | {ms['false']:.2f} | {ms['true']:.2f} | {ms['false'] / ms['true']:.2f}x | "
       f"{float(np.max(rel[:2])):.2e} | {float(np.max(rel)):.2e} |")
 EOF
+# How each run's forwards ran (the CUDA engine's report: graphs replayed, captured, eager; with
+# engine.unpadded, how many head-row forwards ran packed)
+for on in false true; do
+  grep -h "^CUDA forwards" "$out/train_$on.txt" | sed "s/^/$option $on: /" || true
+done

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/cuda/cuda_model.h"
 #include "core/io/safetensors.h"
@@ -32,6 +35,25 @@ using test::rel_error;
 const fs::path kParityDir = test::parity_dir();
 
 bool is_lm(const Model& m) { return m.config().head == HeadKind::CausalLM || m.config().head == HeadKind::MaskedLM; }
+
+// The numbers engine_report puts after `label` ("engine.unpadded: " -> {packed, of}; "CUDA forwards: "
+// -> {replayed, captured, eager}): each integer in the text that follows, up to `count` of them.
+std::vector<long> report_numbers(const std::string& report, const std::string& label, size_t count) {
+  std::vector<long> out;
+  const size_t at = report.find(label);
+  if (at == std::string::npos) return out;
+  const char* p = report.c_str() + at + label.size();
+  while (*p && out.size() < count) {
+    if (*p >= '0' && *p <= '9') {
+      char* end = nullptr;
+      out.push_back(std::strtol(p, &end, 10));
+      p = end;
+    } else {
+      ++p;
+    }
+  }
+  return out;
+}
 
 std::unique_ptr<cuda::CudaModel> on_gpu(const fs::path& weights, DType dtype, bool tf32, bool graphs = true,
                                         bool unpadded = false) {
@@ -160,6 +182,11 @@ TEST_P(CudaParity, GraphReplayEqualsEagerLaunches) {
   EXPECT_EQ(graphs->forward(rb.batch, rb.valid_rows), eager->forward(rb.batch, rb.valid_rows));
   EXPECT_EQ(graphs->graphs_captured(), 1);
   EXPECT_EQ(eager->graphs_captured(), 0);
+  // engine_report counts the same: replayed, captured, eager
+  EXPECT_EQ(report_numbers(graphs->engine_report(), "CUDA forwards: ", 3), (std::vector<long>{2, 1, 1}))
+      << graphs->engine_report();
+  EXPECT_EQ(report_numbers(eager->engine_report(), "CUDA forwards: ", 3), (std::vector<long>{0, 0, 1}))
+      << eager->engine_report();
 }
 
 // engine.unpadded: the forward on the real tokens alone gives the padded forward's outputs
@@ -175,6 +202,20 @@ TEST_P(CudaParity, UnpaddedForwardMatchesThePaddedOne) {
     if (padded->config().head == HeadKind::Base) GTEST_SKIP() << "no head: every token's output is read";
     const bool lm = is_lm(*padded);
     const double tolerance = p.tolerance;
+    // engine_report's count: forwards with head rows (LM heads: the rows asked for; classification:
+    // each sequence's first token), and those of them with a row on padding (kept padded).
+    long head_forwards = 0, padding_rows = 0;
+    auto count = [&](const Batch& b, const std::vector<int64_t>& asked) {
+      std::vector<int64_t> head = asked;
+      if (!lm)
+        for (int i = 0; i < b.batch; ++i) head.push_back(static_cast<int64_t>(i) * b.seq_len);
+      ++head_forwards;
+      for (int64_t r : head)
+        if (!b.mask[r]) {
+          ++padding_rows;
+          break;
+        }
+    };
     for (const char* name : {"right", "left"}) {
       if (!ref.find(std::string(name) + ".input_ids")) continue;
       const RefBatch rb = read_batch(ref, name);
@@ -185,6 +226,7 @@ TEST_P(CudaParity, UnpaddedForwardMatchesThePaddedOne) {
       const std::vector<float> eager = unpadded->forward(rb.batch, rows);
       const std::vector<float> captured = unpadded->forward(rb.batch, rows);
       const std::vector<float> replayed = unpadded->forward(rb.batch, rows);
+      for (int i = 0; i < 3; ++i) count(rb.batch, rows);
       ASSERT_EQ(eager.size(), want.size()) << what;
       EXPECT_LE(rel_error(eager, want), tolerance) << what;
       EXPECT_EQ(captured, eager) << what << ": captured";
@@ -194,6 +236,7 @@ TEST_P(CudaParity, UnpaddedForwardMatchesThePaddedOne) {
       for (size_t i = 0; i < rows.size(); ++i) targets.push_back(static_cast<int32_t>((i * 7919) % padded->output_width()));
       const std::vector<double> loss_want = padded->row_losses(rb.batch, rows, targets);
       const std::vector<double> loss_got = unpadded->row_losses(rb.batch, rows, targets);
+      count(rb.batch, rows);
       ASSERT_EQ(loss_got.size(), loss_want.size());
       for (size_t i = 0; i < loss_got.size(); ++i)
         EXPECT_NEAR(loss_got[i], loss_want[i], 10 * tolerance * (1.0 + std::fabs(loss_want[i]))) << what << " row " << i;
@@ -203,9 +246,15 @@ TEST_P(CudaParity, UnpaddedForwardMatchesThePaddedOne) {
         const std::vector<int64_t> with_padding = {rows.front(), j};
         EXPECT_EQ(unpadded->forward(rb.batch, with_padding), padded->forward(rb.batch, with_padding))
             << what << ": row on padding";
+        count(rb.batch, with_padding);
         break;
       }
     }
+    // engine_report: every forward with head rows ran packed but those with a row on padding
+    const std::vector<long> packed = report_numbers(unpadded->engine_report(), "engine.unpadded: ", 2);
+    EXPECT_EQ(packed, (std::vector<long>{head_forwards - padding_rows, head_forwards})) << unpadded->engine_report();
+    EXPECT_GT(head_forwards - padding_rows, 0) << unpadded->engine_report();
+    EXPECT_EQ(padded->engine_report().find("engine.unpadded"), std::string::npos) << padded->engine_report();
   }
 }
 
