@@ -1,8 +1,8 @@
 #include "kernels/cpu/matmul.h"
 
-#include <cblas.h>
-
 #include <vector>
+
+#include "kernels/cpu/gemm.h"
 
 namespace zotune::cpu {
 
@@ -20,11 +20,11 @@ void matmul(float* out, const float* in, const void* weight, DType weight_type, 
     for (int m = 0; m < M; ++m) convert(bias, bias_type, out + static_cast<size_t>(m) * N, DType::F32, N);
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, in, K, w, K, beta, out, N);
+  gemm(true, M, N, K, 1.0f, in, K, w, K, beta, out, N);
 }
 
 void matmul_nn(float* out, const float* a, const float* b, int M, int K, int N) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, out, N);
+  gemm(false, M, N, K, 1.0f, a, K, b, N, 0.0f, out, N);
 }
 
 }  // namespace zotune::cpu

@@ -1,6 +1,7 @@
 // out[M, N] = in[M, K] @ weight[N, K]^T (+ bias[N]): a Linear layer, weight stored as
 // PyTorch stores it ([out, in], row-major) in any storage dtype. fp32 accumulation through
-// OpenBLAS cblas_sgemm; fp16/bf16 weights are widened into a per-thread scratch first.
+// cpu::gemm (OpenBLAS, the same bits on any number of threads); fp16/bf16 weights are widened
+// into a per-thread scratch first.
 #pragma once
 #include "core/tensor/dtype.h"
 

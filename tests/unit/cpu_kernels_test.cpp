@@ -2,9 +2,16 @@
 // inputs that cannot pass on zeros, per storage dtype of the weights.
 #include <gtest/gtest.h>
 
+#include <cblas.h>
+
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <string>
 #include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "core/tensor/dtype.h"
 #include "kernels/cpu/activation.h"
@@ -12,6 +19,7 @@
 #include "kernels/cpu/cross_entropy.h"
 #include "kernels/cpu/embedding.h"
 #include "kernels/cpu/gather.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/norm.h"
 #include "kernels/cpu/rope.h"
@@ -102,6 +110,59 @@ TEST_P(PerDtype, EmbeddingGathersAndAdds) {
 
 // Packed -> padded and back on fp16-sized values, two matrices: each out row is its source row
 // or zeros, for the rows an index names and the -1 rows alike.
+// cpu::gemm against a double reference, and bit for bit the same on 1, 2 and 3 threads (OpenMP
+// and OpenBLAS both set to each): shapes cut by rows, by columns and not at all, both layouts of
+// B, alpha and beta, leading dimensions wider than the matrices. OpenBLAS's own threading fails
+// the second part on the CI machine (its 1- and 2-thread results differ for most of these shapes).
+TEST(CpuKernels, GemmIsTheSameOnAnyNumberOfThreads) {
+  struct Shape {
+    int M, N, K;
+  };
+  for (const Shape sh : {Shape{300, 96, 80}, Shape{16, 2000, 72}, Shape{200, 150, 64}, Shape{20, 30, 40}}) {
+    for (const bool trans_b : {true, false}) {
+      const int lda = sh.K + 3, ldb = (trans_b ? sh.K : sh.N) + 5, ldc = sh.N + 2;
+      const std::vector<float> a = test::uniform_vector(static_cast<size_t>(sh.M) * lda, 11, 1.0f);
+      const std::vector<float> b = test::uniform_vector(static_cast<size_t>(trans_b ? sh.N : sh.K) * ldb, 12, 1.0f);
+      const std::vector<float> c0 = test::uniform_vector(static_cast<size_t>(sh.M) * ldc, 13, 1.0f);
+      const float alpha = 0.75f, beta = -0.5f;
+      const std::string what = std::to_string(sh.M) + "x" + std::to_string(sh.N) + "x" + std::to_string(sh.K) +
+                               (trans_b ? " B^T" : " B");
+      std::vector<float> first;
+      for (int threads = 1; threads <= 3; ++threads) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads);
+#endif
+        openblas_set_num_threads(threads);
+        std::vector<float> c = c0;
+        cpu::gemm(trans_b, sh.M, sh.N, sh.K, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+        if (threads == 1) {
+          std::vector<float> got;
+          std::vector<double> want;
+          for (int i = 0; i < sh.M; ++i)
+            for (int j = 0; j < sh.N; ++j) {
+              double sum = 0.0;
+              for (int k = 0; k < sh.K; ++k)
+                sum += double(a[i * lda + k]) * (trans_b ? b[j * ldb + k] : b[k * ldb + j]);
+              want.push_back(alpha * sum + beta * double(c0[i * ldc + j]));
+              got.push_back(c[i * ldc + j]);
+            }
+          EXPECT_LT(rel_error(got, want), 1e-6) << what;
+          // the padding between rows is left alone
+          for (int i = 0; i < sh.M; ++i)
+            for (int j = sh.N; j < ldc; ++j) EXPECT_EQ(c[i * ldc + j], c0[i * ldc + j]) << what;
+          first = c;
+        } else {
+          EXPECT_EQ(std::memcmp(c.data(), first.data(), c.size() * sizeof(float)), 0)
+              << what << ": " << threads << " threads give other bits than 1";
+        }
+      }
+    }
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(omp_get_num_procs());
+#endif
+}
+
 TEST(CpuKernels, GatherRowsOrZeroMovesRowsAndZeroesTheRest) {
   const int x_rows = 3, out_rows = 5, mats = 2, width = 3;  // width values of 2 bytes a row
   std::vector<uint16_t> x(mats * x_rows * width);
