@@ -7,7 +7,7 @@
 // disagree in the last bits for most shapes above 64 x 64 x 64), so a rank sharing the cores
 // with two others computed other numbers than a rank alone, breaking rank invariance. Here
 // OpenBLAS runs single-threaded, and the GEMM is cut into tiles by its shape alone (rows, or
-// columns when there are few rows; at most kMaxTiles) that OpenMP spreads over the threads:
+// columns when there are few rows; at most kMaxGemmTiles) that OpenMP spreads over the threads:
 // every tile is the same single-threaded call whichever thread runs it.
 #pragma once
 
