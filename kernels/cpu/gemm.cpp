@@ -33,12 +33,13 @@ void gemm(bool trans_b, int M, int N, int K, float alpha, const float* A, int ld
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
   // Rows when there are enough of them (B is packed once per tile), else columns (A per tile).
   const bool by_rows = M >= 2 * kMinTileRows || M >= N;
-  int tiles = 1, tile = by_rows ? M : N;
-  split(by_rows ? M : N, by_rows ? kMinTileRows : kMinTileCols, &tiles, &tile);
+  const int extent = by_rows ? M : N;
+  int tiles, tile;
+  split(extent, by_rows ? kMinTileRows : kMinTileCols, &tiles, &tile);
   const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
 #pragma omp parallel for schedule(static) if (tiles > 1)
   for (int t = 0; t < tiles; ++t) {
-    const int from = t * tile, count = std::min(tile, (by_rows ? M : N) - from);
+    const int from = t * tile, count = std::min(tile, extent - from);
     if (by_rows) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, count, N, K, alpha, A + static_cast<int64_t>(from) * lda, lda, B,
                   ldb, beta, C + static_cast<int64_t>(from) * ldc, ldc);
