@@ -19,7 +19,8 @@
 # Tested on the CPU engine by tests/grid/check_device_paper_grid.sh (CTest grid.device_paper_grid).
 # MODEL_REL: where the joined model goes under the copied repo (the grid's model.path), or a
 # .tar.xz of model folders to unpack into models/ (MODEL_REL=models/minilm.tar.xz);
-# OVERRIDES: key=value pairs for every run (say them wherever the results are reported).
+# OVERRIDES: key=value pairs for every run (say them wherever the results are reported); give the
+# same to collect, which compares each log's configuration with the grid's under them.
 # DONE: the grid's committed collect CSV; its finished runs are skipped, so each session's GPU time
 # goes to the runs still missing (analysis/update_results.py ingest merges the new ones in).
 # RESUME: the NAME_partial.tar.xz an earlier session's collect wrote (the logs of the runs the end
@@ -126,8 +127,9 @@ wait)
   ;;
 collect)
   cd $work/main
-  build/zotune grid "$grid" status > "$OUT/${name}_status.txt" 2>&1; tail -3 "$OUT/${name}_status.txt"
-  build/zotune grid "$grid" collect --csv "$OUT/${name}_collect.csv" 2>&1 | tail -2
+  # with the runs' OVERRIDES, or every run they changed reads "changed" (and DONE would train it again)
+  build/zotune grid "$grid" status ${OVERRIDES:-} > "$OUT/${name}_status.txt" 2>&1; tail -3 "$OUT/${name}_status.txt"
+  build/zotune grid "$grid" collect ${OVERRIDES:-} --csv "$OUT/${name}_collect.csv" 2>&1 | tail -2
   grep -l -i "error" $state/run_*.txt 2>/dev/null | head -3 | xargs -r tail -3
   # every log (a running run's .pid and .lock files left out: they come and go while tar reads)
   tar -cJf "$OUT/${name}_runs.tar.xz" -C $work/main --exclude='*.pid' --exclude='*.lock' \

@@ -10,6 +10,8 @@
 #        models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf ../shared/data cuda 200 rte
 # The run: short_mezo_run.sh's (batch 16, 200 training examples, no evaluation); OUT (default
 # /tmp/engine_option) holds the run files and logs. Needs python3 (or $PYTHON) with h5py and numpy.
+# ENGINE: more engine keys for every run, `key=value` words (short_mezo_run.sh), e.g.
+# ENGINE="shared_prompts=true unpadded=true".
 set -euo pipefail
 zotune=${1:?zotune binary}; model=$(realpath "${2:?model file or folder}"); data=$(realpath "${3:?data folder}")
 device=${4:-cpu}; steps=${5:-6}; task=${6:-sst2}
@@ -23,6 +25,7 @@ for on in false true; do
   "$zotune" train "$out/run_$on.yaml" --overwrite > "$out/train_$on.txt" 2>&1 ||
     { tail -5 "$out/train_$on.txt"; exit 1; }
 done
+[ -z "${ENGINE:-}" ] || echo "every run with engine keys: $ENGINE"
 HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$device" "$task" "$(dirname "$0")" "$option" <<'EOF'
 import sys
 import h5py

@@ -10,6 +10,8 @@
 # Environment: NCU (default ncu; `--clock-control none` leaves the clocks alone), OUT (default
 # /tmp/kernel_profile), TOP (kernels listed, default 25), PLAIN_STEPS (the unprofiled runs' steps,
 # default 60), DEVICE (default cuda), PYTHON (with h5py and numpy).
+# ENGINE: more engine keys for every run, `key=value` words (short_mezo_run.sh), e.g.
+# ENGINE="shared_prompts=true unpadded=true".
 # Each kernel under ncu takes about 0.13 s (an H100, 2026-12-06: SmolLM2's MeZO step launches
 # about 850), so a profiled step costs about 2 minutes; the defaults profile 2 steps after 2.
 set -euo pipefail
@@ -32,6 +34,7 @@ ZOTUNE_PROFILE_STEPS=$warm:$steps ${NCU:-ncu} --profile-from-start off --clock-c
   { tail -5 "$out/profiled.txt" "$out/profile.csv"; exit 1; }
 median_ms() { HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} "$here/median_step_ms.py" "$1"; }
 off=$(median_ms "$out/plain_graphs_false.h5"); on=$(median_ms "$out/plain_graphs_true.h5")
+[ -z "${ENGINE:-}" ] || echo "every run with engine keys: $ENGINE"
 echo "MeZO on $task, batch 16, $(basename "$model"): median step $off ms with kernels launched one by one, $on ms replaying CUDA graphs ($plain_steps steps each, no profiler)"
 echo
 ${PYTHON:-python3} "$here/kernel_profile_table.py" "$out/profile.csv" "$steps" --top "${TOP:-25}" --step-ms "$off"

@@ -10,6 +10,8 @@
 #   bash experiments/benchmarks/run_packing_check.sh ZOTUNE MODEL DATA_DIR [STEPS] [TASK]
 # Environment: COUNTS (default "1 4"), MODES (default "plain mps"), OUT (default /tmp/packing),
 # DEVICE (default cuda; cpu is the smoke path), PYTHON (with h5py and numpy).
+# ENGINE: more engine keys for every run, `key=value` words (short_mezo_run.sh), e.g.
+# ENGINE="shared_prompts=true unpadded=true".
 set -euo pipefail
 zotune=$(realpath "${1:?zotune binary}"); model=$(realpath "${2:?model file or folder}"); data=$(realpath "${3:?data folder}")
 steps=${4:-1000}; task=${5:-sst2}
@@ -43,6 +45,7 @@ for mode in ${MODES:-plain mps}; do
   done
   if [ "$mode" = mps ]; then echo quit | nvidia-cuda-mps-control; unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY; fi
 done
+[ -z "${ENGINE:-}" ] || echo "every run with engine keys: $ENGINE"
 HDF5_USE_FILE_LOCKING=FALSE ${PYTHON:-python3} - "$out" "$task" "$steps" "$(dirname "$0")" <<'EOF'
 import sys
 out, task, steps, here = sys.argv[1:5]

@@ -2,8 +2,16 @@
 # 16, the papers' grids' batch; 200 training examples, CB has 250; no dev or test evaluation), so
 # the step time measured is the training step's alone.
 #   short_mezo_run_file NAME STEPS MODEL TASK DATA_DIR DEVICE LOG SEED [ENGINE_LINES] > run.yaml
-# ENGINE_LINES: more `engine:` keys, one per line, each indented two spaces.
+# ENGINE_LINES: more `engine:` keys, one per line, each indented two spaces. The environment's
+# ENGINE adds more to every run of a benchmark: `key=value` words, e.g. ENGINE="shared_prompts=true
+# unpadded=true" (a key given twice is refused by zotune as a duplicate: leave out the one the
+# benchmark itself varies).
 short_mezo_run_file() {
+  local extra="" kv
+  for kv in ${ENGINE:-}; do
+    [[ "$kv" == *=* ]] || { echo "short_mezo_run.sh: ENGINE word '$kv' is not key=value" >&2; return 1; }
+    extra+="  ${kv%%=*}: ${kv#*=}"$'\n'
+  done
   cat <<EOF
 run:
   name: $1
@@ -32,4 +40,5 @@ engine:
   device: $6
 ${9:-}
 EOF
+  printf '%s' "$extra"
 }

@@ -5,7 +5,8 @@
 # killed); its finished run is merged into a results folder with update_results.py ingest.
 # Session 2 starts again with DONE (that results file) and RESUME (session 1's partial logs): the
 # finished run is not trained again, the cut one is resumed (not restarted) and ends on the
-# checksum of the same run trained without interruption.
+# checksum of the same run trained without interruption. Every run has an override (OVERRIDES), as
+# the paper grids' engine options: collect must count the runs as completed under it.
 #   bash tests/grid/check_device_paper_grid.sh ZOTUNE REPO WORK PYTHON
 set -uo pipefail
 zotune=$(realpath "${1:?zotune binary}"); repo=$(realpath "${2:?repository}"); work=${3:?work folder}; py=${4:-python3}
@@ -16,7 +17,7 @@ name=dpg_check
 grid=$work/$name.yaml
 tar -cJf "$work/tiny.tar.xz" -C "$repo/tests/fixtures/train" tiny_lm
 mkdir -p "$work/d/data" && echo placeholder > "$work/d/data/README" && tar -cJf "$work/data.tar.xz" -C "$work/d" data
-export PARTS=$work/tiny.tar.xz DATA_TAR=$work/data.tar.xz GRID=$grid
+export PARTS=$work/tiny.tar.xz DATA_TAR=$work/data.tar.xz GRID=$grid OVERRIDES="optimizer.eps=2e-3"
 # Paths relative to experiments/grids/ of the work copy, where the script puts the grid.
 cat > "$grid" <<'EOF'
 set:
@@ -45,7 +46,7 @@ output: ../../runs/dpg_check
 EOF
 pg=$work/pg_$name
 copy_grid=experiments/grids/$name.yaml
-status_of() { (cd "$pg/main" && "$zotune" grid "$copy_grid" status 2>/dev/null) | awk -v n="$1" '$2 == n { print $3, $4 }'; }
+status_of() { (cd "$pg/main" && "$zotune" grid "$copy_grid" status $OVERRIDES 2>/dev/null) | awk -v n="$1" '$2 == n { print $3, $4 }'; }
 
 # ---- session 1 ----
 mkdir -p "$work/out1" && OUT=$work/out1 WAIT=1 bash "$repo/scripts/device_paper_grid.sh" start > "$work/start1.txt" 2>&1
@@ -90,7 +91,7 @@ resumed_log=$pg/main/runs/dpg_check/mezo-lr3e-4.h5
 # ---- the same run without interruption ----
 mkdir -p "$work/fresh/experiments/grids" "$work/fresh/models" && cp -r "$repo/experiments/data" "$work/fresh/experiments/"
 cp "$grid" "$work/fresh/experiments/grids/" && ln -s "$repo/tests/fixtures/train/tiny_lm" "$work/fresh/models/tiny_lm"
-(cd "$work/fresh" && "$zotune" grid "experiments/grids/$name.yaml" run --index 1 > "$work/fresh.txt" 2>&1) || fail "fresh run: $(tail -3 "$work/fresh.txt")"
+(cd "$work/fresh" && "$zotune" grid "experiments/grids/$name.yaml" run --index 1 $OVERRIDES > "$work/fresh.txt" 2>&1) || fail "fresh run: $(tail -3 "$work/fresh.txt")"
 a=$("$zotune" show "$resumed_log" | awk '$1 == "final_checksum" { print $2 }')
 b=$("$zotune" show "$work/fresh/runs/dpg_check/mezo-lr3e-4.h5" | awk '$1 == "final_checksum" { print $2 }')
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "the resumed run ends on checksum '$a', the uninterrupted one on '$b'"
