@@ -69,12 +69,14 @@ float* select_rows(const DeviceForward& f, float* x, int C, int* n) {
 
 namespace {
 
-// device_attention on the padded layout: the block's rows are the batch's slots.
+// device_attention on the padded layout: the block's rows are the batch's slots. `padding`:
+// whether the rows of padding slots are read afterwards (the padded forward) or not (the
+// unpadded forward moves only the real tokens' rows back).
 void padded_attention(const DeviceForward& f, void* out, size_t out_elems, const void* block, size_t block_elems,
                       const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
-                      const AttentionStrides& strides) {
+                      const AttentionStrides& strides, PaddingQueries padding) {
   if (f.type != DType::F32 || !f.blas->allow_tf32()) {
-    attention(out, q, k, v, f.type, f.mask, shape, strides, f.stream);
+    attention(out, q, k, v, f.type, f.mask, shape, strides, f.stream, padding);
     return;
   }
   const char* base = static_cast<const char*>(block);
@@ -83,7 +85,8 @@ void padded_attention(const DeviceForward& f, void* out, size_t out_elems, const
   char* half = static_cast<char*>(f.arena->take(block_elems * 2));
   void* half_out = f.arena->take(out_elems * 2);
   convert(block, DType::F32, half, DType::F16, block_elems, f.stream);
-  attention(half_out, half + 2 * at(q), half + 2 * at(k), half + 2 * at(v), DType::F16, f.mask, shape, strides, f.stream);
+  attention(half_out, half + 2 * at(q), half + 2 * at(k), half + 2 * at(v), DType::F16, f.mask, shape, strides, f.stream,
+            padding);
   convert(half_out, DType::F16, out, DType::F32, out_elems, f.stream);
   f.arena->rewind(mark);
 }
@@ -94,7 +97,7 @@ void device_attention(const DeviceForward& f, void* out, size_t out_elems, const
                       const void* q, const void* k, const void* v, const cpu::AttentionShape& shape,
                       const AttentionStrides& strides) {
   if (f.packed_of == nullptr) {
-    padded_attention(f, out, out_elems, block, block_elems, q, k, v, shape, strides);
+    padded_attention(f, out, out_elems, block, block_elems, q, k, v, shape, strides, PaddingQueries::Computed);
     return;
   }
   // The block is `mats` matrices of [tokens, width] (Llama: one, its rows q | k | v; OPT: q, k
@@ -121,7 +124,7 @@ void device_attention(const DeviceForward& f, void* out, size_t out_elems, const
   DeviceForward on_slots = f;
   on_slots.packed_of = nullptr;
   padded_attention(on_slots, padded_out, P * strides.out_row, padded, mats * P * width, moved(q), moved(k), moved(v),
-                   shape, strides);
+                   shape, strides, PaddingQueries::Unused);
   gather_rows_or_zero(out, padded_out, f.padded_of, static_cast<int>(N), static_cast<int64_t>(P),
                       static_cast<size_t>(strides.out_row) * ts, 1, f.stream);
   f.arena->rewind(mark);

@@ -45,6 +45,7 @@ struct Params {
   int prefix;        // keys [0, prefix) are visible to every query (prefix-tuning): no causal or window mask
   float scale_log2;  // scale * log2(e): scores in the log2 domain
   int q_tiles;       // query tiles per (batch, head)
+  int skip_padding_queries;  // PaddingQueries::Unused (the tensor-core kernel acts on it)
 };
 
 // Keys [lo, hi) that any query of rows [i_first, i_last] of a tile may see: causal cuts the
@@ -361,10 +362,25 @@ __global__ void __launch_bounds__(kThreads) attention_mma_kernel(const Params p)
   const T* kb = static_cast<const T*>(p.k) + b * p.kv_batch_stride + int64_t(g) * HD;
   const T* vb = static_cast<const T*>(p.v) + b * p.kv_batch_stride + int64_t(g) * HD;
   const uint8_t* valid = p.key_valid ? p.key_valid + b * p.mask_batch_stride : nullptr;
+  const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
+  // PaddingQueries::Unused: a tile of padding queries only writes zeros and ends (every thread
+  // takes the same branch: __syncthreads_or is block-wide). A query past the key range counts
+  // as real.
+  if (p.skip_padding_queries && valid != nullptr) {
+    const int i = i0 + tid, key = p.q_start + i;
+    const bool real = tid < kMmaRows && i < p.q_len && (key >= p.kv_len || valid[key]);
+    if (!__syncthreads_or(real)) {
+      T* out = static_cast<T*>(p.out) + int64_t(b) * p.q_len * p.out_row + int64_t(h) * HD;
+      for (int c = tid; c < kMmaRows * CHUNKS; c += kThreads) {
+        const int r = c / CHUNKS, col = (c % CHUNKS) * 8;
+        if (i0 + r < p.q_len) *reinterpret_cast<uint4*>(out + int64_t(i0 + r) * p.out_row + col) = zero;
+      }
+      return;
+    }
+  }
   int lo, hi;
   tile_key_range(p, i0, min(i0 + kMmaRows, p.q_len) - 1, lo, hi);
 
-  const uint4 zero = make_uint4(0u, 0u, 0u, 0u);
   auto load_k = [&](int t0) {
     for (int c = tid; c < kMmaKeys * CHUNKS; c += kThreads) {
       const int r = c / CHUNKS, col = (c % CHUNKS) * 8, j = t0 + r;
@@ -751,16 +767,10 @@ void launch_decode(const Params& base, const cpu::AttentionShape& s, cudaStream_
 
 bool aligned16(const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; }
 
-}  // namespace
-
-void attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
-               const cpu::AttentionShape& s, const AttentionStrides& strides, void* stream) {
-  prefixed_attention(out, q, k, v, type, key_valid, s, strides, 0, stream);
-}
-
-void prefixed_attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
-                        const cpu::AttentionShape& s, const AttentionStrides& strides, int visible_prefix,
-                        void* stream) {
+// attention() and prefixed_attention(): the checks, the parameters and the kernel for the shape.
+void launch_attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
+                      const cpu::AttentionShape& s, const AttentionStrides& strides, int visible_prefix, void* stream,
+                      PaddingQueries padding_queries) {
   check(visible_prefix >= 0 && visible_prefix <= s.q_start && visible_prefix <= s.kv_len,
         "cuda::attention: a visible prefix of " + std::to_string(visible_prefix) + " keys needs q_start (" +
             std::to_string(s.q_start) + ") and kv_len (" + std::to_string(s.kv_len) + ") to count it");
@@ -802,6 +812,7 @@ void prefixed_attention(void* out, const void* q, const void* k, const void* v, 
   p.window = s.sliding_window;
   p.prefix = visible_prefix;
   p.scale_log2 = s.scale * kLog2e;
+  p.skip_padding_queries = padding_queries == PaddingQueries::Unused ? 1 : 0;
 
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
   // The tensor-core kernel moves 16-byte chunks of rows (cp.async): every row start must be
@@ -828,6 +839,20 @@ void prefixed_attention(void* out, const void* q, const void* k, const void* v, 
       else if (!(mma_layout && launch_mma<__nv_bfloat16>(p, s, st))) launch_simt<__nv_bfloat16>(p, s, st);
       break;
   }
+}
+
+}  // namespace
+
+void attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
+               const cpu::AttentionShape& s, const AttentionStrides& strides, void* stream,
+               PaddingQueries padding_queries) {
+  launch_attention(out, q, k, v, type, key_valid, s, strides, 0, stream, padding_queries);
+}
+
+void prefixed_attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
+                        const cpu::AttentionShape& s, const AttentionStrides& strides, int visible_prefix,
+                        void* stream) {
+  launch_attention(out, q, k, v, type, key_valid, s, strides, visible_prefix, stream, PaddingQueries::Computed);
 }
 
 }  // namespace zotune::cuda

@@ -21,10 +21,22 @@ struct AttentionStrides {
   int64_t out_row = 0;
 };
 
+// What the caller needs of the rows of padding queries: query i of sequence b is padding when its
+// own key slot, key_valid[b, q_start + i], is 0.
+enum class PaddingQueries {
+  Computed,  // every row as cpu::attention computes it
+  // Never read (engine.unpadded: only the real tokens' rows move back): those rows are
+  // unspecified, finite. The tensor-core kernel skips each 64-query tile that holds padding
+  // only (writing zeros), which is most of a right-padded batch's causal work.
+  Unused,
+};
+
 // Same semantics as cpu::attention (kernels/cpu/attention.h): key_valid [batch, mask stride]
-// (null = all valid); a query that sees no key gets zeros. head_dim <= 256.
+// (null = all valid); a query that sees no key gets zeros. head_dim <= 256. The rows of real
+// queries are the same bit for bit with either PaddingQueries.
 void attention(void* out, const void* q, const void* k, const void* v, DType type, const uint8_t* key_valid,
-               const cpu::AttentionShape& shape, const AttentionStrides& strides, void* stream = nullptr);
+               const cpu::AttentionShape& shape, const AttentionStrides& strides, void* stream = nullptr,
+               PaddingQueries padding_queries = PaddingQueries::Computed);
 
 // attention() with keys [0, visible_prefix) of every sequence exempt from the causal and
 // sliding-window masks: prefix-tuning's prefix keys and values (MeZO-prefix) stored in k and v

@@ -291,6 +291,75 @@ TEST(CudaAttention, LongSequences) {
 // The launcher enqueues work only: it can be captured into a CUDA graph (here SIMT kernels
 // that need more than 48 KiB of shared memory, the tensor-core and decode ones), and the replay
 // matches a direct launch bit for bit.
+// PaddingQueries::Unused (engine.unpadded's attention): the rows of real queries are those of
+// PaddingQueries::Computed bit for bit; every row is finite; and the tensor-core kernel skipped
+// each 64-query tile without a real query (its rows are zeros), which a right-padded batch of
+// 200 slots whose sequences keep 200, 130 and 60 tokens has (left padding: at the start).
+TEST(CudaAttention, UnusedPaddingQueriesKeepRealRowsAndSkipPaddingTiles) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  constexpr int kTileRows = 64;  // the tensor-core kernel's queries a block (attention.cu kMmaRows)
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  int skipped_tiles = 0;
+  for (DType t : {DType::F16, DType::BF16})
+    for (int hd : {64, 128})
+      for (bool causal : {true, false})
+        for (Pad pad : {Pad::Right, Pad::Left}) {
+          const std::string what = std::string(dtype_name(t)) + " head_dim " + std::to_string(hd) +
+                                   (causal ? " causal" : " encoder") + (pad == Pad::Right ? " right" : " left");
+          cpu::AttentionShape s;
+          s.batch = 3;
+          s.q_len = s.kv_len = 200;
+          s.n_heads = 4;
+          s.n_kv_heads = 2;
+          s.head_dim = hd;
+          s.kv_batch_stride = int64_t(s.kv_len) * s.n_kv_heads * hd;
+          s.mask_batch_stride = s.kv_len;
+          s.causal = causal;
+          s.scale = 1.0f / std::sqrt(float(hd));
+          const std::vector<uint8_t> valid = test::key_mask(pad, s.batch, s.kv_len, s.kv_len, 70, 0);
+          const int q_dim = s.n_heads * hd;
+          const size_t rows = size_t(s.batch) * s.q_len, nq = rows * q_dim, nkv = size_t(s.batch) * s.kv_batch_stride;
+          const size_t es = dtype_size(t);
+          uint8_t* dq = device_copy(to_dtype(seeded(nq / hd, hd, 11, 0.2f), t));
+          uint8_t* dk = device_copy(to_dtype(seeded(nkv / hd, hd, 12, -0.1f), t));
+          uint8_t* dv = device_copy(to_dtype(seeded(nkv / hd, hd, 13, 0.5f), t));
+          uint8_t* dmask = device_copy(valid);
+          const std::vector<uint8_t> poison(nq * es, 0xff);  // NaN in every dtype: an unwritten row shows
+          uint8_t* computed = device_copy(poison);
+          uint8_t* unused = device_copy(poison);
+          cuda::attention(computed, dq, dk, dv, t, dmask, s, {}, stream);
+          cuda::attention(unused, dq, dk, dv, t, dmask, s, {}, stream, cuda::PaddingQueries::Unused);
+          ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess) << what;
+          const std::vector<uint8_t> want = host_copy(computed, nq * es), got = host_copy(unused, nq * es);
+          const std::vector<float> got32 = test::to_f32(got, t);
+          for (int b = 0; b < s.batch; ++b)
+            for (int i0 = 0; i0 < s.q_len; i0 += kTileRows) {
+              const int i1 = std::min(i0 + kTileRows, s.q_len);
+              bool tile_real = false;
+              for (int i = i0; i < i1; ++i) tile_real = tile_real || valid[size_t(b) * s.kv_len + i];
+              skipped_tiles += !tile_real;
+              for (int i = i0; i < i1; ++i) {
+                const size_t r = size_t(b) * s.q_len + i;
+                const bool real = valid[size_t(b) * s.kv_len + i];
+                if (real)
+                  ASSERT_TRUE(std::equal(&want[r * q_dim * es], &want[(r + 1) * q_dim * es], &got[r * q_dim * es]))
+                      << what << ": real query " << i << " of sequence " << b << " differs";
+                for (int e = 0; e < q_dim; ++e) {
+                  const float x = got32[r * q_dim + e];
+                  ASSERT_TRUE(std::isfinite(x)) << what << ": row " << i << " of sequence " << b;
+                  if (!tile_real) ASSERT_EQ(x, 0.0f) << what << ": padding tile at " << i0 << " of sequence " << b;
+                }
+              }
+            }
+          for (uint8_t* p : {dq, dk, dv, dmask, computed, unused}) cudaFree(p);
+        }
+  // Per configuration, right padding: sequence 1's tile 192..199, sequence 2's three from 64 on;
+  // left padding: sequence 1's first tile, sequence 2's first two.
+  EXPECT_GT(skipped_tiles, 0) << "no tile was padding only: the case proves nothing";
+  EXPECT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+}
+
 TEST(CudaAttention, CapturesIntoAGraph) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device";
   for (const auto& [t, hd, q_len] : {std::tuple{DType::F32, 256, 20}, std::tuple{DType::F16, 128, 64},
