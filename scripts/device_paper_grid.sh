@@ -10,6 +10,8 @@
 #   collect:  the grid's status table, its collect CSV, the run logs (tar.xz, in 15 MB parts
 #             when larger) and the logs of the runs still training (NAME_partial.tar.xz, for
 #             RESUME) into $OUT, each named after the grid
+#   order:    print the runs `start` would train, in order, and start nothing (any machine; with
+#             ZOTUNE=build/zotune where no build-dev/ is)
 # Usage (after scripts/device_build.sh built build-dev/zotune):
 #   GRID=experiments/grids/papers/bszo-5c-smollm2.yaml PARTS="/tmp/part1 .carry/p2/part2" \
 #     DATA_TAR=.carry/data.tar.xz JOBS=16 WAIT=540 bash scripts/device_paper_grid.sh start
@@ -25,6 +27,10 @@
 # goes to the runs still missing (analysis/update_results.py ingest merges the new ones in).
 # RESUME: the NAME_partial.tar.xz an earlier session's collect wrote (the logs of the runs the end
 # of its GPU time cut off): those runs continue where they stopped instead of starting again.
+# SEARCH_SEED (e.g. 1): search the learning rates with that seed alone, then train the other seeds
+# only at each cell's selected learning rate: the order is the search seed's runs, then, for every
+# cell whose search runs are all in DONE, its other seeds' runs at the learning rate with the best
+# dev value there (analysis/search_seed_runs.py; paper_table.py --select search-seed tabulates it).
 # MPS (default 1; MPS=0 turns it off): start the CUDA MPS daemon first, so the runs' kernels
 # share the GPU instead of taking turns; dropped if a short bench fails under it. Measured on an
 # H100 (docs/PERFORMANCE.md, experiments/benchmarks/run_packing_check.sh): 4 SmolLM2 MeZO runs
@@ -66,7 +72,42 @@ for r in csv.DictReader(open(sys.argv[1])):
     if r["status"] in sys.argv[3:] and r[sys.argv[2]]: print(r[sys.argv[2]])' "$@"
 }
 
-case "${1:?start, wait or collect}" in
+# The runs to train into $2/order: every run of the grid, seed-major (each cell's seed 1, then
+# seed 2, ...), or with SEARCH_SEED the two stages above; less the runs DONE has. $1: zotune,
+# $3: the grid file.
+plan_order() {
+  local z=$1 st=$2
+  "$z" grid "$3" list > $st/listing || return 1
+  # seed-major order: sort the listed runs by run.seed, keeping the grid's order within a seed
+  awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^run.seed=/) { split($i, s, "="); print s[2], $1 } }' $st/listing \
+    | sort -n -s -k1,1 | awk '{ print $2 }' > $st/order.all
+  if [ -n "${SEARCH_SEED:-}" ]; then
+    awk -v s="$SEARCH_SEED" '{ for (i = 1; i <= NF; i++) if ($i == "run.seed=" s) print $1 }' $st/listing > $st/order.search
+    : > $st/order.selected
+    [ -z "${DONE:-}" ] || python3 analysis/search_seed_runs.py $st/listing "$DONE" --search-seed "$SEARCH_SEED" \
+      > $st/order.selected || return 1
+    echo "search seed $SEARCH_SEED: $(wc -l < $st/order.search) runs; the other seeds at the selected learning rates:" \
+      "$(wc -l < $st/order.selected) runs (of the cells whose search is done)"
+    cat $st/order.search $st/order.selected > $st/order.all
+  fi
+  # DONE: a committed collect CSV (experiments/results/NAME/collect.csv); its completed and failed
+  # runs are not trained again (a failed run here is a result: e.g. fp16 Adam's NaN at step 1)
+  if [ -n "${DONE:-}" ]; then
+    rows_with_status "$DONE" index completed failed > $st/done
+    grep -vxF -f $st/done $st/order.all > $st/order || true
+    echo "$(wc -l < $st/done) runs done in $DONE"
+  else cp $st/order.all $st/order; fi
+}
+
+case "${1:?start, wait, collect or order}" in
+order)
+  st=$(mktemp -d)
+  plan_order "${ZOTUNE:-build-dev/zotune}" $st "$src_grid" || exit 1
+  awk 'NR == FNR { want[$1] = NR; next } ($1 in want) { name[want[$1]] = $1 "  " $2 }
+       END { for (i = 1; i in name; i++) print name[i] }' $st/order $st/listing
+  echo "$(wc -l < $st/order) runs to train"
+  rm -rf $st
+  ;;
 start)
   resume=${RESUME:+$(realpath "$RESUME")}
   rm -rf $work && mkdir -p $work/main $state
@@ -92,24 +133,16 @@ start)
     else echo "MPS off (bench failed under it)"; tail -3 $state/mps_check.txt; echo quit | nvidia-cuda-mps-control
       unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY; fi
   fi
-  # seed-major order: sort the listed runs by run.seed, keeping the grid's order within a seed
-  build/zotune grid "$grid" list | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^run.seed=/) { split($i, s, "="); print s[2], $1 } }' \
-    | sort -n -s -k1,1 | awk '{ print $2 }' > $state/order.all
-  # DONE: a committed collect CSV (experiments/results/NAME/collect.csv); its completed and failed
-  # runs are not trained again (a failed run here is a result: e.g. fp16 Adam's NaN at step 1)
-  if [ -n "${DONE:-}" ]; then
-    rows_with_status "$DONE" index completed failed > $state/done
-    grep -vxF -f $state/done $state/order.all > $state/order || true
-    echo "$(wc -l < $state/done) runs done in $DONE"
-  else cp $state/order.all $state/order; fi
+  plan_order build/zotune $state "$grid" || exit 1
   # RESUME: the last session's cut-off runs (collect's NAME_partial.tar.xz). Their logs go back in
   # place, first in the order: `zotune grid run` resumes each from its last flushed step (the
   # weights and optimizer state rebuilt from the logged losses, docs/RELIABILITY.md).
   if [ -n "$resume" ]; then
     tar -xJf "$resume" -C $work/main
     tar -tJf "$resume" | grep '\.h5$' | xargs -n1 basename | sed 's/\.h5$//' > $state/resumed
-    build/zotune grid "$grid" list | awk 'NR == FNR { r[$1] = 1; next } ($2 in r) { print $1 }' $state/resumed - \
-      > $state/resumed_index
+    # (those still in the order: a run of a learning rate the search did not select is dropped)
+    awk 'NR == FNR { r[$1] = 1; next } ($2 in r) { print $1 }' $state/resumed $state/listing \
+      | grep -xF -f $state/order > $state/resumed_index || true
     cat $state/resumed_index <(grep -vxF -f $state/resumed_index $state/order) > $state/order.new
     mv $state/order.new $state/order
     echo "resuming $(wc -l < $state/resumed_index) runs from $RESUME"

@@ -3,7 +3,7 @@ metric at the learning rate selected on dev, mean +- std over seeds; the paper's
 beside it; Markdown, LaTeX, CSV and a plot.
 
     zotune-paper-table INPUT --table bszo-3 [--markdown out.md] [--latex out.tex] [--csv out.csv]
-        [--plot out.png] [--select mean|per-seed] [--threshold T] [--window N]
+        [--plot out.png] [--select mean|per-seed|search-seed] [--threshold T] [--window N]
     (or: python3 analysis/paper_table.py ...)
 
 INPUT is a grid's `zotune grid GRID collect --csv FILE` / `--json FILE` output (its `log`
@@ -22,7 +22,12 @@ test_f1, printed in %). The learning rate is then selected per (method, task) by
 averaged over seeds (`--select mean`, the default: BSZO's launchers pick one learning rate per
 method and task, `run_roberta_large_best_lr.sh`, then run it 5 times, and MeZO / AdaZeta report
 one configuration per cell); `--select per-seed` picks the best learning rate for each seed on
-its own. A learning rate with a failed (diverged) seed is not eligible; a cell none of whose
+its own; `--select search-seed` picks it by the dev value of the cell's search seed alone (its
+lowest seed, the one every learning rate ran with) and reports every seed at that learning rate:
+the grid that searched the learning rates with one seed, then ran the other seeds only at the
+selected one (BSZO's launchers' own order: a search, then `run_roberta_large_best_lr.sh`). A table
+id may set its default selection (bszo-3-smollm2: search-seed). A learning rate with a failed
+(diverged) seed is not eligible; a cell none of whose
 learning rates is eligible prints `*` (the BSZO paper's mark for a collapsed run). Runs not
 completed (pending, running, interrupted) are left out and listed. std is the sample std
 (ddof 1: BSZO's Table 1 std is that of its Table 11 runs). The best cell per column (per
@@ -80,6 +85,7 @@ class TableSpec:
     cols: list = field(default_factory=lambda: ["task"])
     paper: list = field(default_factory=list)
     note: str = ""
+    select: str = "mean"  # the default learning-rate selection (mean | per-seed | search-seed)
 
 
 _BSZO3 = ["bszo-3/opt-1.3b", "bszo-3/mistral-7b", "bszo-3/opt-13b"]
@@ -90,7 +96,7 @@ SPECS = {
     "bszo-1-minilm": TableSpec("BSZO Table 1 at our scale (all-MiniLM-L6-v2), test accuracy %", paper=["bszo-1"]),
     "bszo-3": TableSpec("BSZO Table 3: decoders, test accuracy %", rows=["model", "method"], paper=_BSZO3),
     "bszo-3-smollm2": TableSpec("BSZO Table 3 at our scale (SmolLM2-135M), test accuracy %", rows=["model", "method"],
-                                paper=_BSZO3),
+                                paper=_BSZO3, select="search-seed"),
     "bszo-4": TableSpec("BSZO Table 4: peak memory and time per step", kind="memory", cols=["model", "task"],
                         paper=_BSZO4),
     "bszo-5": TableSpec("BSZO Table 5: ablations, test accuracy %", rows=["method", "optimizer.k", "optimizer.m"],
@@ -115,6 +121,9 @@ SPECS = {
 
 class TableError(ValueError):
     pass
+
+
+SELECT_MODES = ("mean", "per-seed", "search-seed")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,10 +385,14 @@ def _extra_dims(records, dims, ignore):
     return sorted(extra - {"optimizer.name", "trainable.mode", "model.path", "task.name"})
 
 
-def build_table(records, table_id, select="mean", threshold=None, window=None):
+def build_table(records, table_id, select=None, threshold=None, window=None):
+    """select: mean, per-seed or search-seed (None: the table id's default)."""
     if table_id not in SPECS:
         raise TableError(f"unknown table {table_id!r}; known: {', '.join(sorted(SPECS))}")
     spec = SPECS[table_id]
+    select = select or spec.select
+    if select not in SELECT_MODES:
+        raise TableError(f"unknown selection {select!r}; known: {', '.join(SELECT_MODES)}")
     left_out = []
     usable = []
     for r in records:
@@ -454,8 +467,12 @@ def _accuracy_cells(table, groups, cols, select):
                     continue
                 entries[r.config.get("run.seed", 0)] = (dev, test, r)
             candidates[lr] = (entries, ok)
-        if select == "mean":
+        if select in ("mean", "search-seed"):
             eligible = {lr: e for lr, (e, ok) in candidates.items() if ok and e}
+            # search-seed: only learning rates whose search-seed run completed compete, by its dev
+            search = min((r.config.get("run.seed", 0) for r in members), default=0)
+            if select == "search-seed":
+                eligible = {lr: e for lr, e in eligible.items() if search in e}
             if len(eligible) > 1 and any(d is None for e in eligible.values() for d, _, _ in e.values()):
                 cell.note = "no dev value to select the learning rate by"
                 eligible = {}
@@ -464,7 +481,7 @@ def _accuracy_cells(table, groups, cols, select):
                 cell.note = cell.note or ("no test value" if no_test else "every learning rate has a failed run")
             else:
                 def score(item):
-                    devs = [d for d, _, _ in item[1].values()]
+                    devs = [item[1][search][0]] if select == "search-seed" else [d for d, _, _ in item[1].values()]
                     m = float(np.mean(devs)) if devs and devs[0] is not None else 0.0
                     return m if higher else -m
                 # Ties go to the smaller learning rate (sorted first), then the first best.
@@ -472,7 +489,8 @@ def _accuracy_cells(table, groups, cols, select):
                 for seed in sorted(entries):
                     dev, test, r = entries[seed]
                     cell.values.append(test), cell.seeds.append(seed), cell.lrs.append(lr), cell.records.append(r)
-                devs = [d for d, _, _ in entries.values() if d is not None]
+                devs = [d for seed, (d, _, _) in entries.items()
+                        if d is not None and (select == "mean" or seed == search)]
                 cell.dev = float(np.mean(devs)) if devs else math.nan
         else:  # per-seed
             seeds = sorted({s for e, _ in candidates.values() for s in e})
@@ -692,8 +710,10 @@ def _caption(table, source):
     lines = [f"From `{source}`." + (f" Model: {', '.join(models)}." if "model" not in table.row_dims + table.col_dims
                                      else "") + (f" Every run: {fixed}." if fixed else "")]
     if table.spec.kind == "accuracy":
-        rule = ("the learning rate with the best dev value averaged over seeds, per method and task"
-                if table.select == "mean" else "per seed, the learning rate with the best dev value")
+        rule = {"mean": "the learning rate with the best dev value averaged over seeds, per method and task",
+                "per-seed": "per seed, the learning rate with the best dev value",
+                "search-seed": "the learning rate with the best dev value of the search seed (each cell's lowest "
+                               "seed, run at every learning rate), per method and task"}[table.select]
         seeds = sorted({len(c.values) for c in table.cells.values() if c.values})
         lines.append(f"Cells: {table.metric_name} (%) of each run's dev-selected checkpoint at {rule}; "
                      f"mean ± sample std over seeds ({'/'.join(map(str, seeds)) or 0} seeds per cell); "
@@ -936,8 +956,9 @@ def main(argv=None):
     p.add_argument("--latex", help="write a LaTeX tabular here")
     p.add_argument("--csv", help="write one row per cell here")
     p.add_argument("--plot", help="write the training-loss / dev-metric (/ threshold) figure here")
-    p.add_argument("--select", choices=["mean", "per-seed"], default="mean",
-                   help="learning-rate selection: best dev averaged over seeds (default) or per seed")
+    p.add_argument("--select", choices=SELECT_MODES,
+                   help="learning-rate selection: best dev averaged over seeds, per seed, or by the search seed's "
+                        "dev (default: the table's own, mean for most)")
     p.add_argument("--threshold", type=float, help="threshold tables: the training loss to reach")
     p.add_argument("--window", type=int, help="smoothing window in steps (default: 50, or a twentieth of a short run)")
     p.add_argument("--source", help="how the caption names the input (default: the INPUT as given)")

@@ -190,6 +190,77 @@ def check_accuracy_csv(csv_path, cells, task_labels, what):
     return frame
 
 
+def check_search_seed_records(args):
+    """--select search-seed on made-up runs where it and the mean selection disagree: the two-stage
+    grid (every learning rate with seed 1, seeds 2 and 3 at seed 1's best), a diverged seed at the
+    selected learning rate, a search run still missing; and bszo-3-smollm2 selects so by default."""
+    pt = analysis_module(args, "paper_table")
+
+    def rec(lr, seed, dev, test, status="completed", task="sst2"):
+        config = {"optimizer.name": "mezo", "task.name": task, "optimizer.lr": lr, "run.seed": seed,
+                  "model.path": "m.gguf"}
+        summary = {} if status != "completed" else {"best_dev_accuracy": dev, "test_accuracy": test,
+                                                     "selection": "accuracy"}
+        return pt.RunRecord(path=f"{task}-{lr}-{seed}", config=config, summary=summary, status=status)
+
+    def cell(records, select):
+        table = pt.build_table(records, "bszo-1", select=select)
+        (c,) = table.cells.values()
+        return c
+
+    # lr 1e-5: seed 1 best on dev (0.8), seeds 2, 3 low; lr 1e-6: 0.7 on every seed (higher mean).
+    full = [rec(1e-5, 1, 0.8, 0.70), rec(1e-5, 2, 0.5, 0.60), rec(1e-5, 3, 0.5, 0.62),
+            rec(1e-6, 1, 0.7, 0.65), rec(1e-6, 2, 0.7, 0.66), rec(1e-6, 3, 0.7, 0.67)]
+    mean_cell, search_cell = cell(full, "mean"), cell(full, "search-seed")
+    require(mean_cell.lrs == [1e-6] * 3, f"mean selection: {mean_cell.lrs}")
+    require(search_cell.lrs == [1e-5] * 3 and close(search_cell.mean, (70 + 60 + 62) / 3) and
+            close(search_cell.dev, 0.8), f"search-seed selection: {search_cell.lrs}, {search_cell.values}, "
+            f"dev {search_cell.dev}")
+    two_stage = [r for r in full if r.config["run.seed"] == 1 or r.config["optimizer.lr"] == 1e-5]
+    c = cell(two_stage, "search-seed")
+    require(c.lrs == [1e-5] * 3 and c.seeds == [1, 2, 3], f"two-stage grid: {c.lrs} seeds {c.seeds}")
+    diverged = [r for r in two_stage if r.config["run.seed"] != 3] + [rec(1e-5, 3, None, None, status="failed")]
+    c = cell(diverged, "search-seed")
+    require(c.lrs == [1e-6] and c.values == [65.0], f"a failed seed at the selected lr: {c.lrs} {c.values}")
+    missing = [r for r in full if not (r.config["optimizer.lr"] == 1e-5 and r.config["run.seed"] == 1)]
+    c = cell(missing, "search-seed")
+    require(c.lrs == [1e-6] * 3, f"a learning rate without its search run competes: {c.lrs}")
+    table = pt.build_table(full, "bszo-3-smollm2")
+    require(table.select == "search-seed" and next(iter(table.cells.values())).lrs == [1e-5] * 3,
+            f"bszo-3-smollm2's default selection: {table.select}")
+    require("search seed" in pt.markdown(table, "x"), "the caption does not name the search-seed rule")
+    print("search-seed selection on made-up runs: ok (two-stage grid, a failed seed, a missing search run)")
+
+    # analysis/search_seed_runs.py: the second stage's runs from a listing and the finished rows.
+    # Cells: sst2 (dev tie: the smaller lr), rte (its better lr's search run failed), cb (a search
+    # run still pending: nothing yet). Index = 6 * cell + 3 * lr position + seed - 1.
+    work = os.path.join(args.work, "search_seed")
+    os.makedirs(work, exist_ok=True)
+    lrs, listing, rows = ("1e-5", "1e-6"), [], ["index,name,optimizer.name,task.name,optimizer.lr,run.seed,status,best_dev_accuracy"]
+    dev = {("sst2", "1e-5"): 0.7, ("sst2", "1e-6"): 0.7, ("rte", "1e-5"): None, ("rte", "1e-6"): 0.6,
+           ("cb", "1e-5"): 0.9}
+    for c, task in enumerate(("sst2", "rte", "cb")):
+        for j, lr in enumerate(lrs):
+            for seed in (1, 2, 3):
+                i = 6 * c + 3 * j + seed - 1
+                listing.append(f"  {i}  mezo-{task}-lr{lr}-s{seed}  optimizer.name=mezo  task.name={task}  "
+                               f"optimizer.lr={lr}  run.seed={seed}")
+                if seed == 1 and (task, lr) in dev:
+                    d = dev[(task, lr)]
+                    rows.append(f"{i},n,mezo,{task},{lr},1,{'failed' if d is None else 'completed'},{'' if d is None else d}")
+    listing.append("18 runs; logs in somewhere")
+    with open(os.path.join(work, "listing.txt"), "w") as f:
+        f.write("\n".join(listing) + "\n")
+    with open(os.path.join(work, "done.csv"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    got = run([sys.executable, os.path.join(args.repo, "analysis", "search_seed_runs.py"),
+               os.path.join(work, "listing.txt"), os.path.join(work, "done.csv")]).stdout.split()
+    # sst2: lr 1e-6 (index 3..5) ties 1e-5 (0..2): the smaller, 1e-6, seeds 2, 3 = 4, 5;
+    # rte: 1e-5 failed, so 1e-6 (9..11): 10, 11; cb: 1e-6's search run pending: none.
+    require(got == ["4", "5", "10", "11"], f"search_seed_runs.py printed {got}, expected 4 5 10 11")
+    print("search_seed_runs.py: ok (a tie, a failed search run, an unfinished search)")
+
+
 def check_live(args):
     work = args.work
     shutil.rmtree(os.path.join(work, "runs"), ignore_errors=True)
@@ -249,6 +320,21 @@ def check_live(args):
         row = ps[(ps["row"] == method) & (ps["column"] == task_labels[task])].iloc[0]
         require(close(float(row["mean"]), float(np.mean(vals))), f"per-seed {method} {task}: {row['mean']} vs {vals}")
     print("per-seed selection: ok")
+
+    # Search-seed selection: the learning rate by seed 1's dev alone, every seed reported at it.
+    tool(args, os.path.join(work, "runs"), "--table", "bszo-1", "--select", "search-seed", "--csv", f"{out}/ss.csv")
+    ss = pd.read_csv(f"{out}/ss.csv")
+    for (method, task), _ in cells.items():
+        name = {"MeZO": "mezo", "BSZO": "bszo"}[method]
+        cell_runs = [r for r in logs if r["method"] == name and r["task"] == task]
+        search = sorted([r for r in cell_runs if r["seed"] == 1], key=lambda r: r["lr"])
+        lr = max(search, key=lambda r: r["dev"])["lr"]  # first max: the smaller learning rate on ties
+        vals = [r["test"] for r in sorted(cell_runs, key=lambda r: r["seed"]) if r["lr"] == lr]
+        row = ss[(ss["row"] == method) & (ss["column"] == task_labels[task])].iloc[0]
+        require(close(float(row["mean"]), float(np.mean(vals))) and str(row["lr"]).split(";") == [f"{lr:g}"] * 2,
+                f"search-seed {method} {task}: {row['mean']} at {row['lr']}, expected {vals} at {lr:g}")
+    print("search-seed selection: ok")
+    check_search_seed_records(args)
 
     # Table 4 shape: peak memory (process RSS here: CPU engine) and the median step time.
     tool(args, os.path.join(work, "runs"), "--table", "bszo-4", "--csv", f"{out}/t4.csv", "--plot", f"{out}/t4.png")

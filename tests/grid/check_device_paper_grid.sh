@@ -95,4 +95,19 @@ cp "$grid" "$work/fresh/experiments/grids/" && ln -s "$repo/tests/fixtures/train
 a=$("$zotune" show "$resumed_log" | awk '$1 == "final_checksum" { print $2 }')
 b=$("$zotune" show "$work/fresh/runs/dpg_check/mezo-lr3e-4.h5" | awk '$1 == "final_checksum" { print $2 }')
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "the resumed run ends on checksum '$a', the uninterrupted one on '$b'"
-echo "PASS: device_paper_grid.sh over two sessions: DONE skipped the finished run, RESUME continued the cut one to the uninterrupted checksum ($a)"
+# ---- `order` with SEARCH_SEED: a 2 learning rate x 2 seed grid whose seed-1 runs are done ----
+ss_grid=$work/dpg_search.yaml
+sed -e 's/^seeds: \[1\]/seeds: [1, 2]/' -e 's/^name: .*/name: "mezo-lr{optimizer.lr}-s{run.seed}"/' "$grid" > "$ss_grid"
+"$zotune" grid "$ss_grid" list > "$work/ss_list.txt" || fail "grid list: $(cat "$work/ss_list.txt")"
+idx() { awk -v n="$1" '$2 == n { print $1 }' "$work/ss_list.txt"; }
+{ echo "index,name,optimizer.lr,run.seed,status,best_dev_accuracy"
+  echo "$(idx mezo-lr1e-4-s1),mezo-lr1e-4-s1,1e-4,1,completed,0.5"
+  echo "$(idx mezo-lr3e-4-s1),mezo-lr3e-4-s1,3e-4,1,completed,0.75"; } > "$work/ss_done.csv"
+GRID=$ss_grid SEARCH_SEED=1 DONE=$work/ss_done.csv bash "$repo/scripts/device_paper_grid.sh" order > "$work/ss_order.txt" 2>&1 ||
+  fail "order: $(cat "$work/ss_order.txt")"
+grep -q "^$(idx mezo-lr3e-4-s2)  mezo-lr3e-4-s2$" "$work/ss_order.txt" && grep -q "^1 runs to train" "$work/ss_order.txt" ||
+  fail "order with SEARCH_SEED=1 should train only mezo-lr3e-4-s2 (seed 1's best learning rate): $(cat "$work/ss_order.txt")"
+GRID=$ss_grid DONE=$work/ss_done.csv bash "$repo/scripts/device_paper_grid.sh" order | grep -q "^2 runs to train" ||
+  fail "order without SEARCH_SEED should train both seed-2 runs"
+
+echo "PASS: device_paper_grid.sh over two sessions: DONE skipped the finished run, RESUME continued the cut one to the uninterrupted checksum ($a); order with SEARCH_SEED trains only the selected learning rate's other seeds"
