@@ -102,7 +102,7 @@ plan_order() {
 case "${1:?start, wait, collect or order}" in
 order)
   st=$(mktemp -d)
-  plan_order "${ZOTUNE:-build-dev/zotune}" $st "$src_grid" || exit 1
+  plan_order "${ZOTUNE:-build-dev/zotune}" $st "$src_grid" || { rm -rf $st; exit 1; }
   awk 'NR == FNR { want[$1] = NR; next } ($1 in want) { name[want[$1]] = $1 "  " $2 }
        END { for (i = 1; i in name; i++) print name[i] }' $st/order $st/listing
   echo "$(wc -l < $st/order) runs to train"
