@@ -95,10 +95,15 @@ void register_grid(CLI::App& app) {
   run->add_flag("--rerun-changed", options->rerun_changed,
                 "train again the completed runs whose configuration differs from the grid's (refused otherwise)");
   run->add_option("--mpirun", options->mpirun, "the MPI launcher for --ranks > 1")->capture_default_str();
+  auto* search_seed = new long(-1);
+  run->add_option("--search-seed", *search_seed,
+                  "two stages: every learning rate with this seed, then the other seeds only at the learning rate "
+                  "with each cell's best dev value (docs/GRIDS.md)");
   run->callback([=] {
     const Grid grid = load_grid(*grid_file, *overrides);
     GridRunOptions o = *options;
     if (*index >= 0) o.index = static_cast<size_t>(*index);
+    if (*search_seed >= 0) o.search_seed = static_cast<uint64_t>(*search_seed);
     o.gpus = split_list(*gpus);
     o.zotune = this_binary();
     const int code = run_grid(grid, o);

@@ -75,33 +75,43 @@ class Executor {
 
   int run() {
     select_runs();
+    release_selected();  // cells whose search ended in an earlier invocation
     done_before_ = done_;
     if (queue_.empty()) {
       std::fprintf(o_.progress, "grid %s: nothing to run (%zu completed, %zu running elsewhere)\n", grid_.name.c_str(),
                    done_, elsewhere_);
+      print_search_summary();
       return 0;
     }
     std::filesystem::create_directories(grid_.output_dir);
     install_signal_handlers();
     std::fprintf(o_.progress, "grid %s: %zu runs to train (%zu completed, %zu running elsewhere), %d at a time; logs in %s\n",
                  grid_.name.c_str(), queue_.size(), done_, elsewhere_, o_.jobs, grid_.output_dir.c_str());
+    if (!held_.empty())
+      std::fprintf(o_.progress, "grid %s: then, of %zu runs of other seeds, those at the learning rate their cell's search "
+                   "selects\n", grid_.name.c_str(), held_.size());
     size_t next = 0;
     while ((next < queue_.size() || !children_.empty()) && !g_stop_signal) {
       while (next < queue_.size() && children_.size() < static_cast<size_t>(o_.jobs) && !g_stop_signal)
         start(*queue_[next++]);
       reap_one();
+      release_selected();
     }
     if (g_stop_signal) return stop_all();
     print_progress("");
+    print_search_summary();
     return failed_ ? 1 : 0;
   }
 
  private:
   void select_runs() {
+    if (o_.search_seed) check_search_grid();
     std::vector<std::string> changed;
     for (const GridRun& run : grid_.runs) {
       if (o_.index && run.index != *o_.index) continue;
       const RunStatus status = read_run_status(run);
+      // With a search seed, another seed's run waits for its cell's search (release_selected).
+      std::vector<const GridRun*>& to = o_.search_seed && run.config.run.seed != *o_.search_seed ? held_ : queue_;
       switch (status.state) {
         case RunState::Completed: ++done_; break;
         case RunState::Running: ++elsewhere_; break;
@@ -110,16 +120,18 @@ class Executor {
             changed.push_back(run.name);
             break;
           }
-          queue_.push_back(&run);
+          to.push_back(&run);
           break;
         case RunState::Interrupted:
           // Resumed from its log (zotune train --resume); an unreadable log starts over.
           if (status.resumable) resume_.push_back(&run);
-          queue_.push_back(&run);
+          to.push_back(&run);
           break;
-        default: queue_.push_back(&run);
+        default: to.push_back(&run);
       }
     }
+    std::vector<const GridRun*> checked = queue_;  // what the checks below read: every run this may train
+    checked.insert(checked.end(), held_.begin(), held_.end());
     // Every problem at once, before any run starts.
     std::vector<std::string> problems;
     const auto refuse_if_any = [&](const std::string& what) {
@@ -129,7 +141,7 @@ class Executor {
       throw Error(grid_.path + ": " + what + ":" + all);
     };
     // What the runs to train name must exist.
-    for (const GridRun* run : queue_) {
+    for (const GridRun* run : checked) {
       std::vector<std::string> mine;
       check_run_inputs(run->config, mine);
       for (const std::string& p : mine)
@@ -139,7 +151,7 @@ class Executor {
     // Their data as each run samples it (a split larger than its file, an unlabeled example):
     // refused here, not minutes into a GPU session. Once per distinct task setting.
     std::map<std::string, std::string> sampled;  // task setting -> its error, "" when it samples
-    for (const GridRun* run : queue_) {
+    for (const GridRun* run : checked) {
       const TaskSettings& t = run->config.task;
       const std::string key = t.name + "|" + t.train + "|" + t.dev + "|" + t.test + "|" + t.data_dir + "|" +
                               std::to_string(static_cast<int>(t.sampling)) + "|" + std::to_string(t.num_train) + "|" +
@@ -167,6 +179,87 @@ class Executor {
                   names + "; zotune grid ... status says what differs); pass --rerun-changed to train them again "
                   "from step 0, or give the grid another output folder");
     }
+  }
+
+  // --search-seed needs a grid that varies the learning rate and the seed, and a dev value to
+  // select by; not with --index (a Slurm array task trains one run: run the stages as two arrays).
+  void check_search_grid() const {
+    const auto varies = [&](const char* key) {
+      return std::find(grid_.varying_keys.begin(), grid_.varying_keys.end(), key) != grid_.varying_keys.end();
+    };
+    check(!o_.index, grid_.path + ": --search-seed selects among a cell's runs; it does not go with --index");
+    check(varies("optimizer.lr") && varies("run.seed"),
+          grid_.path + ": --search-seed needs a grid that varies optimizer.lr and run.seed (its seeds)");
+    check(std::any_of(grid_.runs.begin(), grid_.runs.end(),
+                      [&](const GridRun& r) { return r.config.run.seed == *o_.search_seed; }),
+          grid_.path + ": --search-seed " + std::to_string(*o_.search_seed) + " is not one of the grid's seeds");
+    for (const GridRun& r : grid_.runs)
+      check(r.config.eval.every > 0, grid_.path + ": --search-seed selects by the dev value, but run " + r.name +
+                                         " has no dev evaluation (eval.every 0)");
+  }
+
+  void print_search_summary() const {
+    if (!o_.search_seed) return;
+    std::string waiting;
+    if (!held_.empty())
+      waiting = ", " + std::to_string(held_.size()) + " wait for their cell's search runs (running elsewhere): run the grid again";
+    std::fprintf(o_.progress, "grid %s: search seed %llu: %zu runs of other seeds not selected%s\n", grid_.name.c_str(),
+                 static_cast<unsigned long long>(*o_.search_seed), not_selected_, waiting.c_str());
+  }
+
+  // A run's cell: its varying values but the learning rate and the seed.
+  static std::string cell_of(const GridRun& run) {
+    std::string key;
+    for (const auto& [k, v] : run.varying)
+      if (k != "optimizer.lr" && k != "run.seed") key += k + "=" + v + " ";
+    return key;
+  }
+
+  // Moves the held runs of every cell whose search runs have all ended (completed or failed)
+  // into the queue when they are at the selected learning rate; the others are dropped.
+  void release_selected() {
+    if (!o_.search_seed || held_.empty()) return;
+    std::map<std::string, std::optional<double>> selected;  // cell -> its lr; nullopt: none (no dev value)
+    std::vector<const GridRun*> still;
+    for (const GridRun* run : held_) {
+      const std::string cell = cell_of(*run);
+      auto it = selected.find(cell);
+      if (it == selected.end()) {
+        const std::optional<std::optional<double>> choice = search_choice(cell);
+        if (!choice) {  // the search goes on
+          still.push_back(run);
+          continue;
+        }
+        it = selected.emplace(cell, *choice).first;
+      }
+      if (it->second && run->config.optimizer.lr == *it->second) {
+        queue_.push_back(run);
+      } else {
+        ++not_selected_;
+      }
+    }
+    held_ = still;
+  }
+
+  // The learning rate a cell's search selected; nullopt while one of its search runs has not
+  // ended (here or elsewhere); an empty value when none completed with a dev value.
+  std::optional<std::optional<double>> search_choice(const std::string& cell) const {
+    std::optional<double> best_lr;
+    double best = 0.0;
+    for (const GridRun& run : grid_.runs) {
+      if (run.config.run.seed != *o_.search_seed || cell_of(run) != cell) continue;
+      const RunStatus status = read_run_status(run);
+      if (status.state == RunState::Failed) continue;
+      if (status.state != RunState::Completed) return std::nullopt;
+      for (const auto& [name, value] : summary_metrics(status.summary)) {
+        if (name.rfind("best_dev_", 0) != 0) continue;
+        const double score = name.size() >= 4 && name.compare(name.size() - 4, 4, "loss") == 0 ? -value : value;
+        const double lr = run.config.optimizer.lr;
+        if (!best_lr || score > best || (score == best && lr < *best_lr)) best_lr = lr, best = score;
+        break;
+      }
+    }
+    return best_lr;
   }
 
   void install_signal_handlers() {
@@ -289,9 +382,10 @@ class Executor {
   const Grid& grid_;
   const GridRunOptions& o_;
   std::vector<const GridRun*> queue_;
+  std::vector<const GridRun*> held_;    // --search-seed: other seeds' runs whose cell's search goes on
   std::vector<const GridRun*> resume_;  // interrupted runs of this configuration: --resume
   std::vector<Child> children_;
-  size_t done_ = 0, done_before_ = 0, elsewhere_ = 0, failed_ = 0, finished_here_ = 0;
+  size_t done_ = 0, done_before_ = 0, elsewhere_ = 0, failed_ = 0, finished_here_ = 0, not_selected_ = 0;
   double seconds_here_ = 0;
 };
 

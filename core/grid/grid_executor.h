@@ -20,6 +20,11 @@ struct GridRunOptions {
   std::vector<std::string> gpus;  // GPU ids to pack runs onto (CUDA_VISIBLE_DEVICES); empty = none
   int cores = 0;                // cores to share among the runs' threads; 0 = all of this machine's
   bool rerun_changed = false;   // run completed runs whose configuration changed, instead of refusing
+  // Two stages (docs/GRIDS.md): the runs of this run.seed first, every learning rate; then, once
+  // all of a cell's (every varying key but optimizer.lr and run.seed) have ended, its other seeds'
+  // runs at the learning rate whose search run has the best dev value (ties: the smaller one);
+  // the rest are not trained.
+  std::optional<uint64_t> search_seed;
   std::string zotune;           // the zotune binary the runs use
   std::string mpirun = "mpirun";
   std::FILE* progress = stdout;

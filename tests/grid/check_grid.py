@@ -9,6 +9,9 @@
              the grid, runs completed before the kill are not trained again, the interrupted
              run is resumed from its log (zotune train --resume)
   collect    collect --csv / --json load in pandas with one row per run and the varying keys
+  search     run --search-seed 1: every learning rate with seed 1, then seeds 2 and 3 only at the
+             learning rate of each cell's best seed-1 dev value (read here from the logs with
+             h5py); the others stay untrained; a second invocation trains nothing; refusals
   train      zotune train RUN key=value from another current directory
 
 Needs h5py and pandas (scripts/setup.sh installs both); the rest is the standard library.
@@ -231,6 +234,104 @@ def check_collect(args):
     print("collect: CSV and JSON load in pandas, 8 rows, varying keys as columns: ok")
 
 
+def check_search(args):
+    """run --search-seed 1 on 2 methods x 3 learning rates x 3 seeds of tiny sst2 runs with dev:
+    (a) both stages in one invocation; (b) the search runs trained first, their dev values then set
+    by hand (so the selection is not the tie-break alone), the second stage from a new invocation."""
+    data = os.path.join(args.repo, "experiments/data/movie_reviews")
+
+    def write(name):
+        path = os.path.join(args.work, name + ".yaml")
+        with open(path, "w") as f:
+            f.write(f"""set:
+  model.path: {os.path.join(args.repo, 'tests/fixtures/train/tiny_lm')}
+  task.name: sst2
+  task.train: {data}/train.tsv
+  task.test: {data}/test.tsv
+  task.num_train: 32
+  task.num_dev: 16
+  task.num_test: 24
+  task.max_length: 48
+  data.batch_size: 4
+  run.steps: 12
+  run.progress: off
+  run.checksum_every: 0
+  eval.every: 4
+  eval.select: metric
+  optimizer.eps: 1e-3
+axes:
+  optimizer.name: [mezo, bszo]
+  optimizer.lr: [3e-2, 1e-2, 3e-3]
+seeds: [1, 2, 3]
+name: "{{optimizer.name}}-lr{{optimizer.lr}}-s{{run.seed}}"
+output: {name}_runs
+""")
+        return path, listing(args, path)
+
+    def key(r, k):
+        return r["varying"][k]
+
+    def dev(run):
+        with h5py.File(run["log"], "r") as f:
+            return float(f["summary"].attrs["best_dev_accuracy"])
+
+    def check_selection(runs, what):
+        """Every search run completed; of the other seeds, exactly those at the lr with the best
+        seed-1 dev of their method (ties: the smaller lr) trained. Returns the selected lrs."""
+        chosen = {}
+        for method in ("mezo", "bszo"):
+            search = sorted([r for r in runs if key(r, "optimizer.name") == method and key(r, "run.seed") == "1"],
+                            key=lambda r: float(key(r, "optimizer.lr")))
+            for r in search:
+                require(summary_status(r["log"]) == "completed", f"{what}: search run {r['name']} not completed")
+            best = max(search, key=dev)  # first max: the smaller learning rate on ties
+            chosen[method] = key(best, "optimizer.lr")
+            for r in runs:
+                if key(r, "optimizer.name") != method or key(r, "run.seed") == "1":
+                    continue
+                trained = os.path.exists(r["log"])
+                require(trained == (key(r, "optimizer.lr") == chosen[method]),
+                        f"{what}: {r['name']} trained {trained}, but {method}'s search selected lr {chosen[method]} "
+                        f"(seed-1 dev {[(key(x, 'optimizer.lr'), dev(x)) for x in search]})")
+        return chosen
+
+    # (a) One invocation: seed 1 everywhere, then 2 x 2 runs at the selected learning rates.
+    path, runs = write("search")
+    require(len(runs) == 18, f"{len(runs)} runs listed, expected 18")
+    done = zotune(args, "grid", path, "run", "--jobs", "2", "--search-seed", "1")
+    require("then, of 12 runs of other seeds" in done.stdout and "8 runs of other seeds not selected" in done.stdout,
+            "the executor did not report the two stages")
+    check_selection(runs, "one invocation")
+    require(sum(os.path.exists(r["log"]) for r in runs) == 10, "not exactly 6 search runs and 4 selected ones trained")
+    again = zotune(args, "grid", path, "run", "--search-seed", "1")
+    require("nothing to run (10 completed" in again.stdout and "8 runs of other seeds not selected" in again.stdout,
+            "a second invocation did not find the two stages done")
+
+    # (b) The search alone, dev values set by hand: MeZO's best is its largest lr (3e-2); BSZO's
+    # 3e-2 and 1e-2 tie above 3e-3, so 1e-2 (the smaller of the two).
+    path, runs = write("search_set")
+    for r in runs:
+        if key(r, "run.seed") == "1":
+            zotune(args, "grid", path, "run", "--index", str(r["index"]))
+    forced = {("mezo", "3e-2"): 0.9, ("bszo", "3e-2"): 0.8, ("bszo", "1e-2"): 0.8}
+    for r in runs:
+        if key(r, "run.seed") == "1":
+            with h5py.File(r["log"], "r+") as f:
+                f["summary"].attrs["best_dev_accuracy"] = forced.get((key(r, "optimizer.name"), key(r, "optimizer.lr")), 0.5)
+    zotune(args, "grid", path, "run", "--jobs", "2", "--search-seed", "1")
+    chosen = check_selection(runs, "search first, then the second stage")
+    require(chosen == {"mezo": "3e-2", "bszo": "1e-2"}, f"selected {chosen}, expected mezo 3e-2 and bszo 1e-2")
+
+    bad = zotune(args, "grid", path, "run", "--search-seed", "7", check=False)
+    require(bad.returncode == 1 and "not one of the grid's seeds" in bad.stderr, "a seed the grid lacks was not refused")
+    bad = zotune(args, "grid", path, "run", "--search-seed", "1", "--index", "0", check=False)
+    require(bad.returncode == 1 and "does not go with --index" in bad.stderr, "--search-seed with --index was not refused")
+    bad = zotune(args, "grid", path, "run", "--search-seed", "1", "eval.every=0", check=False)
+    require(bad.returncode == 1 and "no dev evaluation" in bad.stderr, "a grid without dev evaluation was not refused")
+    print("search: seed 1 at every learning rate, seeds 2 and 3 only at each cell's selected one "
+          "(one invocation; and after the search, from its logs' dev values): ok")
+
+
 def check_train_overrides(args):
     """zotune train RUN key=value from a folder that is not the repository: paths resolve."""
     elsewhere = os.path.join(args.work, "elsewhere")
@@ -250,7 +351,7 @@ def check_train_overrides(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("check", choices=["executor", "resume", "collect", "train"])
+    parser.add_argument("check", choices=["executor", "resume", "collect", "search", "train"])
     parser.add_argument("--zotune", required=True)
     parser.add_argument("--repo", required=True)
     parser.add_argument("--work", required=True)
@@ -262,7 +363,7 @@ def main():
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work, exist_ok=True)
     try:
-        {"executor": check_executor, "resume": check_resume, "collect": check_collect,
+        {"executor": check_executor, "resume": check_resume, "collect": check_collect, "search": check_search,
          "train": check_train_overrides}[args.check](args)
     except (CheckFailed, subprocess.TimeoutExpired) as e:
         print(f"FAILED: {e}", file=sys.stderr)
