@@ -78,11 +78,13 @@ for r in csv.DictReader(open(sys.argv[1])):
 plan_order() {
   local z=$1 st=$2
   "$z" grid "$3" list > $st/listing || return 1
-  # seed-major order: sort the listed runs by run.seed, keeping the grid's order within a seed
+  # seed-major order: sort the listed runs ("seed index" lines) by run.seed, keeping the grid's
+  # order within a seed
   awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^run.seed=/) { split($i, s, "="); print s[2], $1 } }' $st/listing \
-    | sort -n -s -k1,1 | awk '{ print $2 }' > $st/order.all
+    | sort -n -s -k1,1 > $st/seed_index
+  awk '{ print $2 }' $st/seed_index > $st/order.all
   if [ -n "${SEARCH_SEED:-}" ]; then
-    awk -v s="$SEARCH_SEED" '{ for (i = 1; i <= NF; i++) if ($i == "run.seed=" s) print $1 }' $st/listing > $st/order.search
+    awk -v s="$SEARCH_SEED" '$1 == s { print $2 }' $st/seed_index > $st/order.search
     : > $st/order.selected
     [ -z "${DONE:-}" ] || python3 analysis/search_seed_runs.py $st/listing "$DONE" --search-seed "$SEARCH_SEED" \
       > $st/order.selected || return 1

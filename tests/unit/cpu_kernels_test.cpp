@@ -108,8 +108,6 @@ TEST_P(PerDtype, EmbeddingGathersAndAdds) {
     for (int c = 0; c < C; ++c) EXPECT_FLOAT_EQ(out[i * C + c], 2 * tr[ids[i] * C + c]);
 }
 
-// Packed -> padded and back on fp16-sized values, two matrices: each out row is its source row
-// or zeros, for the rows an index names and the -1 rows alike.
 // cpu::gemm against a double reference, and bit for bit the same on 1, 2 and 3 threads (OpenMP
 // and OpenBLAS both set to each): shapes cut by rows, by columns and not at all, both layouts of
 // B, alpha and beta, leading dimensions wider than the matrices. OpenBLAS's own threading fails
@@ -163,6 +161,8 @@ TEST(CpuKernels, GemmIsTheSameOnAnyNumberOfThreads) {
 #endif
 }
 
+// Packed -> padded and back on fp16-sized values, two matrices: each out row is its source row
+// or zeros, for the rows an index names and the -1 rows alike.
 TEST(CpuKernels, GatherRowsOrZeroMovesRowsAndZeroesTheRest) {
   const int x_rows = 3, out_rows = 5, mats = 2, width = 3;  // width values of 2 bytes a row
   std::vector<uint16_t> x(mats * x_rows * width);
