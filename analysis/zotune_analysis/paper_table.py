@@ -32,7 +32,8 @@ learning rates is eligible prints `*` (the BSZO paper's mark for a collapsed run
 completed (pending, running, interrupted) are left out and listed. std is the sample std
 (ddof 1: BSZO's Table 1 std is that of its Table 11 runs). The best cell per column (per
 model where the table has several) is bold. Avg = the mean of a row's cells (over the cells
-that have a value, marked with a dagger where some have none: BSZO Table 3's rule).
+that have a value, marked with a dagger where some have none: BSZO Table 3's rule; such a partial
+average is never marked best).
 
 Table kinds: `accuracy` (above); `memory` (BSZO Table 4: per method, the peak memory, GB =
 2^30 bytes, of the device where the log has /steps/peak_device_memory_bytes, else of the
@@ -685,7 +686,8 @@ def _best(table):
             target = (max if table.higher_is_better.get(col, True) else min)(v for v, _ in values)
             best.update((r, col) for v, r in values if v == target)
         if table.avg:
-            values = [(table.avg[r][0], r) for r in rows if r in table.avg]
+            # an average over fewer cells (†) is not comparable with a whole row's: it never wins
+            values = [(table.avg[r][0], r) for r in rows if r in table.avg and not table.avg[r][1]]
             if len(values) >= 2:
                 target = max(v for v, _ in values)
                 best.update((r, "Avg") for v, r in values if v == target)
@@ -716,7 +718,8 @@ def _caption(table, source):
                                "seed, run at every learning rate), per method and task"}[table.select]
         seeds = sorted({len(c.values) for c in table.cells.values() if c.values})
         lines.append(f"Cells: {table.metric_name} (%) of each run's dev-selected checkpoint at {rule}; "
-                     f"mean ± sample std over seeds ({'/'.join(map(str, seeds)) or 0} seeds per cell); "
+                     f"mean ± sample std over seeds ({'/'.join(map(str, seeds)) or 0} "
+                     f"seed{'' if seeds == [1] else 's'} per cell); "
                      "bold = best in its column; * = no eligible run (a failed or diverged run at every "
                      "learning rate).")
     else:
@@ -752,7 +755,7 @@ def markdown(table, source):
         body.append(cells)
     out += _markdown_grid(header, body)
     if any(p for _, p in table.avg.values()):
-        out += ["", "† averaged over the cells that have a value."]
+        out += ["", "† averaged over the cells that have a value (never bold: not comparable with a whole row's)."]
     notes = [(r, c, cell.note) for (r, c), cell in sorted(table.cells.items()) if cell.note and table.spec.kind != "memory"]
     if notes:
         out.append("")

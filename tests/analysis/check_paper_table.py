@@ -231,6 +231,21 @@ def check_search_seed_records(args):
     require("search seed" in pt.markdown(table, "x"), "the caption does not name the search-seed rule")
     print("search-seed selection on made-up runs: ok (two-stage grid, a failed seed, a missing search run)")
 
+    # A row with a cell missing (a grid part way through) averages fewer tasks (†): its higher
+    # average is not marked best over a whole row's.
+    partial = [rec(1e-5, 1, 0.7, 0.60, task="sst2"), rec(1e-5, 1, 0.6, 0.50, task="rte"),
+               rec(1e-5, 1, 0.8, 0.90, task="sst2"), rec(1e-5, 1, 0.5, 0.55, task="sst2"),
+               rec(1e-5, 1, 0.5, 0.45, task="rte")]
+    partial[2].config["optimizer.name"] = "bszo"
+    for r in partial[3:]:
+        r.config["optimizer.name"] = "lozo"
+    table = pt.build_table(partial, "bszo-3-smollm2")
+    best = pt._best(table)
+    rows = {r[0]: r for r in table.rows}
+    require(table.avg[rows["BSZO"]] == (90.0, True) and (rows["MeZO"], "Avg") in best
+            and (rows["BSZO"], "Avg") not in best, f"a partial average marked best: {table.avg}, {best}")
+    require("(1 seed per cell)" in pt.markdown(table, "x"), "caption: one seed per cell")
+
     # analysis/search_seed_runs.py: the second stage's runs from a listing and the finished rows.
     # Cells: sst2 (dev tie: the smaller lr), rte (its better lr's search run failed), cb (a search
     # run still pending: nothing yet). Index = 6 * cell + 3 * lr position + seed - 1.
