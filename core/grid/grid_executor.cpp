@@ -253,7 +253,7 @@ class Executor {
       if (status.state != RunState::Completed) return std::nullopt;
       for (const auto& [name, value] : summary_metrics(status.summary)) {
         if (name.rfind("best_dev_", 0) != 0) continue;
-        const double score = name.size() >= 4 && name.compare(name.size() - 4, 4, "loss") == 0 ? -value : value;
+        const double score = name.ends_with("loss") ? -value : value;
         const double lr = run.config.optimizer.lr;
         if (!best_lr || score > best || (score == best && lr < *best_lr)) best_lr = lr, best = score;
         break;
