@@ -27,9 +27,9 @@ lowest seed, the one every learning rate ran with) and reports every seed at tha
 the grid that searched the learning rates with one seed, then ran the other seeds only at the
 selected one (BSZO's launchers' own order: a search, then `run_roberta_large_best_lr.sh`). A table
 id may set its default selection (bszo-3-smollm2: search-seed). A learning rate with a failed
-(diverged) seed is not eligible; a cell none of whose
-learning rates is eligible prints `*` (the BSZO paper's mark for a collapsed run). Runs not
-completed (pending, running, interrupted) are left out and listed. std is the sample std
+(diverged) seed is not eligible; a cell none of whose learning rates is eligible prints `*`
+(the BSZO paper's mark for a collapsed run). Runs not completed (pending, running,
+interrupted) are left out and listed. std is the sample std
 (ddof 1: BSZO's Table 1 std is that of its Table 11 runs). The best cell per column (per
 model where the table has several) is bold. Avg = the mean of a row's cells (over the cells
 that have a value, marked with a dagger where some have none: BSZO Table 3's rule; such a partial
