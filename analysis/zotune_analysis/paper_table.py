@@ -33,7 +33,10 @@ interrupted) are left out and listed. std is the sample std
 (ddof 1: BSZO's Table 1 std is that of its Table 11 runs). The best cell per column (per
 model where the table has several) is bold. Avg = the mean of a row's cells (over the cells
 that have a value, marked with a dagger where some have none: BSZO Table 3's rule; such a partial
-average is never marked best).
+average is never marked best). Under search-seed selection a cell whose search seed has run fewer
+learning rates than the table's fullest cell (a grid part way through its search; finished runs
+alone do not tell a cell's own grid) is provisional, marked with a double dagger, as is its row's
+average: listed under the table, never marked best.
 
 Table kinds: `accuracy` (above); `memory` (BSZO Table 4: per method, the peak memory, GB =
 2^30 bytes, of the device where the log has /steps/peak_device_memory_bytes, else of the
@@ -299,6 +302,8 @@ class Cell:
     lrs: list = field(default_factory=list)  # per seed: the selected learning rate
     dev: float = math.nan  # the selected dev value (mean over seeds in mean mode)
     collapsed: bool = False
+    searched: int = 0  # search-seed selection: the learning rates its search seed ran (done or failed)
+    provisional: bool = False  # selected among fewer learning rates than the table's fullest search
     note: str = ""
     records: list = field(default_factory=list)  # the runs behind the numbers (the selected ones)
     all_records: list = field(default_factory=list)
@@ -474,6 +479,8 @@ def _accuracy_cells(table, groups, cols, select):
             search = min((r.config.get("run.seed", 0) for r in members), default=0)
             if select == "search-seed":
                 eligible = {lr: e for lr, e in eligible.items() if search in e}
+                cell.searched = sum(any(r.config.get("run.seed", 0) == search for r in runs)
+                                    for runs in by_lr.values())
             if len(eligible) > 1 and any(d is None for e in eligible.values() for d, _, _ in e.values()):
                 cell.note = "no dev value to select the learning rate by"
                 eligible = {}
@@ -509,6 +516,16 @@ def _accuracy_cells(table, groups, cols, select):
                 cell.collapsed = True
                 cell.note = "every run failed"
         table.cells[(row, col)] = cell
+    if select == "search-seed":
+        # A grid part way through its search (the committed rows hold finished runs only, so the
+        # cell cannot know its own learning-rate grid): a cell whose search seed ran fewer learning
+        # rates than the fullest cell's has a provisional selection.
+        fullest = max((c.searched for c in table.cells.values()), default=0)
+        for cell in table.cells.values():
+            if cell.values and cell.searched < fullest:
+                cell.provisional = True
+                cell.note = (f"provisional: its search seed has run {cell.searched} of the {fullest} learning "
+                             f"rates of the table's fullest search")
     table.metric_name = ", ".join(sorted(metric_names)) or "test metric"
     lower = metric_names == {"test_loss"}
     for col in cols:
@@ -666,7 +683,17 @@ def _fmt(cell, digits=2):
     text = f"{cell.mean:.{digits}f}"
     if len(cell.values) > 1:
         text += f" ± {cell.std:.{digits}f}"
-    return text
+    return text + ("‡" if cell.provisional else "")
+
+
+def _provisional_row(table, row):
+    """Whether a row's average takes in a provisional cell (‡)."""
+    return any(c.provisional for (r, _), c in table.cells.items() if r == row)
+
+
+def _avg_text(table, row):
+    v, partial = table.avg[row]
+    return f"{v:.2f}" + ("†" if partial else "") + ("‡" if _provisional_row(table, row) else "")
 
 
 def _best(table):
@@ -679,15 +706,19 @@ def _best(table):
         groups.setdefault(row[group_dim] if group_dim is not None else None, []).append(row)
     for rows in groups.values():
         for col in table.cols:
+            # a provisional cell (‡) is not a selection yet: it never wins
             values = [(table.cells[(r, col)].mean, r) for r in rows
-                      if (r, col) in table.cells and math.isfinite(table.cells[(r, col)].mean)]
+                      if (r, col) in table.cells and math.isfinite(table.cells[(r, col)].mean)
+                      and not table.cells[(r, col)].provisional]
             if len(values) < 2:
                 continue
             target = (max if table.higher_is_better.get(col, True) else min)(v for v, _ in values)
             best.update((r, col) for v, r in values if v == target)
         if table.avg:
-            # an average over fewer cells (†) is not comparable with a whole row's: it never wins
-            values = [(table.avg[r][0], r) for r in rows if r in table.avg and not table.avg[r][1]]
+            # an average over fewer cells (†) is not comparable with a whole row's, one over a
+            # provisional cell (‡) not final: neither wins
+            values = [(table.avg[r][0], r) for r in rows
+                      if r in table.avg and not table.avg[r][1] and not _provisional_row(table, r)]
             if len(values) >= 2:
                 target = max(v for v, _ in values)
                 best.update((r, "Avg") for v, r in values if v == target)
@@ -747,8 +778,7 @@ def markdown(table, source):
             cells.append(f"**{text}**" if (row, col) in best and text not in ("", "*") else text)
         if table.avg:
             if row in table.avg:
-                v, partial = table.avg[row]
-                text = f"{v:.2f}" + ("†" if partial else "")
+                text = _avg_text(table, row)
                 cells.append(f"**{text}**" if (row, "Avg") in best else text)
             else:
                 cells.append("")
@@ -756,6 +786,9 @@ def markdown(table, source):
     out += _markdown_grid(header, body)
     if any(p for _, p in table.avg.values()):
         out += ["", "† averaged over the cells that have a value (never bold: not comparable with a whole row's)."]
+    if any(c.provisional for c in table.cells.values()):
+        out += ["", "‡ provisional: the learning rate selected among fewer than the table's fullest search "
+                    "(the search still running), or a row average over such a cell; never bold."]
     notes = [(r, c, cell.note) for (r, c), cell in sorted(table.cells.items()) if cell.note and table.spec.kind != "memory"]
     if notes:
         out.append("")
@@ -772,7 +805,7 @@ def markdown(table, source):
                     continue
                 lrs = sorted(set(cell.lrs), key=float)
                 dev = f" ({cell.dev:.4g})" if math.isfinite(cell.dev) else ""
-                cells.append(", ".join(_format_value(lr) for lr in lrs) + dev)
+                cells.append(", ".join(_format_value(lr) for lr in lrs) + dev + ("‡" if cell.provisional else ""))
             lr_body.append(cells)
         out += _markdown_grid(header[: 1 + len(table.cols)], lr_body)
     for paper, same, model in paper_tables_for(table):
@@ -807,7 +840,8 @@ def _paper_text(v):
 
 
 def _latex_escape(text):
-    return re.sub(r"([_%&#$])", r"\\\1", text).replace("±", r"$\pm$").replace("†", r"$^\dagger$")
+    return (re.sub(r"([_%&#$])", r"\\\1", text).replace("±", r"$\pm$").replace("†", r"$^\dagger$")
+            .replace("‡", r"$^\ddagger$"))
 
 
 def latex(table, source):
@@ -825,8 +859,7 @@ def latex(table, source):
             text = _latex_escape(_fmt(table.cells.get((row, col))))
             cells.append(rf"\textbf{{{text}}}" if (row, col) in best and text not in ("", "*") else text)
         if table.avg:
-            v = table.avg.get(row)
-            text = "" if v is None else _latex_escape(f"{v[0]:.2f}" + ("†" if v[1] else ""))
+            text = _latex_escape(_avg_text(table, row)) if row in table.avg else ""
             cells.append(rf"\textbf{{{text}}}" if (row, "Avg") in best and text else text)
         out.append(" & ".join(cells) + r" \\")
     out += [r"\hline", r"\end{tabular}"]
@@ -865,7 +898,9 @@ def csv_frame(table):
             rows.append({"table": table.table_id, "row": _row_label(table, row), "column": "Avg", "n": None,
                          "mean": table.avg[row][0], "std": None, "values": "", "seeds": "", "lr": "", "dev": None,
                          "best": (row, "Avg") in best, "collapsed": False,
-                         "note": "partial" if table.avg[row][1] else "", "paper": None, "paper_std": None, "logs": ""})
+                         "note": ", ".join(n for n, on in (("partial", table.avg[row][1]),
+                                                            ("provisional", _provisional_row(table, row))) if on),
+                         "paper": None, "paper_std": None, "logs": ""})
     return pd.DataFrame(rows)
 
 

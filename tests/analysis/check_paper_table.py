@@ -246,6 +246,42 @@ def check_search_seed_records(args):
             and (rows["BSZO"], "Avg") not in best, f"a partial average marked best: {table.avg}, {best}")
     require("(1 seed per cell)" in pt.markdown(table, "x"), "caption: one seed per cell")
 
+    # A search part way through: LOZO's SST-2 search seed has run 1 of the 2 learning rates the
+    # other cells ran, so its cell (the column's highest) and its row's average (the highest) are
+    # provisional (‡), never bold; the whole cells keep their marks.
+    searching = [rec(1e-5, 1, 0.7, 0.60, task="sst2"), rec(1e-6, 1, 0.6, 0.62, task="sst2"),
+                 rec(1e-5, 1, 0.6, 0.50, task="rte"), rec(1e-6, 1, 0.5, 0.40, task="rte"),
+                 rec(1e-5, 1, 0.9, 0.95, task="sst2"),
+                 rec(1e-5, 1, 0.5, 0.55, task="rte"), rec(1e-6, 1, 0.4, 0.45, task="rte"),
+                 rec(1e-5, 1, 0.7, 0.58, task="sst2"), rec(1e-6, 1, 0.5, 0.30, task="sst2"),
+                 rec(1e-5, 1, 0.6, 0.48, task="rte"), rec(1e-6, 1, 0.5, 0.10, task="rte")]
+    for r in searching[4:7]:
+        r.config["optimizer.name"] = "lozo"
+    for r in searching[7:]:
+        r.config["optimizer.name"] = "hizoo"
+    table = pt.build_table(searching, "bszo-3-smollm2")
+    best = pt._best(table)
+    rows = {r[0]: r for r in table.rows}
+    cells = {(r[0], c[0]): cell for (r, c), cell in table.cells.items()}
+    require(cells[("LOZO", "sst2")].provisional and cells[("LOZO", "sst2")].searched == 1
+            and not cells[("LOZO", "rte")].provisional and not cells[("MeZO", "sst2")].provisional,
+            f"provisional cells: {[(k, c.searched, c.provisional) for k, c in cells.items()]}")
+    require((rows["MeZO"], ("sst2",)) in best and (rows["LOZO"], ("sst2",)) not in best
+            and (rows["LOZO"], ("rte",)) in best and (rows["MeZO"], "Avg") in best
+            and (rows["LOZO"], "Avg") not in best, f"a provisional cell or average marked best: {best}")
+    md = pt.markdown(table, "x")
+    require("| 95.00‡ |" in md and "75.00‡" in md and "‡ provisional" in md
+            and "its search seed has run 1 of the 2 learning rates" in md and "1e-05 (0.9)‡" in md,
+            f"markdown does not mark the provisional cell:\n{md}")
+    tex = pt.latex(table, "x")
+    require(r"95.00$^\ddagger$" in tex and r"\textbf{75.00" not in tex, f"LaTeX:\n{tex}")
+    frame = pt.csv_frame(table)
+    avg_note = frame[(frame["row"] == "LOZO") & (frame["column"] == "Avg")]["note"].item()
+    require(avg_note == "provisional", f"CSV Avg note: {avg_note!r}")
+    require(not any(c.provisional for c in pt.build_table(searching, "bszo-3-smollm2", select="mean").cells.values()),
+            "the mean selection marks provisional cells")
+    print("search-seed selection part way through its search: ok (provisional cell and average, never bold)")
+
     # analysis/search_seed_runs.py: the second stage's runs from a listing and the finished rows.
     # Cells: sst2 (dev tie: the smaller lr), rte (its better lr's search run failed), cb (a search
     # run still pending: nothing yet). Index = 6 * cell + 3 * lr position + seed - 1.
