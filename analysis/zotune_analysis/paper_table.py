@@ -787,8 +787,8 @@ def markdown(table, source):
     if any(p for _, p in table.avg.values()):
         out += ["", "† averaged over the cells that have a value (never bold: not comparable with a whole row's)."]
     if any(c.provisional for c in table.cells.values()):
-        out += ["", "‡ provisional: the learning rate selected among fewer than the table's fullest search "
-                    "(the search still running), or a row average over such a cell; never bold."]
+        out += ["", "‡ provisional: the learning rate selected among fewer learning rates than the table's fullest "
+                    "search (a search still running), or a row average over such a cell; never bold."]
     notes = [(r, c, cell.note) for (r, c), cell in sorted(table.cells.items()) if cell.note and table.spec.kind != "memory"]
     if notes:
         out.append("")
