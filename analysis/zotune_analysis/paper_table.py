@@ -737,11 +737,14 @@ def _row_label(table, row):
 
 
 def _caption(table, source):
-    fixed = ", ".join(f"{d if '.' in d else d}: {task_label(v) if d == 'task' else v}" for d, v in table.fixed.items()
-                      if v and (d not in table.row_dims and d not in table.col_dims))
+    # the model has its own sentence unless it is a row or column; the fixed dims say the rest once
+    model_sentence = "model" not in table.row_dims + table.col_dims
+    fixed = ", ".join(f"{d}: {task_label(v) if d == 'task' else v}" for d, v in table.fixed.items()
+                      if v and d not in table.row_dims and d not in table.col_dims
+                      and not (d == "model" and model_sentence))
     models = sorted({model_label(r.config) for c in table.cells.values() for r in c.all_records})
-    lines = [f"From `{source}`." + (f" Model: {', '.join(models)}." if "model" not in table.row_dims + table.col_dims
-                                     else "") + (f" Every run: {fixed}." if fixed else "")]
+    lines = [f"From `{source}`." + (f" Model: {', '.join(models)}." if model_sentence else "")
+             + (f" Every run: {fixed}." if fixed else "")]
     if table.spec.kind == "accuracy":
         rule = {"mean": "the learning rate with the best dev value averaged over seeds, per method and task",
                 "per-seed": "per seed, the learning rate with the best dev value",

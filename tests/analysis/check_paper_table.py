@@ -241,7 +241,10 @@ def check_search_seed_records(args):
     rows = {r[0]: r for r in table.rows}
     require(table.avg[rows["BSZO"]] == (90.0, True) and (rows["MeZO"], "Avg") in best
             and (rows["BSZO"], "Avg") not in best, f"a partial average marked best: {table.avg}, {best}")
-    require("(1 seed per cell)" in pt.markdown(table, "x"), "caption: one seed per cell")
+    caption = pt.markdown(table, "x").split("\n\n")[1]
+    require("(1 seed per cell)" in caption, "caption: one seed per cell")
+    require("Model: m." in caption and "Every run: model" not in caption,
+            f"the caption names the one model twice: {caption}")
 
     # A search part way through: LOZO's SST-2 search seed has run 1 of the 2 learning rates the
     # other cells ran, so its cell (the column's highest) and its row's average (the highest) are
